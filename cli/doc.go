@@ -1,0 +1,18 @@
+// Package cli holds the commands of the berth command line: logging in,
+// projects, members, users and tokens, and the kubectl-like verbs get,
+// apply, create and delete. NewRootCommand builds the tree; main adds the
+// server commands and prints the error a command returns, once.
+//
+// Commands read stdin and write stdout and stderr through cobra's
+// InOrStdin, OutOrStdout and ErrOrStderr, and read the environment only
+// when they run, so tests can run a fresh tree in-process:
+//
+//	root := cli.NewRootCommand()
+//	root.SetArgs([]string{"get", "pods", "-o", "name"})
+//	root.SetOut(&out)
+//	err := root.ExecuteContext(ctx)
+//
+// The config file (see ConfigPath) remembers the server, token, username
+// and default namespace between runs; --server, --token and --namespace
+// override it for one run.
+package cli
