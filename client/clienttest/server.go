@@ -281,7 +281,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, res client.Resourc
 	}
 	rv := strconv.FormatInt(s.rv, 10)
 	s.mu.Unlock()
-	sort.Slice(items, func(i, j int) bool { return nameOf(items[i]) < nameOf(items[j]) })
+	sort.Slice(items, func(i, j int) bool {
+		nsI, _ := meta(items[i])["namespace"].(string)
+		nsJ, _ := meta(items[j])["namespace"].(string)
+		return nsI+"/"+nameOf(items[i]) < nsJ+"/"+nameOf(items[j])
+	})
 	if table {
 		writeJSON(w, http.StatusOK, toTable(items, rv))
 		return
