@@ -70,3 +70,8 @@ func (in *MemberList) DeepCopyObject() runtime.Object {
 	}
 	return &out
 }
+
+func (in *WhoAmI) DeepCopyObject() runtime.Object {
+	out := *in
+	return &out
+}

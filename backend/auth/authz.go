@@ -1,0 +1,117 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+)
+
+// The auth error classes, translated to 401 and 403 at the HTTP edge.
+var (
+	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrForbidden       = errors.New("forbidden")
+)
+
+// Identity is the authenticated caller of a request.
+type Identity struct {
+	UserID       int64
+	Name         string
+	ClusterAdmin bool
+	// Via is "token" or "session" (the console cookie).
+	Via string
+	// TokenKind is the kind of the credential: "api", "session" or "node".
+	TokenKind string
+	// Secret is the credential as presented, so logout can revoke it.
+	Secret string
+}
+
+// workloads are the namespaced resources that edit may change and view
+// may read.
+var workloads = map[string]bool{
+	"pods": true, "services": true, "replicationcontrollers": true, "events": true,
+}
+
+// Decide says whether id, holding role in the request's namespace ("" for
+// none), may do what ri asks. It returns nil or an error wrapping
+// ErrForbidden that reads like the Kubernetes apiserver's.
+func Decide(id Identity, role string, ri RequestInfo) error {
+	if id.ClusterAdmin || !ri.IsResourceRequest {
+		return nil
+	}
+	if allowed(id, role, ri) {
+		return nil
+	}
+	return forbidden(id, ri)
+}
+
+func allowed(id Identity, role string, ri RequestInfo) bool {
+	read := IsReadOnly(ri.Verb)
+	member := role != ""
+	admin := role == berthv1.RoleAdmin
+	canEdit := admin || role == berthv1.RoleEdit
+	switch ri.APIGroup {
+	case "":
+		switch {
+		case ri.Resource == "namespaces":
+			return namespaceAllowed(ri, read, member, admin)
+		case workloads[ri.Resource]:
+			if ri.Namespace == "" {
+				return false // all-namespace lists are for cluster admins
+			}
+			if read || (ri.Subresource != "" && readSubresources[ri.Subresource] && ri.Verb == "get") {
+				return member
+			}
+			return canEdit
+		}
+	case berthv1.GroupName:
+		switch ri.Resource {
+		case "projects":
+			return namespaceAllowed(ri, read, member, admin)
+		case "members":
+			if ri.Namespace == "" {
+				return false
+			}
+			if read {
+				return member
+			}
+			return admin
+		case "tokens", "whoami":
+			return true
+		case "users":
+			return read && ri.Name == id.Name
+		}
+	}
+	return false
+}
+
+// readSubresources are the subresources that only read what the pod
+// already shows.
+var readSubresources = map[string]bool{"log": true, "diff": true, "status": true}
+
+// namespaceAllowed holds for namespaces and their Berth face, projects:
+// anyone may list (the list is filtered) and create (they become admin);
+// members read; project admins change and delete.
+func namespaceAllowed(ri RequestInfo, read, member, admin bool) bool {
+	switch {
+	case ri.Name == "" && (ri.Verb == "list" || ri.Verb == "watch" || ri.Verb == "create"):
+		return true
+	case read:
+		return member
+	default:
+		return admin
+	}
+}
+
+func forbidden(id Identity, ri RequestInfo) error {
+	res := ri.Resource
+	if ri.Subresource != "" {
+		res += "/" + ri.Subresource
+	}
+	where := "at the cluster scope"
+	if ri.Namespace != "" && ri.Resource != "namespaces" {
+		where = fmt.Sprintf("in the namespace %q", ri.Namespace)
+	}
+	return fmt.Errorf("user %q cannot %s resource %q in API group %q %s: %w",
+		id.Name, ri.Verb, res, ri.APIGroup, where, ErrForbidden)
+}

@@ -1,0 +1,114 @@
+package storage
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// ListOptions select a page of a list.
+type ListOptions struct {
+	// Limit is the most items to return; zero means all.
+	Limit int64
+	// Continue is the token from a previous page; it pins the revision.
+	Continue string
+}
+
+// ListResult is one page of a list.
+type ListResult struct {
+	Items []runtime.Object
+	// Revision is the etcd revision the list reflects.
+	Revision int64
+	// Continue is set when more items may follow.
+	Continue string
+}
+
+// Predicate reports whether an object belongs in a list or watch; nil
+// matches everything.
+type Predicate func(runtime.Object) bool
+
+type continueToken struct {
+	Revision int64  `json:"rv"`
+	Start    string `json:"start"`
+}
+
+// ErrBadContinue: a continue token that this server did not issue.
+var ErrBadContinue = errors.New("invalid continue token")
+
+// List returns the objects under prefix that match, in key order, at one
+// revision. With a limit, it returns at most limit matching items and a
+// continue token when more keys remain. A continue token whose revision
+// was compacted gives ErrCompacted.
+func (s *Store) List(ctx context.Context, prefix string, opts ListOptions, newItem func() runtime.Object, match Predicate) (ListResult, error) {
+	start, rev := prefix, int64(0)
+	if opts.Continue != "" {
+		tok, err := decodeContinue(opts.Continue, prefix)
+		if err != nil {
+			return ListResult{}, err
+		}
+		start, rev = tok.Start, tok.Revision
+	}
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	var result ListResult
+	for {
+		getOpts := []clientv3.OpOption{clientv3.WithRange(end)}
+		if rev != 0 {
+			getOpts = append(getOpts, clientv3.WithRev(rev))
+		}
+		if opts.Limit > 0 {
+			getOpts = append(getOpts, clientv3.WithLimit(opts.Limit-int64(len(result.Items))))
+		}
+		resp, err := s.client.Get(ctx, start, getOpts...)
+		if err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				return ListResult{}, fmt.Errorf("list %q at revision %d: %w", prefix, rev, ErrCompacted)
+			}
+			return ListResult{}, fmt.Errorf("list %q: %w", prefix, err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for _, kv := range resp.Kvs {
+			obj := newItem()
+			if err := decode(kv.Value, kv.ModRevision, obj); err != nil {
+				return ListResult{}, fmt.Errorf("list %q: key %q: %w", prefix, kv.Key, err)
+			}
+			if match == nil || match(obj) {
+				result.Items = append(result.Items, obj)
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			break
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		if opts.Limit > 0 && int64(len(result.Items)) >= opts.Limit {
+			result.Continue = encodeContinue(continueToken{Revision: rev, Start: start})
+			break
+		}
+	}
+	result.Revision = rev
+	return result, nil
+}
+
+func encodeContinue(tok continueToken) string {
+	data, _ := json.Marshal(tok)
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+func decodeContinue(s, prefix string) (continueToken, error) {
+	var tok continueToken
+	data, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return tok, ErrBadContinue
+	}
+	if err := json.Unmarshal(data, &tok); err != nil || tok.Revision <= 0 || len(tok.Start) < len(prefix) || tok.Start[:len(prefix)] != prefix {
+		return tok, ErrBadContinue
+	}
+	return tok, nil
+}
