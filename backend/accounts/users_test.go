@@ -1,0 +1,125 @@
+package accounts
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCreateUser(t *testing.T) {
+	s := testStore(t)
+	tests := []struct {
+		name     string
+		user     string
+		password string
+		want     error
+	}{
+		{"valid", "alice", "correct horse", nil},
+		{"duplicate", "alice", "another password", ErrAlreadyExists},
+		{"digits and dashes", "build-bot-2", "correct horse", nil},
+		{"longest name", strings.Repeat("a", 63), "correct horse", nil},
+		{"empty name", "", "correct horse", ErrInvalid},
+		{"upper case", "Alice", "correct horse", ErrInvalid},
+		{"leading dash", "-bob", "correct horse", ErrInvalid},
+		{"trailing dash", "bob-", "correct horse", ErrInvalid},
+		{"underscore", "b_ob", "correct horse", ErrInvalid},
+		{"dot", "b.ob", "correct horse", ErrInvalid},
+		{"name too long", strings.Repeat("a", 64), "correct horse", ErrInvalid},
+		{"short password", "carol", "seven77", ErrInvalid},
+		{"eight multibyte characters", "dave", "ééééééé€", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := s.CreateUser(t.Context(), tt.user, tt.password, false)
+			wantErr(t, "CreateUser", err, tt.want)
+			if tt.want != nil {
+				return
+			}
+			if u.ID == 0 || u.Name != tt.user || u.CreatedAt.IsZero() || u.ClusterAdmin {
+				t.Errorf("created %+v", u)
+			}
+			got, err := s.GetUser(t.Context(), tt.user)
+			if err != nil || got != u {
+				t.Errorf("GetUser = %+v, %v; want %+v", got, err, u)
+			}
+		})
+	}
+}
+
+func TestUserLifecycle(t *testing.T) {
+	s := testStore(t)
+	ctx := t.Context()
+	before, err := s.UserCount(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := s.CreateUser(ctx, "lifecycle-admin", "correct horse", true)
+	if err != nil || !admin.ClusterAdmin {
+		t.Fatalf("CreateUser admin = %+v, %v", admin, err)
+	}
+	mustCreateUser(t, s, "lifecycle-user")
+
+	if n, err := s.UserCount(ctx); err != nil || n != before+2 {
+		t.Errorf("UserCount = %d, %v; want %d", n, err, before+2)
+	}
+	users, err := s.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range users {
+		if strings.HasPrefix(u.Name, "lifecycle-") {
+			names = append(names, u.Name)
+		}
+	}
+	if strings.Join(names, ",") != "lifecycle-admin,lifecycle-user" {
+		t.Errorf("ListUsers has %v, want lifecycle-admin,lifecycle-user in order", names)
+	}
+
+	wantErr(t, "DeleteUser", s.DeleteUser(ctx, "lifecycle-user"), nil)
+	wantErr(t, "DeleteUser again", s.DeleteUser(ctx, "lifecycle-user"), ErrNotFound)
+	_, err = s.GetUser(ctx, "lifecycle-user")
+	wantErr(t, "GetUser deleted", err, ErrNotFound)
+	if n, _ := s.UserCount(ctx); n != before+1 {
+		t.Errorf("UserCount after delete = %d, want %d", n, before+1)
+	}
+}
+
+func TestCheckPassword(t *testing.T) {
+	s := testStore(t)
+	want := mustCreateUser(t, s, "checker")
+	tests := []struct {
+		name     string
+		user     string
+		password string
+		want     error
+	}{
+		{"right", "checker", "correct horse", nil},
+		{"wrong", "checker", "correct horsE", ErrInvalidCredentials},
+		{"empty", "checker", "", ErrInvalidCredentials},
+		{"unknown user", "nobody-here", "correct horse", ErrInvalidCredentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := s.CheckPassword(t.Context(), tt.user, tt.password)
+			wantErr(t, "CheckPassword", err, tt.want)
+			if tt.want == nil && u != want {
+				t.Errorf("CheckPassword = %+v, want %+v", u, want)
+			}
+		})
+	}
+}
+
+func TestSetPassword(t *testing.T) {
+	s := testStore(t)
+	ctx := t.Context()
+	mustCreateUser(t, s, "changer")
+
+	wantErr(t, "SetPassword short", s.SetPassword(ctx, "changer", "short"), ErrInvalid)
+	wantErr(t, "SetPassword unknown", s.SetPassword(ctx, "no-such-changer", "long enough"), ErrNotFound)
+	wantErr(t, "SetPassword", s.SetPassword(ctx, "changer", "battery staple"), nil)
+
+	_, err := s.CheckPassword(ctx, "changer", "correct horse")
+	wantErr(t, "old password", err, ErrInvalidCredentials)
+	_, err = s.CheckPassword(ctx, "changer", "battery staple")
+	wantErr(t, "new password", err, nil)
+}
