@@ -3,7 +3,6 @@ package client
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 )
 
@@ -42,7 +41,8 @@ func (r Resource) String() string {
 	return r.Resource + "." + r.Group
 }
 
-// Path returns the URL path of the collection (name == "") or of one object.
+// Path returns the URL path, unescaped, of the collection (name == "") or
+// of one object.
 // For a namespaced resource an empty namespace means all namespaces, which
 // only makes sense for lists and watches.
 func (r Resource) Path(namespace, name string) string {
@@ -53,11 +53,11 @@ func (r Resource) Path(namespace, name string) string {
 		b.WriteString("/apis/" + r.Group + "/" + r.Version)
 	}
 	if r.Namespaced && namespace != "" {
-		b.WriteString("/namespaces/" + url.PathEscape(namespace))
+		b.WriteString("/namespaces/" + namespace)
 	}
 	b.WriteString("/" + r.Resource)
 	if name != "" {
-		b.WriteString("/" + url.PathEscape(name))
+		b.WriteString("/" + name)
 	}
 	return b.String()
 }
