@@ -14,9 +14,10 @@ const (
 	auditQueueLen = 8192
 	// auditBatchLen bounds one COPY.
 	auditBatchLen = 512
-	// auditFinalWrite bounds the last write, after the writer's context
-	// has ended.
-	auditFinalWrite = 5 * time.Second
+	// auditWriteTimeout bounds one write. Writes are detached from the
+	// writer's context, which only says when to stop taking entries: the
+	// entries already taken are still written.
+	auditWriteTimeout = 10 * time.Second
 )
 
 // errAuditWriterStopped is returned by Flush once the writer's context has
@@ -118,12 +119,10 @@ func (w *AuditWriter) run(ctx context.Context) {
 				reportedDrops = d
 			}
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditFinalWrite)
-			defer cancel()
 			for len(w.queue) > 0 {
 				batch, waiters = collect(<-w.queue, batch, waiters)
 				if len(batch) == auditBatchLen || len(w.queue) == 0 {
-					w.write(final, batch, waiters)
+					w.write(ctx, batch, waiters)
 					batch, waiters = batch[:0], waiters[:0]
 				}
 			}
@@ -140,6 +139,8 @@ func collect(item auditItem, batch []AuditEntry, waiters []chan error) ([]AuditE
 }
 
 func (w *AuditWriter) write(ctx context.Context, batch []AuditEntry, waiters []chan error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWriteTimeout)
+	defer cancel()
 	var err error
 	if len(batch) > 0 {
 		if err = w.store.insertAudit(ctx, batch); err != nil {

@@ -72,13 +72,32 @@ func testStore(t *testing.T) *Store {
 	return sharedStore
 }
 
-func mustCreateUser(t *testing.T, s *Store, name string) User {
+// mustCreateUser creates a user that is deleted when the test ends.
+func mustCreateUser(t testing.TB, s *Store, name string) User {
 	t.Helper()
 	u, err := s.CreateUser(t.Context(), name, "correct horse", false)
 	if err != nil {
 		t.Fatalf("CreateUser(%q): %v", name, err)
 	}
+	deleteUserAtEnd(t, s, name)
 	return u
+}
+
+func deleteUserAtEnd(t testing.TB, s *Store, name string) {
+	t.Cleanup(func() {
+		if err := s.DeleteUser(context.Background(), name); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Errorf("clean up user %q: %v", name, err)
+		}
+	})
+}
+
+// deleteAuditAtEnd removes the test's audit entries, by namespace.
+func deleteAuditAtEnd(t *testing.T, s *Store, namespaces ...string) {
+	t.Cleanup(func() {
+		if _, err := s.pool.Exec(context.Background(), `DELETE FROM audit_log WHERE namespace = ANY($1)`, namespaces); err != nil {
+			t.Errorf("clean up audit log: %v", err)
+		}
+	})
 }
 
 func wantErr(t *testing.T, what string, err, want error) {

@@ -7,6 +7,7 @@ import (
 
 func TestCreateUser(t *testing.T) {
 	s := testStore(t)
+	parent := t
 	tests := []struct {
 		name     string
 		user     string
@@ -34,6 +35,7 @@ func TestCreateUser(t *testing.T) {
 			if tt.want != nil {
 				return
 			}
+			deleteUserAtEnd(parent, s, tt.user)
 			if u.ID == 0 || u.Name != tt.user || u.CreatedAt.IsZero() || u.ClusterAdmin {
 				t.Errorf("created %+v", u)
 			}
@@ -56,6 +58,7 @@ func TestUserLifecycle(t *testing.T) {
 	if err != nil || !admin.ClusterAdmin {
 		t.Fatalf("CreateUser admin = %+v, %v", admin, err)
 	}
+	deleteUserAtEnd(t, s, admin.Name)
 	mustCreateUser(t, s, "lifecycle-user")
 
 	if n, err := s.UserCount(ctx); err != nil || n != before+2 {
