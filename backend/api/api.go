@@ -1,0 +1,209 @@
+// Package api serves Berth's REST API with echo: Kubernetes core/v1
+// resources on etcd at the Kubernetes paths, Berth's own berth.dev/v1
+// resources backed by PostgreSQL, discovery and OpenAPI for kubectl, and
+// the login endpoints. Handlers are thin: they authenticate, authorize,
+// decode, call a registry or the account store, and encode. Errors become
+// Kubernetes Status bodies in one place (errors.go).
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/berthpaas/berth/backend/accounts"
+	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/labstack/echo/v4"
+	"sigs.k8s.io/yaml"
+)
+
+// MaxBodyBytes is the largest request body accepted (3 MiB, as etcd's
+// default request limit allows).
+const MaxBodyBytes = 3 << 20
+
+// Config wires the API to its stores.
+type Config struct {
+	Store    *storage.Store
+	Accounts *accounts.Store
+	// Audit receives an entry per mutating request; required.
+	Audit  *accounts.AuditWriter
+	Logger *slog.Logger
+	// SecureCookies marks the session cookie Secure (serving over TLS).
+	SecureCookies bool
+}
+
+// API holds the handlers.
+type API struct {
+	store    *storage.Store
+	accounts *accounts.Store
+	logger   *slog.Logger
+	limiter  *accounts.LoginLimiter
+	secure   bool
+	core     map[string]*resource
+	berth    map[string]*resource
+	audit    *auditor
+
+	streamsDone chan struct{} // closed by EndStreams
+	streamsOnce sync.Once
+}
+
+// New builds the API.
+func New(cfg Config) *API {
+	return &API{
+		store:    cfg.Store,
+		accounts: cfg.Accounts,
+		logger:   cfg.Logger,
+		limiter:  accounts.NewLoginLimiter(accounts.LimiterConfig{}),
+		secure:   cfg.SecureCookies,
+		core:     coreResources(cfg.Store),
+		berth:    berthResources(),
+		audit:    &auditor{writer: cfg.Audit, logger: cfg.Logger},
+
+		streamsDone: make(chan struct{}),
+	}
+}
+
+// Register adds the API's routes and error handler to e.
+func (a *API) Register(e *echo.Echo) {
+	e.HTTPErrorHandler = a.errorHandler
+	e.POST("/auth/login", a.login)
+	authed := e.Group("", a.limitBody, a.authenticate, a.audit.middleware)
+	authed.POST("/auth/logout", a.logout)
+	authed.GET("/openapi/v3", a.openAPIIndex)
+	authed.GET("/openapi/v3/*", a.openAPIDocument)
+	authed.Any("/api", a.serveAPI)
+	authed.Any("/api/*", a.serveAPI)
+	authed.Any("/apis", a.serveAPI)
+	authed.Any("/apis/*", a.serveAPI)
+}
+
+// limitBody caps request bodies; reading past the cap fails with
+// *http.MaxBytesError, which becomes 413.
+func (a *API) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > MaxBodyBytes {
+			return statusError(&http.MaxBytesError{Limit: MaxBodyBytes}, zeroGR, "")
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes)
+		return next(c)
+	}
+}
+
+type ctxKey int
+
+const (
+	identityKey ctxKey = iota
+	requestInfoKey
+)
+
+// identity returns the caller set by authenticate.
+func identity(c echo.Context) auth.Identity {
+	id, _ := c.Get("identity").(auth.Identity)
+	return id
+}
+
+func requestInfo(c echo.Context) auth.RequestInfo {
+	ri, _ := c.Get("requestInfo").(auth.RequestInfo)
+	return ri
+}
+
+// IdentityFrom returns the caller of a request handled by the API, for
+// other packages' handlers that run behind Authenticate.
+func IdentityFrom(ctx context.Context) (auth.Identity, bool) {
+	id, ok := ctx.Value(identityKey).(auth.Identity)
+	return id, ok
+}
+
+// serveAPI routes everything under /api and /apis.
+func (a *API) serveAPI(c echo.Context) error {
+	ri := auth.ParseRequestInfo(c.Request())
+	c.Set("requestInfo", ri)
+	if !ri.IsResourceRequest {
+		return a.discovery(c, ri)
+	}
+	res, err := a.lookup(ri)
+	if err != nil {
+		return err
+	}
+	if err := a.authorize(c, ri); err != nil {
+		return statusError(err, res.groupResource(), ri.Name)
+	}
+	if res.registry == nil {
+		return a.serveBerth(c, ri, res)
+	}
+	return a.serveRegistry(c, ri, res)
+}
+
+func (a *API) lookup(ri auth.RequestInfo) (*resource, error) {
+	var res *resource
+	switch {
+	case ri.APIGroup == "" && ri.APIVersion == "v1":
+		res = a.core[ri.Resource]
+	case ri.APIGroup == berthGroup && ri.APIVersion == "v1":
+		res = a.berth[ri.Resource]
+	}
+	if res == nil || (ri.Namespace != "" && !res.namespaced && res.name != "namespaces") {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "the server could not find the requested resource")
+	}
+	return res, nil
+}
+
+// authorize applies the role rules; the role lookup is skipped for cluster
+// admins and requests outside a project.
+func (a *API) authorize(c echo.Context, ri auth.RequestInfo) error {
+	id := identity(c)
+	role := ""
+	if project := ri.Project(); project != "" && !id.ClusterAdmin {
+		r, err := a.accounts.RoleOf(c.Request().Context(), id.UserID, project)
+		if err != nil {
+			return err
+		}
+		role = r
+	}
+	return auth.Decide(id, role, ri)
+}
+
+// writeJSON encodes v with the status code, as YAML when the client asked
+// only for YAML.
+func writeJSON(c echo.Context, code int, v any) error {
+	resp := c.Response()
+	if accept := c.Request().Header.Get("Accept"); strings.HasPrefix(accept, "application/yaml") {
+		data, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		resp.Header().Set("Content-Type", "application/yaml")
+		resp.WriteHeader(code)
+		_, err = resp.Write(data)
+		return err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	resp.Header().Set("Content-Type", "application/json")
+	resp.WriteHeader(code)
+	_, err = resp.Write(append(data, '\n'))
+	return err
+}
+
+func sortedNames(m map[string]*resource) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// EndStreams ends every open watch; the HTTP server calls it when it
+// shuts down, so that draining does not wait for hour-long streams.
+func (a *API) EndStreams() {
+	a.streamsOnce.Do(func() { close(a.streamsDone) })
+}

@@ -1,0 +1,369 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berthpaas/berth/backend/accounts"
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/registry/generic"
+	"github.com/labstack/echo/v4"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Annotations that carry a project's Berth fields on its namespace.
+const (
+	annotationDisplayName = "berth.dev/display-name"
+	annotationDescription = "berth.dev/description"
+)
+
+// defaultTokenTTL is the life of an API token created without a ttl.
+const defaultTokenTTL = 90 * 24 * time.Hour
+
+// serveBerth handles berth.dev/v1 resources.
+func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) error {
+	var (
+		obj  runtime.Object
+		code = http.StatusOK
+		err  error
+	)
+	switch res.name + ":" + ri.Verb {
+	case "whoami:list", "whoami:get":
+		id := identity(c)
+		obj = &berthv1.WhoAmI{Username: id.Name, ClusterAdmin: id.ClusterAdmin, Via: id.Via}
+		return writeJSON(c, http.StatusOK, withKind(obj, res))
+	case "projects:list":
+		obj, err = a.listProjects(c)
+	case "projects:get":
+		obj, err = a.getProject(c, ri.Name)
+	case "projects:create":
+		obj, err = a.createProject(c, res)
+		code = http.StatusCreated
+	case "projects:delete":
+		_, err = a.delete(c, ri, a.core["namespaces"], "")
+		obj = &berthv1.Project{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}, Status: berthv1.ProjectStatus{Phase: "Terminating"}}
+	case "members:list":
+		obj, err = a.listMembers(c, ri.Namespace)
+	case "members:get":
+		obj, err = a.getMember(c, ri.Namespace, ri.Name)
+	case "members:create", "members:update":
+		obj, err = a.putMember(c, res, ri)
+		if ri.Verb == "create" {
+			code = http.StatusCreated
+		}
+	case "members:delete":
+		err = a.accounts.RemoveMember(c.Request().Context(), ri.Namespace, ri.Name)
+		obj = &berthv1.Member{ObjectMeta: metav1.ObjectMeta{Name: ri.Name, Namespace: ri.Namespace}}
+	case "users:list":
+		obj, err = a.listUsers(c)
+	case "users:get":
+		obj, err = a.getUser(c, ri.Name)
+	case "users:create":
+		obj, err = a.createUser(c, res)
+		code = http.StatusCreated
+	case "users:delete":
+		if ri.Name == identity(c).Name {
+			return echo.NewHTTPError(http.StatusConflict, "you cannot delete yourself")
+		}
+		err = a.accounts.DeleteUser(c.Request().Context(), ri.Name)
+		obj = &berthv1.User{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}}
+	case "tokens:list":
+		obj, err = a.listTokens(c)
+	case "tokens:create":
+		obj, err = a.createToken(c, res)
+		code = http.StatusCreated
+	case "tokens:delete":
+		err = a.accounts.RevokeToken(c.Request().Context(), identity(c).UserID, ri.Name)
+		obj = &berthv1.Token{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}}
+	default:
+		return echo.NewHTTPError(http.StatusMethodNotAllowed, fmt.Sprintf("%s does not support %s", res.name, ri.Verb))
+	}
+	if err != nil {
+		return statusError(err, res.groupResource(), ri.Name)
+	}
+	if m, ok := obj.(metav1.Object); ok && code == http.StatusCreated {
+		c.Set("auditName", m.GetName())
+	}
+	return writeJSON(c, code, withKind(obj, res))
+}
+
+func withKind(obj runtime.Object, res *resource) runtime.Object {
+	kind := res.kind
+	switch obj.(type) {
+	case *berthv1.ProjectList, *berthv1.MemberList, *berthv1.UserList, *berthv1.TokenList:
+		kind += "List"
+	}
+	obj.GetObjectKind().SetGroupVersionKind(berthv1.SchemeGroupVersion.WithKind(kind))
+	return obj
+}
+
+func projectOf(ns *v1.Namespace, role string) berthv1.Project {
+	return berthv1.Project{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion,
+			CreationTimestamp: ns.CreationTimestamp, Labels: ns.Labels,
+		},
+		Spec: berthv1.ProjectSpec{
+			DisplayName: ns.Annotations[annotationDisplayName],
+			Description: ns.Annotations[annotationDescription],
+		},
+		Status: berthv1.ProjectStatus{Phase: string(ns.Status.Phase), Role: role},
+	}
+}
+
+func (a *API) listProjects(c echo.Context) (runtime.Object, error) {
+	ctx := c.Request().Context()
+	list, err := a.core["namespaces"].registry.List(ctx, "", generic.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	roles, err := a.accounts.ProjectsOf(ctx, identity(c).UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := &berthv1.ProjectList{Items: []berthv1.Project{}}
+	out.ResourceVersion = list.(*v1.NamespaceList).ResourceVersion
+	for i := range list.(*v1.NamespaceList).Items {
+		ns := &list.(*v1.NamespaceList).Items[i]
+		role := roles[ns.Name]
+		if role == "" && !identity(c).ClusterAdmin {
+			continue
+		}
+		out.Items = append(out.Items, projectOf(ns, role))
+	}
+	return out, nil
+}
+
+func (a *API) getProject(c echo.Context, name string) (runtime.Object, error) {
+	ctx := c.Request().Context()
+	obj, err := a.core["namespaces"].registry.Get(ctx, "", name)
+	if err != nil {
+		return nil, err
+	}
+	role, err := a.accounts.RoleOf(ctx, identity(c).UserID, name)
+	if err != nil {
+		return nil, err
+	}
+	p := projectOf(obj.(*v1.Namespace), role)
+	return &p, nil
+}
+
+func (a *API) createProject(c echo.Context, res *resource) (runtime.Object, error) {
+	var p berthv1.Project
+	body := &p
+	if err := a.decodeBody(c, res, body); err != nil {
+		return nil, err
+	}
+	ns := &v1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: p.Name, GenerateName: p.GenerateName, Labels: p.Labels, Annotations: p.Annotations,
+	}}
+	if p.Spec.DisplayName != "" || p.Spec.Description != "" {
+		if ns.Annotations == nil {
+			ns.Annotations = map[string]string{}
+		}
+		if p.Spec.DisplayName != "" {
+			ns.Annotations[annotationDisplayName] = p.Spec.DisplayName
+		}
+		if p.Spec.Description != "" {
+			ns.Annotations[annotationDescription] = p.Spec.Description
+		}
+	}
+	ctx := c.Request().Context()
+	created, err := a.core["namespaces"].registry.Create(ctx, "", ns)
+	if err != nil {
+		if inv, ok := err.(*generic.InvalidError); ok {
+			inv.Kind = "Project"
+		}
+		return nil, err
+	}
+	if err := a.makeCreatorAdmin(ctx, c, created); err != nil {
+		return nil, err
+	}
+	out := projectOf(created.(*v1.Namespace), berthv1.RoleAdmin)
+	return &out, nil
+}
+
+func (a *API) listMembers(c echo.Context, project string) (runtime.Object, error) {
+	members, err := a.accounts.ListMembers(c.Request().Context(), project)
+	if err != nil {
+		return nil, err
+	}
+	out := &berthv1.MemberList{Items: []berthv1.Member{}}
+	for _, m := range members {
+		out.Items = append(out.Items, memberOf(m))
+	}
+	return out, nil
+}
+
+func memberOf(m accounts.Member) berthv1.Member {
+	return berthv1.Member{ObjectMeta: metav1.ObjectMeta{Name: m.User, Namespace: m.Project}, Spec: berthv1.MemberSpec{Role: m.Role}}
+}
+
+func (a *API) getMember(c echo.Context, project, user string) (runtime.Object, error) {
+	members, err := a.accounts.ListMembers(c.Request().Context(), project)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if m.User == user {
+			out := memberOf(m)
+			return &out, nil
+		}
+	}
+	return nil, accounts.ErrNotFound
+}
+
+func (a *API) putMember(c echo.Context, res *resource, ri auth.RequestInfo) (runtime.Object, error) {
+	var m berthv1.Member
+	if err := a.decodeBody(c, res, &m); err != nil {
+		return nil, err
+	}
+	if ri.Name != "" && m.Name != ri.Name {
+		return nil, &generic.BadRequestError{Msg: fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.Name, ri.Name)}
+	}
+	var errs field.ErrorList
+	switch m.Spec.Role {
+	case berthv1.RoleAdmin, berthv1.RoleEdit, berthv1.RoleView:
+	default:
+		errs = append(errs, field.NotSupported(field.NewPath("spec", "role"), m.Spec.Role, []string{berthv1.RoleAdmin, berthv1.RoleEdit, berthv1.RoleView}))
+	}
+	if m.Name == "" {
+		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "the user's name"))
+	}
+	if len(errs) > 0 {
+		return nil, &generic.InvalidError{Kind: "Member", Name: m.Name, Errs: errs}
+	}
+	ctx := c.Request().Context()
+	if _, err := a.core["namespaces"].registry.Get(ctx, "", ri.Namespace); err != nil {
+		return nil, fmt.Errorf("project %q: %w", ri.Namespace, err)
+	}
+	if err := a.accounts.SetMember(ctx, ri.Namespace, m.Name, m.Spec.Role); err != nil {
+		return nil, err
+	}
+	m.Namespace = ri.Namespace
+	return &m, nil
+}
+
+func userOf(u accounts.User) berthv1.User {
+	return berthv1.User{
+		ObjectMeta: metav1.ObjectMeta{Name: u.Name, UID: "", CreationTimestamp: metav1.NewTime(u.CreatedAt), ResourceVersion: strconv.FormatInt(u.ID, 10)},
+		Spec:       berthv1.UserSpec{ClusterAdmin: u.ClusterAdmin},
+	}
+}
+
+func (a *API) listUsers(c echo.Context) (runtime.Object, error) {
+	users, err := a.accounts.ListUsers(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	out := &berthv1.UserList{Items: []berthv1.User{}}
+	for _, u := range users {
+		out.Items = append(out.Items, userOf(u))
+	}
+	return out, nil
+}
+
+func (a *API) getUser(c echo.Context, name string) (runtime.Object, error) {
+	u, err := a.accounts.GetUser(c.Request().Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	out := userOf(u)
+	return &out, nil
+}
+
+func (a *API) createUser(c echo.Context, res *resource) (runtime.Object, error) {
+	var u berthv1.User
+	if err := a.decodeBody(c, res, &u); err != nil {
+		return nil, err
+	}
+	var errs field.ErrorList
+	if u.Name == "" {
+		errs = append(errs, field.Required(field.NewPath("metadata", "name"), ""))
+	}
+	if len(u.Spec.Password) < 8 {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "password"), "(hidden)", "must be at least 8 characters"))
+	}
+	if len(errs) > 0 {
+		return nil, &generic.InvalidError{Kind: "User", Name: u.Name, Errs: errs}
+	}
+	created, err := a.accounts.CreateUser(c.Request().Context(), u.Name, u.Spec.Password, u.Spec.ClusterAdmin)
+	if err != nil {
+		return nil, err
+	}
+	out := userOf(created)
+	return &out, nil
+}
+
+func tokenOf(t accounts.Token, secret string) berthv1.Token {
+	out := berthv1.Token{
+		ObjectMeta: metav1.ObjectMeta{Name: t.Name, CreationTimestamp: metav1.NewTime(t.CreatedAt)},
+		Spec:       berthv1.TokenSpec{Kind: t.Kind},
+		Status:     berthv1.TokenStatus{Secret: secret},
+	}
+	exp := metav1.NewTime(t.ExpiresAt)
+	out.Status.ExpiresAt = &exp
+	if t.LastUsed != nil {
+		lu := metav1.NewTime(*t.LastUsed)
+		out.Status.LastUsed = &lu
+	}
+	return out
+}
+
+func (a *API) listTokens(c echo.Context) (runtime.Object, error) {
+	tokens, err := a.accounts.ListTokens(c.Request().Context(), identity(c).UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := &berthv1.TokenList{Items: []berthv1.Token{}}
+	for _, t := range tokens {
+		out.Items = append(out.Items, tokenOf(t, ""))
+	}
+	return out, nil
+}
+
+func (a *API) createToken(c echo.Context, res *resource) (runtime.Object, error) {
+	var t berthv1.Token
+	if err := a.decodeBody(c, res, &t); err != nil {
+		return nil, err
+	}
+	var errs field.ErrorList
+	ttl := defaultTokenTTL
+	if t.Spec.TTL != "" {
+		d, err := time.ParseDuration(t.Spec.TTL)
+		if err != nil || d <= 0 {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "ttl"), t.Spec.TTL, "must be a positive duration such as 720h"))
+		}
+		ttl = d
+	}
+	kind := t.Spec.Kind
+	switch kind {
+	case "":
+		kind = "api"
+	case "api":
+	case "node":
+		if !identity(c).ClusterAdmin {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "kind"), "only cluster admins create node tokens"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(field.NewPath("spec", "kind"), kind, []string{"api", "node"}))
+	}
+	if t.Name == "" {
+		errs = append(errs, field.Required(field.NewPath("metadata", "name"), ""))
+	}
+	if len(errs) > 0 {
+		return nil, &generic.InvalidError{Kind: "Token", Name: t.Name, Errs: errs}
+	}
+	secret, created, err := a.accounts.CreateToken(c.Request().Context(), identity(c).UserID, t.Name, kind, ttl)
+	if err != nil {
+		return nil, err
+	}
+	out := tokenOf(created, secret)
+	return &out, nil
+}

@@ -1,0 +1,322 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/manifest"
+	"github.com/berthpaas/berth/backend/registry/generic"
+	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/labstack/echo/v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+var zeroGR = schema.GroupResource{}
+
+// serveRegistry handles the verbs of an etcd-backed resource.
+func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) error {
+	ns := ri.Namespace
+	if res.name == "namespaces" {
+		ns = ""
+	}
+	var (
+		obj runtime.Object
+		err error
+	)
+	switch {
+	case ri.Subresource != "" && ri.Subresource != "status":
+		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%s has no subresource %q", res.name, ri.Subresource))
+	case ri.Subresource == "status" && !contains(res.subresources, "status"):
+		return echo.NewHTTPError(http.StatusNotFound, res.name+" has no status subresource")
+	}
+	switch ri.Verb {
+	case "get":
+		obj, err = res.registry.Get(c.Request().Context(), ns, ri.Name)
+	case "list":
+		return a.list(c, res, ns)
+	case "watch":
+		return a.watch(c, ri, res, ns)
+	case "create":
+		if ri.Subresource != "" {
+			return echo.NewHTTPError(http.StatusMethodNotAllowed)
+		}
+		return a.create(c, res, ns)
+	case "update":
+		obj, err = a.update(c, ri, res, ns)
+	case "patch":
+		obj, err = a.patch(c, ri, res, ns)
+	case "delete":
+		if ri.Subresource != "" {
+			return echo.NewHTTPError(http.StatusMethodNotAllowed)
+		}
+		obj, err = a.delete(c, ri, res, ns)
+	default:
+		return echo.NewHTTPError(http.StatusMethodNotAllowed)
+	}
+	if err != nil {
+		return statusError(err, res.groupResource(), ri.Name)
+	}
+	return a.writeObject(c, http.StatusOK, res, obj)
+}
+
+func (a *API) list(c echo.Context, res *resource, ns string) error {
+	opts, err := listOptions(c)
+	if err != nil {
+		return statusError(err, res.groupResource(), "")
+	}
+	list, err := res.registry.List(c.Request().Context(), ns, opts)
+	if err != nil {
+		return statusError(err, res.groupResource(), "")
+	}
+	if res.name == "namespaces" {
+		if list, err = a.visibleNamespaces(c, list); err != nil {
+			return err
+		}
+	}
+	return a.writeObject(c, http.StatusOK, res, list)
+}
+
+// visibleNamespaces keeps the namespaces the caller is a member of.
+func (a *API) visibleNamespaces(c echo.Context, list runtime.Object) (runtime.Object, error) {
+	id := identity(c)
+	if id.ClusterAdmin {
+		return list, nil
+	}
+	projects, err := a.accounts.ProjectsOf(c.Request().Context(), id.UserID)
+	if err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	kept := items[:0]
+	for _, item := range items {
+		if m, err := meta.Accessor(item); err == nil && projects[m.GetName()] != "" {
+			kept = append(kept, item)
+		}
+	}
+	return list, meta.SetList(list, kept)
+}
+
+func listOptions(c echo.Context) (generic.ListOptions, error) {
+	q := c.QueryParams()
+	var opts generic.ListOptions
+	if s := q.Get("labelSelector"); s != "" {
+		sel, err := labels.Parse(s)
+		if err != nil {
+			return opts, &generic.BadRequestError{Msg: fmt.Sprintf("invalid labelSelector %q: %v", s, err)}
+		}
+		opts.Labels = sel
+	}
+	if s := q.Get("fieldSelector"); s != "" {
+		sel, err := fields.ParseSelector(s)
+		if err != nil {
+			return opts, &generic.BadRequestError{Msg: fmt.Sprintf("invalid fieldSelector %q: %v", s, err)}
+		}
+		opts.Fields = sel
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return opts, &generic.BadRequestError{Msg: fmt.Sprintf("invalid limit %q", s)}
+		}
+		opts.Limit = n
+	}
+	opts.Continue = q.Get("continue")
+	opts.ResourceVersion = q.Get("resourceVersion")
+	return opts, nil
+}
+
+func (a *API) create(c echo.Context, res *resource, ns string) error {
+	obj := res.registry.Strategy.New()
+	if err := a.decodeBody(c, res, obj); err != nil {
+		return statusError(err, res.groupResource(), "")
+	}
+	if dryRun(c) {
+		return a.writeObject(c, http.StatusCreated, res, obj)
+	}
+	ctx := c.Request().Context()
+	created, err := res.registry.Create(ctx, ns, obj)
+	if err != nil {
+		name := ""
+		if m, merr := meta.Accessor(obj); merr == nil {
+			name = m.GetName()
+		}
+		return statusError(err, res.groupResource(), name)
+	}
+	if res.name == "namespaces" {
+		if err := a.makeCreatorAdmin(ctx, c, created); err != nil {
+			return err
+		}
+	}
+	return a.writeObject(c, http.StatusCreated, res, created)
+}
+
+// makeCreatorAdmin records the creator of a namespace as its project admin.
+func (a *API) makeCreatorAdmin(ctx context.Context, c echo.Context, ns runtime.Object) error {
+	m, err := meta.Accessor(ns)
+	if err != nil {
+		return err
+	}
+	return a.accounts.SetMember(ctx, m.GetName(), identity(c).Name, berthv1.RoleAdmin)
+}
+
+func (a *API) update(c echo.Context, ri auth.RequestInfo, res *resource, ns string) (runtime.Object, error) {
+	obj := res.registry.Strategy.New()
+	if err := a.decodeBody(c, res, obj); err != nil {
+		return nil, err
+	}
+	return res.registry.Update(c.Request().Context(), ns, ri.Name, updateKind(ri), func(runtime.Object) (runtime.Object, error) {
+		return obj.DeepCopyObject(), nil
+	})
+}
+
+func updateKind(ri auth.RequestInfo) generic.UpdateKind {
+	if ri.Subresource == "status" {
+		return generic.UpdateStatus
+	}
+	return generic.UpdateSpec
+}
+
+func (a *API) delete(c echo.Context, ri auth.RequestInfo, res *resource, ns string) (runtime.Object, error) {
+	ctx := c.Request().Context()
+	precondition, err := deletePrecondition(c)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := res.registry.Delete(ctx, ns, ri.Name, precondition)
+	if err != nil {
+		return nil, err
+	}
+	if res.name == "namespaces" {
+		if err := a.deleteNamespaceContents(ctx, ri.Name); err != nil {
+			return nil, err
+		}
+	}
+	return obj, nil
+}
+
+// deletePrecondition reads a DeleteOptions body's resourceVersion
+// precondition, if any.
+func deletePrecondition(c echo.Context) (string, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil || len(body) == 0 {
+		return "", err
+	}
+	var opts metav1.DeleteOptions
+	if _, err := manifest.Decode(body, c.Request().Header.Get("Content-Type"), &opts); err != nil {
+		return "", err
+	}
+	if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
+		return *opts.Preconditions.ResourceVersion, nil
+	}
+	return "", nil
+}
+
+// deleteNamespaceContents removes what lived in a deleted namespace and its
+// memberships.
+func (a *API) deleteNamespaceContents(ctx context.Context, ns string) error {
+	for _, res := range a.core {
+		if res.namespaced {
+			if _, err := a.store.DeletePrefix(ctx, storage.Prefix(res.name, ns)); err != nil {
+				return err
+			}
+		}
+	}
+	return a.accounts.DeleteProject(ctx, ns)
+}
+
+// decodeBody decodes a JSON or YAML request body into obj, checks its kind,
+// and applies the request's fieldValidation (Strict unless Warn or Ignore).
+func (a *API) decodeBody(c echo.Context, res *resource, obj runtime.Object) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	contentType := c.Request().Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(contentType); mt == manifest.ProtobufContentType {
+		if err := manifest.DecodeProtobuf(body, obj); err != nil {
+			return err
+		}
+		return checkKind(obj, res)
+	}
+	problems, err := manifest.Decode(body, contentType, obj)
+	if err != nil {
+		return err
+	}
+	if err := a.fieldValidation(c, problems); err != nil {
+		return err
+	}
+	return checkKind(obj, res)
+}
+
+func (a *API) fieldValidation(c echo.Context, problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	switch c.QueryParam("fieldValidation") {
+	case "Ignore":
+		return nil
+	case "Warn":
+		for _, p := range problems {
+			c.Response().Header().Add("Warning", strconv.Quote(p))
+		}
+		return nil
+	}
+	return &strictError{problems: problems}
+}
+
+// checkKind refuses a body of another kind than the endpoint's; an empty
+// kind is taken as the endpoint's.
+func checkKind(obj runtime.Object, res *resource) error {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	want := schema.GroupVersionKind{Group: res.group, Version: "v1", Kind: res.kind}
+	if gvk.Kind != "" && gvk.Kind != want.Kind || gvk.Version != "" && gvk.GroupVersion() != want.GroupVersion() {
+		return &generic.BadRequestError{Msg: fmt.Sprintf("the body is a %s %s, but this endpoint serves %s %s",
+			gvk.GroupVersion().String(), gvk.Kind, want.GroupVersion().String(), want.Kind)}
+	}
+	obj.GetObjectKind().SetGroupVersionKind(want)
+	return nil
+}
+
+func dryRun(c echo.Context) bool {
+	return c.QueryParam("dryRun") == "All"
+}
+
+// decodeJSONStrict reads a small JSON body with no unknown fields.
+func decodeJSONStrict(req *http.Request, into any) error {
+	dec := json.NewDecoder(req.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return err
+		}
+		return apierrors.NewBadRequest("invalid JSON body: " + err.Error())
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,37 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
+
+func schemaGVK(apiVersion, kind string) schema.GroupVersionKind {
+	gv, _ := schema.ParseGroupVersion(apiVersion)
+	return gv.WithKind(kind)
+}
+
+func objectName(obj runtime.Object) string {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return ""
+	}
+	return m.GetName()
+}
+
+// fieldsAnd adds key=value to a field selector.
+func fieldsAnd(sel fields.Selector, key, value string) fields.Selector {
+	one := fields.OneTermEqualSelector(key, value)
+	if sel == nil || sel.Empty() {
+		return one
+	}
+	return fields.AndSelectors(sel, one)
+}

@@ -1,0 +1,126 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/labstack/echo/v4"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// maxWatchTimeout bounds one watch request, as the Kubernetes apiserver's
+// --min-request-timeout does; clients re-watch from their last version.
+const maxWatchTimeout = 30 * time.Minute
+
+// watch streams events as newline-separated WatchEvent JSON.
+func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns string) error {
+	opts, err := listOptions(c)
+	if err != nil {
+		return statusError(err, res.groupResource(), "")
+	}
+	if ri.Name != "" {
+		opts.Fields = fieldsAnd(opts.Fields, "metadata.name", ri.Name)
+	}
+	timeout := maxWatchTimeout
+	if s := c.QueryParam("timeoutSeconds"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 && time.Duration(n)*time.Second < timeout {
+			timeout = time.Duration(n) * time.Second
+		}
+	}
+	ctx, cancel := contextWithTimeout(c.Request().Context(), timeout)
+	defer cancel()
+	events, err := res.registry.Watch(ctx, ns, opts)
+	if err != nil {
+		return statusError(err, res.groupResource(), "")
+	}
+	if res.name == "namespaces" && !identity(c).ClusterAdmin {
+		events = a.filterNamespaceEvents(c, events)
+	}
+	table := wantsTable(c.Request().Header.Get("Accept"))
+	resp := c.Response()
+	resp.Header().Set("Content-Type", "application/json")
+	resp.Header().Set("Transfer-Encoding", "chunked")
+	resp.WriteHeader(http.StatusOK)
+	resp.Flush()
+	enc := json.NewEncoder(resp)
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.streamsDone:
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			out, err := a.watchEvent(ev, res, table, first)
+			if err != nil {
+				return nil
+			}
+			first = false
+			if err := enc.Encode(out); err != nil {
+				return nil
+			}
+			resp.Flush()
+			if ev.Type == watch.Error {
+				return nil
+			}
+		}
+	}
+}
+
+func (a *API) watchEvent(ev storage.Event, res *resource, table, first bool) (*metav1.WatchEvent, error) {
+	if ev.Type == watch.Error {
+		se := statusError(ev.Err, res.groupResource(), "")
+		if !errors.Is(ev.Err, storage.ErrCompacted) {
+			a.logger.Warn("watch ended", "resource", res.name, "error", ev.Err)
+		}
+		status := se.Status()
+		status.Kind, status.APIVersion = "Status", "v1"
+		return &metav1.WatchEvent{Type: string(watch.Error), Object: runtime.RawExtension{Object: &status}}, nil
+	}
+	obj := ev.Object
+	setTypeMeta(obj, res)
+	if table {
+		t, err := toTable(obj, res, first)
+		if err != nil {
+			return nil, err
+		}
+		obj = t
+	}
+	return &metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Object: obj}}, nil
+}
+
+// filterNamespaceEvents passes the events of namespaces the caller belongs
+// to, looking memberships up as events arrive (a namespace created after
+// the watch began shows up).
+func (a *API) filterNamespaceEvents(c echo.Context, in <-chan storage.Event) <-chan storage.Event {
+	out := make(chan storage.Event)
+	ctx := c.Request().Context()
+	id := identity(c)
+	go func() {
+		defer close(out)
+		for ev := range in {
+			if ev.Type != watch.Error {
+				name := objectName(ev.Object)
+				if role, err := a.accounts.RoleOf(ctx, id.UserID, name); err != nil || role == "" {
+					continue
+				}
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}

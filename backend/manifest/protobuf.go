@@ -1,0 +1,30 @@
+package manifest
+
+import (
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+)
+
+// ProtobufContentType is the Kubernetes protobuf encoding, which kubectl
+// uses for the objects it builds itself (kubectl create namespace).
+const ProtobufContentType = "application/vnd.kubernetes.protobuf"
+
+var protobufSerializer = func() *protobuf.Serializer {
+	scheme := runtime.NewScheme()
+	if err := v1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	return protobuf.NewSerializer(scheme, scheme)
+}()
+
+// DecodeProtobuf fills into, a core/v1 object, from a Kubernetes protobuf
+// body.
+func DecodeProtobuf(data []byte, into runtime.Object) error {
+	if _, _, err := protobufSerializer.Decode(data, nil, into); err != nil {
+		return fmt.Errorf("protobuf: %v: %w", err, ErrMalformed)
+	}
+	return nil
+}

@@ -1,0 +1,282 @@
+// Package server runs a Berth master: the API, health and metrics
+// endpoints on one HTTP server, over etcd and PostgreSQL that are either
+// embedded (berth up) or external (berth master).
+//
+//	Run ─► lock data dir ─► listen ─► etcd (embedded or client)
+//	    ─► PostgreSQL (private or URL) ─► migrations ─► admin bootstrap
+//	    ─► serve ... ctx done ─► stop accepting, drain, end streams
+//	    ─► close accounts ─► stop PostgreSQL ─► stop etcd ─► unlock
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berthpaas/berth/backend/accounts"
+	"github.com/berthpaas/berth/backend/api"
+	"github.com/berthpaas/berth/backend/etcdserver"
+	"github.com/berthpaas/berth/backend/pgserver"
+	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/labstack/echo/v4"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Config says where a master keeps its state and where it listens.
+type Config struct {
+	// DataDir holds the embedded etcd, the private PostgreSQL, the lock
+	// and the admin password; required unless both stores are external.
+	DataDir string
+	// Listen is the API's address, e.g. 127.0.0.1:8080.
+	Listen string
+	// DatabaseURL selects an external PostgreSQL; empty runs a private one.
+	DatabaseURL string
+	// EtcdEndpoints select an external etcd; empty embeds one.
+	EtcdEndpoints []string
+	Logger        *slog.Logger
+	// Out receives the lines meant for the person who started Berth: the
+	// URL and, on first start, the admin's credentials.
+	Out io.Writer
+	// Ready, if set, is called with the URL once the server accepts requests.
+	Ready func(url string)
+	// TLSDir holds the CA and serving certificate (created on first
+	// start); default DataDir/tls. Without either, only plain HTTP is served.
+	TLSDir string
+	// TestMode trades etcd durability for speed; tests only.
+	TestMode bool
+}
+
+// Run serves until ctx ends, then shuts down cleanly.
+func Run(ctx context.Context, cfg Config) error {
+	logger := cfg.Logger
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+	embedded := len(cfg.EtcdEndpoints) == 0 || cfg.DatabaseURL == ""
+	if embedded {
+		if err := prepareDataDir(cfg.DataDir); err != nil {
+			return err
+		}
+		lock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, lock.release)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the address is already in use; pick another with --listen", cfg.Listen)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
+	}
+	cleanups = append(cleanups, func() { ln.Close() })
+
+	etcdClient, stopEtcd, err := openEtcd(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, stopEtcd)
+
+	dbURL, stopPG, err := openPostgres(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, stopPG)
+
+	acct, err := accounts.Open(ctx, dbURL, logger)
+	if err != nil {
+		return fmt.Errorf("open accounts database: %w", err)
+	}
+	cleanups = append(cleanups, acct.Close)
+
+	password, err := bootstrapAdmin(ctx, acct, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	audit := acct.NewAuditWriter(auditCtx)
+	cleanups = append(cleanups, func() { stopAudit(); <-audit.Done() })
+
+	store := storage.New(etcdClient)
+	apiServer := api.New(api.Config{Store: store, Accounts: acct, Audit: audit, Logger: logger})
+	e := newEcho(apiServer, etcdClient, acct, logger)
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: watches and log streams stay open for hours.
+	}
+	srv.RegisterOnShutdown(apiServer.EndStreams)
+	tlsDir := cfg.TLSDir
+	if tlsDir == "" && cfg.DataDir != "" {
+		tlsDir = filepath.Join(cfg.DataDir, "tls")
+	}
+	served := ln
+	caFile := ""
+	if tlsDir != "" {
+		tlsConfig, err := loadOrCreateTLS(tlsDir)
+		if err != nil {
+			return err
+		}
+		served = newMuxListener(ln, tlsConfig)
+		caFile = tlsFiles{dir: tlsDir}.caCert()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(served) }()
+
+	url := "http://" + ln.Addr().String()
+	printWelcome(cfg, url, password, caFile)
+	if cfg.Ready != nil {
+		cfg.Ready(url)
+	}
+	logger.Info("berth master serving", "url", url)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	logger.Info("shutting down: draining requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("requests still running at shutdown", "error", err)
+	}
+	return nil
+}
+
+func prepareDataDir(dir string) error {
+	if dir == "" {
+		return errors.New("a data directory is required (--data-dir)")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create data dir %q: %w", dir, err)
+	}
+	probe := filepath.Join(dir, ".write-test")
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		return fmt.Errorf("data dir %q is not writable: %w", dir, err)
+	}
+	return os.Remove(probe)
+}
+
+func openEtcd(ctx context.Context, cfg Config, logger *slog.Logger) (*clientv3.Client, func(), error) {
+	if len(cfg.EtcdEndpoints) > 0 {
+		c, err := clientv3.New(clientv3.Config{Endpoints: cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect to etcd %v: %w", cfg.EtcdEndpoints, err)
+		}
+		return c, func() { c.Close() }, nil
+	}
+	srv, err := etcdserver.Start(ctx, filepath.Join(cfg.DataDir, "etcd"), logger, etcdserver.Options{UnsafeNoFsync: cfg.TestMode})
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := srv.Client()
+	if err != nil {
+		srv.Stop()
+		return nil, nil, err
+	}
+	return c, func() { c.Close(); srv.Stop() }, nil
+}
+
+func openPostgres(ctx context.Context, cfg Config, logger *slog.Logger) (string, func(), error) {
+	if cfg.DatabaseURL != "" {
+		return cfg.DatabaseURL, func() {}, nil
+	}
+	pg, err := pgserver.Start(ctx, filepath.Join(cfg.DataDir, "postgres"), logger)
+	if err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := pg.Stop(ctx); err != nil {
+			logger.Error("stop postgres", "error", err)
+		}
+	}
+	return pg.URL(), stop, nil
+}
+
+// bootstrapAdmin creates the cluster admin on first start with a random
+// password, written to DIR/admin-password (0600). Later starts read it back.
+func bootstrapAdmin(ctx context.Context, acct *accounts.Store, dataDir string) (string, error) {
+	passwordFile := ""
+	if dataDir != "" {
+		passwordFile = filepath.Join(dataDir, "admin-password")
+	}
+	if _, err := acct.GetUser(ctx, "admin"); err == nil {
+		if passwordFile == "" {
+			return "", nil
+		}
+		data, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return "", nil
+		}
+		return strings.TrimSpace(string(data)), nil
+	} else if !errors.Is(err, accounts.ErrNotFound) {
+		return "", err
+	}
+	buf := make([]byte, 18)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	password := base64.RawURLEncoding.EncodeToString(buf)
+	if passwordFile != "" {
+		if err := os.WriteFile(passwordFile, []byte(password+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write admin password: %w", err)
+		}
+	}
+	if _, err := acct.CreateUser(ctx, "admin", password, true); err != nil {
+		return "", fmt.Errorf("create admin user: %w", err)
+	}
+	return password, nil
+}
+
+func printWelcome(cfg Config, url, password, caFile string) {
+	if cfg.Out == nil {
+		return
+	}
+	fmt.Fprintf(cfg.Out, "\nBerth is up.\n\n  Console:   %s/\n  User:      admin\n", url)
+	switch {
+	case password != "" && cfg.DataDir != "":
+		fmt.Fprintf(cfg.Out, "  Password:  %s\n             (kept in %s)\n", password, filepath.Join(cfg.DataDir, "admin-password"))
+	case password != "":
+		fmt.Fprintf(cfg.Out, "  Password:  %s   (shown once: note it now)\n", password)
+	}
+	fmt.Fprintf(cfg.Out, "\n  CLI:       berth login %s -u admin\n", url)
+	if caFile != "" {
+		httpsURL := "https" + strings.TrimPrefix(url, "http")
+		fmt.Fprintf(cfg.Out, "  kubectl:   kubectl --server %s --certificate-authority %s --token TOKEN get pods\n             (TOKEN from: berth token create NAME; kubectl sends tokens over TLS only)\n", httpsURL, caFile)
+	}
+	fmt.Fprintln(cfg.Out)
+}
+
+func newEcho(a *api.API, etcd *clientv3.Client, acct *accounts.Store, logger *slog.Logger) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	m := newMetrics()
+	e.Use(m.middleware, recoverer(logger))
+	a.Register(e)
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/readyz", readyz(etcd, acct))
+	e.GET("/version", serveVersion)
+	e.GET("/metrics", echo.WrapHandler(m.handler()), a.Authenticate, a.RequireClusterAdmin)
+	e.GET("/", placeholder)
+	return e
+}

@@ -1,0 +1,133 @@
+// Command berth is Berth's single binary: the all-in-one server (up), the
+// master, and the CLI. main only parses flags and wires packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/berthpaas/berth/backend/server"
+	"github.com/berthpaas/berth/backend/version"
+	"github.com/berthpaas/berth/cli"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := cli.NewRootCommand(upCommand(), masterCommand(), versionCommand())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print Berth's version and commit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), version.String())
+			return nil
+		},
+	}
+}
+
+// defaultDataDir is $XDG_DATA_HOME/berth when set, else ./.berth.
+func defaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "berth")
+	}
+	return ".berth"
+}
+
+type serverFlags struct {
+	dataDir, listen, databaseURL, etcdEndpoints, logLevel string
+}
+
+func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
+	if withDataDir {
+		cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir(), "directory for the embedded etcd, the private PostgreSQL and the admin password")
+	}
+	cmd.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "address of the API and console")
+	cmd.Flags().StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (default: run a private PostgreSQL in the data dir)")
+	cmd.Flags().StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs (default: embedded etcd in the data dir)")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return server.Config{}, fmt.Errorf("--log-level: %w", err)
+	}
+	dataDir := f.dataDir
+	if dataDir != "" {
+		abs, err := filepath.Abs(dataDir)
+		if err != nil {
+			return server.Config{}, err
+		}
+		dataDir = abs
+	}
+	var endpoints []string
+	for _, e := range strings.Split(f.etcdEndpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			endpoints = append(endpoints, e)
+		}
+	}
+	return server.Config{
+		DataDir:       dataDir,
+		Listen:        f.listen,
+		DatabaseURL:   f.databaseURL,
+		EtcdEndpoints: endpoints,
+		Logger:        slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
+		Out:           cmd.OutOrStdout(),
+	}, nil
+}
+
+func upCommand() *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run all of Berth on this machine: embedded etcd, a private PostgreSQL and the master",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config(cmd)
+			if err != nil {
+				return err
+			}
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func masterCommand() *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "master",
+		Short: "Run the Berth master against an external etcd and PostgreSQL",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.databaseURL == "" || f.etcdEndpoints == "" {
+				return errors.New("berth master needs --database-url and --etcd-endpoints (use berth up for an all-in-one server)")
+			}
+			cfg, err := f.config(cmd)
+			if err != nil {
+				return err
+			}
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
