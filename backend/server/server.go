@@ -48,8 +48,9 @@ type Config struct {
 	// Out receives the lines meant for the person who started Berth: the
 	// URL and, on first start, the admin's credentials.
 	Out io.Writer
-	// Ready, if set, is called with the URL once the server accepts requests.
-	Ready func(url string)
+	// Ready, if set, is called once the server accepts requests, with its
+	// URL and its etcd client (tests use it to compact and inspect).
+	Ready func(url string, etcd *clientv3.Client)
 	// TLSDir holds the CA and serving certificate (created on first
 	// start); default DataDir/tls. Without either, only plain HTTP is served.
 	TLSDir string
@@ -143,7 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 	url := "http://" + ln.Addr().String()
 	printWelcome(cfg, url, password, caFile)
 	if cfg.Ready != nil {
-		cfg.Ready(url)
+		cfg.Ready(url, etcdClient)
 	}
 	logger.Info("berth master serving", "url", url)
 
