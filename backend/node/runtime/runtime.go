@@ -1,0 +1,156 @@
+// Package runtime is the contract between the node agent and what runs
+// containers: the Docker engine (package docker) or the simulated runtime
+// of hollow nodes (package fake). A runtime knows pods only as the agent
+// hands them over (*v1.Pod) and as it finds them on the host, by the
+// ownership labels on their containers; it never talks to the API.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// Ownership labels carried by every container the agent creates.
+const (
+	LabelPodUID       = "dev.berth.pod.uid"
+	LabelPodNamespace = "dev.berth.pod.namespace"
+	LabelPodName      = "dev.berth.pod.name"
+	// LabelContainer is the container's name in the pod spec; the infra
+	// container carries InfraContainerName.
+	LabelContainer = "dev.berth.container"
+	// LabelRestartCount counts the restarts of one container of a pod.
+	LabelRestartCount = "dev.berth.restart-count"
+)
+
+// InfraContainerName names the container that holds a pod's network
+// namespace.
+const InfraContainerName = "POD"
+
+// The error classes of a runtime.
+var (
+	// ErrNotFound: no such pod or container on this host.
+	ErrNotFound = errors.New("not found")
+	// ErrImagePull: the image is not present and cannot be pulled.
+	ErrImagePull = errors.New("image pull failed")
+)
+
+// State is a container's state as `docker ps -a` would show it.
+type State string
+
+const (
+	StateWaiting State = "waiting" // created, never started, or back-off
+	StateRunning State = "running"
+	StateExited  State = "exited"
+)
+
+// ContainerStatus is what the runtime observed of one app container.
+type ContainerStatus struct {
+	Name         string
+	ID           string
+	Image        string
+	ImageID      string
+	State        State
+	Reason       string // e.g. ErrImagePull, CrashLoopBackOff, Completed, Error
+	Message      string
+	ExitCode     int
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	RestartCount int32
+}
+
+// PodStatus is what the runtime observed of one pod on this host.
+type PodStatus struct {
+	UID       string
+	Namespace string
+	Name      string
+	// IP is the pod's address (the infra container's), "" when not running.
+	IP string
+	// InfraRunning reports whether the pod's network namespace is up.
+	InfraRunning bool
+	Containers   []ContainerStatus
+}
+
+// NodeInfo describes the host for the Node object.
+type NodeInfo struct {
+	Hostname         string
+	CPUs             int
+	MemoryBytes      int64
+	KernelVersion    string
+	OSImage          string
+	OperatingSystem  string
+	Architecture     string
+	RuntimeVersion   string // e.g. docker://20.10.24
+	Images           []string
+	BootedDeployment string // OSTree booted deployment, "" elsewhere
+}
+
+// LogOptions select the lines of a log.
+type LogOptions struct {
+	Follow       bool
+	TailLines    *int64
+	SinceSeconds *int64
+	Timestamps   bool
+	// Previous selects the previous, terminated instance of the container.
+	Previous bool
+}
+
+// Streams are the standard streams of an exec or attach; nil ones are not
+// connected.
+type Streams struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+	// Resize delivers terminal sizes while the session lasts.
+	Resize <-chan TerminalSize
+}
+
+// TerminalSize is a TTY's size in characters.
+type TerminalSize struct {
+	Width, Height uint16
+}
+
+// Change is one filesystem change of a container, as `docker diff` shows.
+type Change struct {
+	Path string `json:"path"`
+	// Kind is "A" (added), "C" (changed) or "D" (deleted).
+	Kind string `json:"kind"`
+}
+
+// Runtime runs pods on one host. All methods are safe for concurrent use;
+// the agent serialises the calls for one pod.
+type Runtime interface {
+	// Info describes the host.
+	Info(ctx context.Context) (NodeInfo, error)
+	// ListPods returns every pod that has containers on this host, found
+	// by their ownership labels (also after an agent restart).
+	ListPods(ctx context.Context) ([]PodStatus, error)
+	// SyncPod makes the host match the pod: it creates and starts the
+	// infra container and the app containers that should run under the
+	// pod's restart policy, restarts exited ones with back-off, and never
+	// creates a second container for one that exists. It returns what it
+	// then observes. An image that cannot be had shows as a waiting
+	// container with reason ErrImagePull or ImagePullBackOff, not an error.
+	SyncPod(ctx context.Context, pod *v1.Pod) (PodStatus, error)
+	// KillPod stops every container of the pod (SIGTERM, then SIGKILL
+	// after grace) and removes them. ErrNotFound if nothing is left.
+	KillPod(ctx context.Context, uid string, grace time.Duration) error
+	// StopPod stops the pod's app containers (as `docker stop`) and keeps
+	// them; SyncPod leaves stopped pods stopped until StartPod.
+	StopPod(ctx context.Context, uid string, grace time.Duration) error
+	// StartPod starts the pod's stopped containers again (as `docker start`).
+	StartPod(ctx context.Context, uid string) error
+	// Logs writes a container's log to w until it ends (or, with Follow,
+	// until the container stops or ctx ends).
+	Logs(ctx context.Context, uid, container string, opts LogOptions, w io.Writer) error
+	// Exec runs cmd in a container and returns its exit code.
+	Exec(ctx context.Context, uid, container string, cmd []string, s Streams) (int, error)
+	// Attach connects to a container's main process.
+	Attach(ctx context.Context, uid, container string, s Streams) error
+	// Diff lists the container's filesystem changes.
+	Diff(ctx context.Context, uid, container string) ([]Change, error)
+}
