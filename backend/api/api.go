@@ -33,6 +33,9 @@ type Config struct {
 	// Audit receives an entry per mutating request; required.
 	Audit  *accounts.AuditWriter
 	Logger *slog.Logger
+	// AgentSecret is presented to node agents when the master proxies pod
+	// operations to them; agents learn it when they join.
+	AgentSecret string
 	// SecureCookies marks the session cookie Secure (serving over TLS).
 	SecureCookies bool
 }
@@ -44,9 +47,11 @@ type API struct {
 	logger   *slog.Logger
 	limiter  *accounts.LoginLimiter
 	secure   bool
-	core     map[string]*resource
-	berth    map[string]*resource
-	audit    *auditor
+	// agentSecret authenticates the master to node agents.
+	agentSecret string
+	core        map[string]*resource
+	berth       map[string]*resource
+	audit       *auditor
 
 	streamsDone chan struct{} // closed by EndStreams
 	streamsOnce sync.Once
@@ -60,9 +65,11 @@ func New(cfg Config) *API {
 		logger:   cfg.Logger,
 		limiter:  accounts.NewLoginLimiter(accounts.LimiterConfig{}),
 		secure:   cfg.SecureCookies,
-		core:     coreResources(cfg.Store),
-		berth:    berthResources(),
-		audit:    &auditor{writer: cfg.Audit, logger: cfg.Logger},
+
+		agentSecret: cfg.AgentSecret,
+		core:        coreResources(cfg.Store),
+		berth:       berthResources(),
+		audit:       &auditor{writer: cfg.Audit, logger: cfg.Logger},
 
 		streamsDone: make(chan struct{}),
 	}
@@ -74,6 +81,7 @@ func (a *API) Register(e *echo.Echo) {
 	e.POST("/auth/login", a.login)
 	authed := e.Group("", a.limitBody, a.authenticate, a.audit.middleware)
 	authed.POST("/auth/logout", a.logout)
+	authed.POST("/auth/node-join", a.nodeJoin)
 	authed.GET("/openapi/v3", a.openAPIIndex)
 	authed.GET("/openapi/v3/*", a.openAPIDocument)
 	authed.Any("/api", a.serveAPI)

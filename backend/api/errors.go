@@ -17,6 +17,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
+// errNodeUnreachable: the agent of a pod's node does not answer.
+var errNodeUnreachable = errors.New("node unreachable")
+
+func errorIs(err, target error) bool { return errors.Is(err, target) }
+
 // statusError is the one place where Berth's error vocabulary becomes an
 // HTTP status and a Kubernetes Status body. gr and name say which object
 // the request was about, for the messages.
@@ -61,6 +66,8 @@ func statusError(err error, gr schema.GroupResource, name string) *apierrors.Sta
 		return apierrors.NewUnauthorized(err.Error())
 	case errors.Is(err, auth.ErrForbidden):
 		return apierrors.NewForbidden(gr, name, err)
+	case errors.Is(err, errNodeUnreachable):
+		return apierrors.NewServiceUnavailable(err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierrors.NewTimeoutError("the request did not finish in time", 1)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"github.com/labstack/echo/v4"
+	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +39,8 @@ func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) 
 		err error
 	)
 	switch {
+	case res.name == "pods" && podSubresources[ri.Subresource]:
+		return a.proxyToNode(c, ri, res)
 	case ri.Subresource != "" && ri.Subresource != "status":
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%s has no subresource %q", res.name, ri.Subresource))
 	case ri.Subresource == "status" && !contains(res.subresources, "status"):
@@ -195,9 +198,18 @@ func updateKind(ri auth.RequestInfo) generic.UpdateKind {
 
 func (a *API) delete(c echo.Context, ri auth.RequestInfo, res *resource, ns string) (runtime.Object, error) {
 	ctx := c.Request().Context()
-	precondition, err := deletePrecondition(c)
+	opts, err := deleteOptions(c)
 	if err != nil {
 		return nil, err
+	}
+	if res.name == "pods" {
+		if obj, done, err := a.gracefulPodDelete(ctx, ns, ri.Name, opts); done || err != nil {
+			return obj, err
+		}
+	}
+	precondition := ""
+	if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
+		precondition = *opts.Preconditions.ResourceVersion
 	}
 	obj, err := res.registry.Delete(ctx, ns, ri.Name, precondition)
 	if err != nil {
@@ -211,21 +223,56 @@ func (a *API) delete(c echo.Context, ri auth.RequestInfo, res *resource, ns stri
 	return obj, nil
 }
 
-// deletePrecondition reads a DeleteOptions body's resourceVersion
-// precondition, if any.
-func deletePrecondition(c echo.Context) (string, error) {
-	body, err := io.ReadAll(c.Request().Body)
-	if err != nil || len(body) == 0 {
-		return "", err
+// gracefulPodDelete handles the deletion of a pod that a node runs: it
+// marks the pod and leaves the removal to the node agent, which deletes
+// it with a zero grace period once its containers are gone. It reports
+// done=false when the pod should be removed at once (not bound to a node,
+// or a zero grace period).
+func (a *API) gracefulPodDelete(ctx context.Context, ns, name string, opts metav1.DeleteOptions) (runtime.Object, bool, error) {
+	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds == 0 {
+		return nil, false, nil
 	}
+	reg := a.core["pods"].registry
+	obj, err := reg.Get(ctx, ns, name)
+	if err != nil {
+		return nil, true, err
+	}
+	pod := obj.(*v1.Pod)
+	if pod.Spec.NodeName == "" {
+		return nil, false, nil
+	}
+	grace := int64(30)
+	switch {
+	case opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds > 0:
+		grace = *opts.GracePeriodSeconds
+	case pod.Spec.TerminationGracePeriodSeconds != nil:
+		grace = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	marked, err := reg.MarkDeleting(ctx, ns, name, grace)
+	return marked, true, err
+}
+
+// deleteOptions reads DeleteOptions from the body and the query
+// (gracePeriodSeconds), as kubectl sends either.
+func deleteOptions(c echo.Context) (metav1.DeleteOptions, error) {
 	var opts metav1.DeleteOptions
-	if _, err := manifest.Decode(body, c.Request().Header.Get("Content-Type"), &opts); err != nil {
-		return "", err
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return opts, err
 	}
-	if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
-		return *opts.Preconditions.ResourceVersion, nil
+	if len(body) > 0 {
+		if _, err := manifest.Decode(body, c.Request().Header.Get("Content-Type"), &opts); err != nil {
+			return opts, err
+		}
 	}
-	return "", nil
+	if s := c.QueryParam("gracePeriodSeconds"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return opts, &generic.BadRequestError{Msg: fmt.Sprintf("invalid gracePeriodSeconds %q", s)}
+		}
+		opts.GracePeriodSeconds = &n
+	}
+	return opts, nil
 }
 
 // deleteNamespaceContents removes what lived in a deleted namespace and its

@@ -36,6 +36,13 @@ var workloads = map[string]bool{
 // none), may do what ri asks. It returns nil or an error wrapping
 // ErrForbidden that reads like the Kubernetes apiserver's.
 func Decide(id Identity, role string, ri RequestInfo) error {
+	if id.TokenKind == TokenKindNode {
+		// A node credential carries only the node's rights, whoever made it.
+		if !ri.IsResourceRequest || nodeAllowed(ri) {
+			return nil
+		}
+		return forbidden(id, ri)
+	}
 	if id.ClusterAdmin || !ri.IsResourceRequest {
 		return nil
 	}
@@ -43,6 +50,34 @@ func Decide(id Identity, role string, ri RequestInfo) error {
 		return nil
 	}
 	return forbidden(id, ri)
+}
+
+// TokenKindNode marks the credentials of node agents.
+const TokenKindNode = "node"
+
+// nodeAllowed holds what a node agent needs: read pods everywhere (it
+// watches those bound to it), write their status, confirm their deletion;
+// register and heartbeat its Node; record events.
+func nodeAllowed(ri RequestInfo) bool {
+	if ri.APIGroup != "" {
+		return false
+	}
+	switch ri.Resource {
+	case "pods":
+		switch {
+		case ri.Subresource == "" && (IsReadOnly(ri.Verb) || ri.Verb == "delete"):
+			return true
+		case ri.Subresource == "status":
+			return true
+		}
+	case "nodes":
+		return ri.Verb != "delete" && ri.Verb != "deletecollection"
+	case "events":
+		return ri.Verb != "delete" && ri.Verb != "deletecollection"
+	case "namespaces":
+		return IsReadOnly(ri.Verb) && ri.Subresource == ""
+	}
+	return false
 }
 
 func allowed(id Identity, role string, ri RequestInfo) bool {
@@ -59,7 +94,16 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 			if ri.Namespace == "" {
 				return false // all-namespace lists are for cluster admins
 			}
-			if read || (ri.Subresource != "" && readSubresources[ri.Subresource] && ri.Verb == "get") {
+			if ri.Subresource != "" && ri.Subresource != "status" {
+				// Operations on a pod's containers: reading what they
+				// show (log, diff) is a member's; acting on them (exec,
+				// attach, stop, start, restart) needs edit.
+				if readSubresources[ri.Subresource] {
+					return member
+				}
+				return canEdit
+			}
+			if read {
 				return member
 			}
 			return canEdit
@@ -87,7 +131,7 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 
 // readSubresources are the subresources that only read what the pod
 // already shows.
-var readSubresources = map[string]bool{"log": true, "diff": true, "status": true}
+var readSubresources = map[string]bool{"log": true, "diff": true}
 
 // namespaceAllowed holds for namespaces and their Berth face, projects:
 // anyone may list (the list is filtered) and create (they become admin);

@@ -114,8 +114,12 @@ func Run(ctx context.Context, cfg Config) error {
 	audit := acct.NewAuditWriter(auditCtx)
 	cleanups = append(cleanups, func() { stopAudit(); <-audit.Done() })
 
+	agentSecret, err := loadAgentSecret(ctx, etcdClient)
+	if err != nil {
+		return err
+	}
 	store := storage.New(etcdClient)
-	apiServer := api.New(api.Config{Store: store, Accounts: acct, Audit: audit, Logger: logger})
+	apiServer := api.New(api.Config{Store: store, Accounts: acct, Audit: audit, Logger: logger, AgentSecret: agentSecret})
 	e := newEcho(apiServer, etcdClient, acct, logger)
 	srv := &http.Server{
 		Handler:           e,

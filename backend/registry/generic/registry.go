@@ -293,3 +293,30 @@ func (r *Registry) Watch(ctx context.Context, ns string, opts ListOptions) (<-ch
 	}()
 	return out, nil
 }
+
+// MarkDeleting starts a graceful deletion: it stamps deletionTimestamp and
+// deletionGracePeriodSeconds on ns/name and leaves the object in place for
+// whoever must finish the work (the node agent) to delete it for good. An
+// object already being deleted keeps the earlier deadline.
+func (r *Registry) MarkDeleting(ctx context.Context, ns, name string, grace int64) (runtime.Object, error) {
+	dest := r.Strategy.New()
+	now := metav1.NewTime(r.now().Truncate(time.Second))
+	err := r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, 0, func(current runtime.Object) (runtime.Object, error) {
+		m, err := meta.Accessor(current)
+		if err != nil {
+			return nil, err
+		}
+		if old := m.GetDeletionGracePeriodSeconds(); m.GetDeletionTimestamp() != nil && old != nil && *old <= grace {
+			return current, nil
+		}
+		if m.GetDeletionTimestamp() == nil {
+			m.SetDeletionTimestamp(&now)
+		}
+		m.SetDeletionGracePeriodSeconds(&grace)
+		return current, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dest, nil
+}

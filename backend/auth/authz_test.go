@@ -1,0 +1,194 @@
+package auth_test
+
+import (
+	"errors"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/berthpaas/berth/backend/auth"
+)
+
+// callers are the identities of the Decide table: role is the caller's
+// role in project "ns". As in the API server, a request is decided with
+// the role in the request's project, so none outside it.
+var callers = []struct {
+	name string
+	id   auth.Identity
+	role string
+}{
+	{"cluster-admin", auth.Identity{UserID: 1, Name: "root", ClusterAdmin: true}, ""},
+	{"admin", auth.Identity{UserID: 2, Name: "ada"}, "admin"},
+	{"edit", auth.Identity{UserID: 3, Name: "ed"}, "edit"},
+	{"view", auth.Identity{UserID: 4, Name: "vi"}, "view"},
+	{"outsider", auth.Identity{UserID: 5, Name: "olga"}, ""},
+}
+
+const everyone = "cluster-admin admin edit view outsider"
+
+func TestDecide(t *testing.T) {
+	tests := []struct {
+		method, path string
+		// allowed lists the callers that may, separated by spaces.
+		allowed string
+	}{
+		// Workloads: members read, edit and admin write.
+		{"GET", "/api/v1/namespaces/ns/pods/web", "cluster-admin admin edit view"},
+		{"GET", "/api/v1/namespaces/ns/pods", "cluster-admin admin edit view"},
+		{"GET", "/api/v1/namespaces/ns/pods?watch=1", "cluster-admin admin edit view"},
+		{"POST", "/api/v1/namespaces/ns/pods", "cluster-admin admin edit"},
+		{"PUT", "/api/v1/namespaces/ns/pods/web", "cluster-admin admin edit"},
+		{"PATCH", "/api/v1/namespaces/ns/pods/web", "cluster-admin admin edit"},
+		{"DELETE", "/api/v1/namespaces/ns/pods/web", "cluster-admin admin edit"},
+		{"DELETE", "/api/v1/namespaces/ns/pods", "cluster-admin admin edit"},
+		{"GET", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin admin edit view"},
+		{"GET", "/api/v1/namespaces/ns/pods/web/log", "cluster-admin admin edit view"},
+		{"PUT", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin admin edit"},
+		{"PATCH", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin admin edit"},
+		{"POST", "/api/v1/namespaces/ns/pods/web/exec", "cluster-admin admin edit"},
+		{"GET", "/api/v1/namespaces/ns/services/s", "cluster-admin admin edit view"},
+		{"PUT", "/api/v1/namespaces/ns/services/s", "cluster-admin admin edit"},
+		{"GET", "/api/v1/namespaces/ns/replicationcontrollers", "cluster-admin admin edit view"},
+		{"DELETE", "/api/v1/namespaces/ns/replicationcontrollers/rc", "cluster-admin admin edit"},
+		{"GET", "/api/v1/namespaces/ns/events/e", "cluster-admin admin edit view"},
+		{"POST", "/api/v1/namespaces/ns/events", "cluster-admin admin edit"},
+		// All-namespace lists and watches are for cluster admins.
+		{"GET", "/api/v1/pods", "cluster-admin"},
+		{"GET", "/api/v1/pods?watch=1", "cluster-admin"},
+		{"GET", "/api/v1/services", "cluster-admin"},
+		{"GET", "/api/v1/events", "cluster-admin"},
+		// Nodes and unknown resources: cluster admins only.
+		{"GET", "/api/v1/nodes", "cluster-admin"},
+		{"GET", "/api/v1/nodes/n1", "cluster-admin"},
+		{"PUT", "/api/v1/nodes/n1/status", "cluster-admin"},
+		{"GET", "/api/v1/namespaces/ns/secrets/s", "cluster-admin"},
+		{"GET", "/apis/apps/v1/namespaces/ns/deployments", "cluster-admin"},
+		// Namespaces: anyone lists and creates; members read; admins change.
+		{"GET", "/api/v1/namespaces", everyone},
+		{"GET", "/api/v1/namespaces?watch=1", everyone},
+		{"POST", "/api/v1/namespaces", everyone},
+		{"GET", "/api/v1/namespaces/ns", "cluster-admin admin edit view"},
+		{"GET", "/api/v1/namespaces/ns?watch=1", "cluster-admin admin edit view"},
+		{"GET", "/api/v1/namespaces/ns/status", "cluster-admin admin edit view"},
+		{"PUT", "/api/v1/namespaces/ns", "cluster-admin admin"},
+		{"PATCH", "/api/v1/namespaces/ns", "cluster-admin admin"},
+		{"PUT", "/api/v1/namespaces/ns/status", "cluster-admin admin"},
+		{"DELETE", "/api/v1/namespaces/ns", "cluster-admin admin"},
+		{"DELETE", "/api/v1/namespaces", "cluster-admin"},
+		// Projects are namespaces seen from berth.dev.
+		{"GET", "/apis/berth.dev/v1/projects", everyone},
+		{"POST", "/apis/berth.dev/v1/projects", everyone},
+		{"GET", "/apis/berth.dev/v1/projects/ns", "cluster-admin admin edit view"},
+		{"DELETE", "/apis/berth.dev/v1/projects/ns", "cluster-admin admin"},
+		// Members: members read, admins write.
+		{"GET", "/apis/berth.dev/v1/namespaces/ns/members", "cluster-admin admin edit view"},
+		{"GET", "/apis/berth.dev/v1/namespaces/ns/members/bob", "cluster-admin admin edit view"},
+		{"POST", "/apis/berth.dev/v1/namespaces/ns/members", "cluster-admin admin"},
+		{"PUT", "/apis/berth.dev/v1/namespaces/ns/members/bob", "cluster-admin admin"},
+		{"DELETE", "/apis/berth.dev/v1/namespaces/ns/members/bob", "cluster-admin admin"},
+		{"GET", "/apis/berth.dev/v1/members", "cluster-admin"},
+		// Users: cluster admins; a user may read themselves (see TestDecideUsers).
+		{"GET", "/apis/berth.dev/v1/users", "cluster-admin"},
+		{"POST", "/apis/berth.dev/v1/users", "cluster-admin"},
+		{"GET", "/apis/berth.dev/v1/users/someone", "cluster-admin"},
+		// Tokens and whoami: everyone, for themselves.
+		{"GET", "/apis/berth.dev/v1/tokens", everyone},
+		{"POST", "/apis/berth.dev/v1/tokens", everyone},
+		{"DELETE", "/apis/berth.dev/v1/tokens/ci", everyone},
+		{"GET", "/apis/berth.dev/v1/whoami", everyone},
+		// Discovery is not a resource request.
+		{"GET", "/api", everyone},
+		{"GET", "/api/v1", everyone},
+		{"GET", "/apis/berth.dev/v1", everyone},
+	}
+	for _, tt := range tests {
+		allowed := strings.Fields(tt.allowed)
+		for _, c := range callers {
+			ri := auth.ParseRequestInfo(httptest.NewRequest(tt.method, tt.path, nil))
+			t.Run(c.name+"/"+ri.Verb+" "+tt.path, func(t *testing.T) {
+				role := ""
+				if ri.Project() == "ns" {
+					role = c.role
+				}
+				err := auth.Decide(c.id, role, ri)
+				want := slices.Contains(allowed, c.name)
+				switch {
+				case want && err != nil:
+					t.Errorf("refused: %v", err)
+				case !want && err == nil:
+					t.Errorf("allowed, want forbidden")
+				case !want && !errors.Is(err, auth.ErrForbidden):
+					t.Errorf("error %v does not wrap ErrForbidden", err)
+				}
+			})
+		}
+	}
+}
+
+func TestDecideUsers(t *testing.T) {
+	alice := auth.Identity{UserID: 7, Name: "alice"}
+	tests := []struct {
+		name         string
+		method, path string
+		want         bool
+	}{
+		{"get self", "GET", "/apis/berth.dev/v1/users/alice", true},
+		{"watch self", "GET", "/apis/berth.dev/v1/users/alice?watch=1", true},
+		{"get another", "GET", "/apis/berth.dev/v1/users/bob", false},
+		{"get a case variant", "GET", "/apis/berth.dev/v1/users/Alice", false},
+		{"list", "GET", "/apis/berth.dev/v1/users", false},
+		{"delete self", "DELETE", "/apis/berth.dev/v1/users/alice", false},
+		{"update self", "PUT", "/apis/berth.dev/v1/users/alice", false},
+		{"create", "POST", "/apis/berth.dev/v1/users", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := auth.Decide(alice, "", auth.ParseRequestInfo(httptest.NewRequest(tt.method, tt.path, nil)))
+			if got := err == nil; got != tt.want {
+				t.Errorf("allowed = %v (%v), want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// A role in some project grants nothing at the cluster scope.
+func TestDecideRoleDoesNotReachClusterScope(t *testing.T) {
+	for _, role := range []string{"admin", "edit", "view"} {
+		id := auth.Identity{UserID: 9, Name: "pat"}
+		for _, path := range []string{"/api/v1/pods", "/api/v1/nodes", "/apis/berth.dev/v1/users", "/apis/berth.dev/v1/members"} {
+			ri := auth.ParseRequestInfo(httptest.NewRequest("GET", path, nil))
+			if err := auth.Decide(id, role, ri); err == nil {
+				t.Errorf("role %q: GET %s allowed", role, path)
+			}
+		}
+	}
+}
+
+func TestDecideMessage(t *testing.T) {
+	id := auth.Identity{UserID: 4, Name: "vi"}
+	tests := []struct {
+		name         string
+		method, path string
+		want         string
+	}{
+		{"namespaced", "POST", "/api/v1/namespaces/ns/pods",
+			`user "vi" cannot create resource "pods" in API group "" in the namespace "ns": forbidden`},
+		{"subresource", "PUT", "/api/v1/namespaces/ns/pods/web/status",
+			`user "vi" cannot update resource "pods/status" in API group "" in the namespace "ns": forbidden`},
+		{"cluster scope", "GET", "/api/v1/nodes",
+			`user "vi" cannot list resource "nodes" in API group "" at the cluster scope: forbidden`},
+		{"namespace itself", "DELETE", "/api/v1/namespaces/ns",
+			`user "vi" cannot delete resource "namespaces" in API group "" at the cluster scope: forbidden`},
+		{"berth group", "POST", "/apis/berth.dev/v1/namespaces/ns/members",
+			`user "vi" cannot create resource "members" in API group "berth.dev" in the namespace "ns": forbidden`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := auth.Decide(id, "view", auth.ParseRequestInfo(httptest.NewRequest(tt.method, tt.path, nil)))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
