@@ -1,0 +1,150 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/berthpaas/berth/backend/node/runtime"
+)
+
+// Logs writes the synthetic log of a container's current (or previous)
+// instance: a line when it started, then one per LogInterval until it
+// finished (or now). With Follow it keeps writing as lines fall due until
+// the instance finishes or ctx ends.
+func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOptions, w io.Writer) error {
+	if err := r.lock(); err != nil {
+		return err
+	}
+	p, c, err := r.lookup(uid, name)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	in := c.current
+	if opts.Previous {
+		in = c.previous
+	}
+	if in == nil {
+		r.mu.Unlock()
+		return fmt.Errorf("container %q has no such instance (previous: %t): %w", c.name, opts.Previous, runtime.ErrNotFound)
+	}
+	header := fmt.Sprintf("fake container %q of pod %s/%s started (image %s)", c.name, p.namespace, p.name, c.image)
+	i := r.firstLine(in, opts, r.now())
+	r.mu.Unlock()
+
+	for {
+		r.mu.Lock()
+		now := r.now()
+		c.advance(now)
+		start, finished := in.start, in.finished
+		r.mu.Unlock()
+		end := now
+		if !finished.IsZero() {
+			end = finished
+		}
+		at := start.Add(time.Duration(i) * r.opts.LogInterval)
+		if at.After(end) {
+			if !finished.IsZero() || !opts.Follow {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(at.Sub(now)):
+			}
+			continue
+		}
+		line := header
+		if i > 0 {
+			line = fmt.Sprintf("fake log line %d of %s", i, c.name)
+		}
+		if opts.Timestamps {
+			line = at.UTC().Format(time.RFC3339Nano) + " " + line
+		}
+		if _, err := io.WriteString(w, line+"\n"); err != nil {
+			return err
+		}
+		i++
+	}
+}
+
+// firstLine is the index of the first line to write under the tail and
+// since limits; the caller holds mu.
+func (r *Runtime) firstLine(in *instance, opts runtime.LogOptions, now time.Time) int64 {
+	end := now
+	if !in.finished.IsZero() {
+		end = in.finished
+	}
+	var count, first int64 // lines due so far; the first to write
+	if !end.Before(in.start) {
+		count = int64(end.Sub(in.start)/r.opts.LogInterval) + 1
+	}
+	if opts.TailLines != nil && *opts.TailLines < count {
+		first = count - max(*opts.TailLines, 0)
+	}
+	if opts.SinceSeconds != nil {
+		if since := now.Add(-time.Duration(*opts.SinceSeconds) * time.Second); since.After(in.start) {
+			first = max(first, int64((since.Sub(in.start)+r.opts.LogInterval-1)/r.opts.LogInterval))
+		}
+	}
+	return first
+}
+
+// Exec answers "fake exec: CMD" on stdout and exit code 0.
+func (r *Runtime) Exec(_ context.Context, uid, name string, cmd []string, s runtime.Streams) (int, error) {
+	if err := r.running(uid, name); err != nil {
+		return 0, err
+	}
+	if s.Stdout != nil {
+		if _, err := fmt.Fprintf(s.Stdout, "fake exec: %s\n", strings.Join(cmd, " ")); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// Attach echoes stdin to stdout until stdin ends, or waits for ctx when
+// there is no stdin.
+func (r *Runtime) Attach(ctx context.Context, uid, name string, s runtime.Streams) error {
+	if err := r.running(uid, name); err != nil {
+		return err
+	}
+	if s.Stdin == nil || s.Stdout == nil {
+		<-ctx.Done()
+		return nil
+	}
+	_, err := io.Copy(s.Stdout, s.Stdin)
+	return err
+}
+
+// Diff reports no changes: fake containers have no filesystem.
+func (r *Runtime) Diff(_ context.Context, uid, name string) ([]runtime.Change, error) {
+	if err := r.lock(); err != nil {
+		return nil, err
+	}
+	defer r.mu.Unlock()
+	if _, _, err := r.lookup(uid, name); err != nil {
+		return nil, err
+	}
+	return []runtime.Change{}, nil
+}
+
+func (r *Runtime) running(uid, name string) error {
+	if err := r.lock(); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	_, c, err := r.lookup(uid, name)
+	if err != nil {
+		return err
+	}
+	now := r.now()
+	c.advance(now)
+	if in := c.current; in == nil || now.Before(in.start) || !in.finished.IsZero() {
+		return fmt.Errorf("container %q is not running", c.name)
+	}
+	return nil
+}
