@@ -32,7 +32,7 @@ IMAGE_CTX     := out/image
 # Say what runs, then run it.
 run = echo '==> $(subst ','\'',$(1))' && $(1)
 
-.PHONY: all build setup up test vet unit fuzz bench image clean help
+.PHONY: all build setup up test vet unit fuzz bench image clean help examples
 
 all: build
 
@@ -50,7 +50,7 @@ setup:
 	@$(call run,bash scripts/setup)
 
 ## up: all-in-one Berth on this machine (prints its URL and admin credentials)
-up: setup build
+up: setup build examples
 	@$(call run,./$(BIN) up)
 
 ## test: vet, all tests with the race detector, then a short fuzz run
@@ -86,3 +86,16 @@ image: build
 
 clean:
 	rm -rf bin out
+
+## examples: the sample images berth-examples/hello and berth-examples/shell, offline
+EXAMPLES_CTX := out/examples
+examples: setup
+	@rm -rf $(EXAMPLES_CTX) && mkdir -p $(EXAMPLES_CTX)/hello $(EXAMPLES_CTX)/shell/rootfs/bin $(EXAMPLES_CTX)/shell/rootfs/tmp
+	@$(call run,CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(EXAMPLES_CTX)/hello/hello ./examples/hello)
+	@cp examples/hello/Dockerfile $(EXAMPLES_CTX)/hello/
+	@$(call run,docker build -q -t berth-examples/hello:latest $(EXAMPLES_CTX)/hello)
+	@cp /bin/busybox $(EXAMPLES_CTX)/shell/rootfs/bin/busybox
+	@for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -sf busybox $(EXAMPLES_CTX)/shell/rootfs/bin/$$a; done
+	@chmod 1777 $(EXAMPLES_CTX)/shell/rootfs/tmp
+	@cp examples/shell/Dockerfile $(EXAMPLES_CTX)/shell/
+	@$(call run,docker build -q -t berth-examples/shell:latest $(EXAMPLES_CTX)/shell)
