@@ -1,0 +1,117 @@
+// Package record writes the events that the scheduler and the controllers
+// report about objects (what kubectl describe shows). Repeats of an event
+// are folded into the first one, whose count and lastTimestamp grow.
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berthpaas/berth/backend/registry/core"
+	"github.com/berthpaas/berth/backend/registry/generic"
+	"github.com/berthpaas/berth/backend/registry/storage"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// maxRemembered bounds the events remembered for folding repeats.
+const maxRemembered = 4096
+
+// Recorder writes events as one component ("default-scheduler").
+type Recorder struct {
+	events    *generic.Registry
+	component string
+	logger    *slog.Logger
+	now       func() time.Time
+
+	mu sync.Mutex
+	// seen maps a repeatable event to the name of the stored one; guarded
+	// by mu.
+	seen map[seenKey]string
+}
+
+type seenKey struct {
+	uid, eventType, reason, message string
+}
+
+// New returns a recorder that writes through the events registry of store.
+func New(store *storage.Store, component string, logger *slog.Logger) *Recorder {
+	return &Recorder{
+		events:    &generic.Registry{Resource: "events", Kind: "Event", Strategy: core.EventStrategy{}, Store: store},
+		component: component,
+		logger:    logger.With("component", component),
+		now:       time.Now,
+		seen:      map[seenKey]string{},
+	}
+}
+
+// Reference describes the object an event is about.
+func Reference(kind string, obj metav1.Object) v1.ObjectReference {
+	return v1.ObjectReference{
+		Kind: kind, APIVersion: "v1", Namespace: obj.GetNamespace(), Name: obj.GetName(),
+		UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion(),
+	}
+}
+
+// Eventf records an event about the object ref names. eventType is
+// v1.EventTypeNormal or v1.EventTypeWarning. Failures are logged: an event
+// is worth less than the work it reports.
+func (r *Recorder) Eventf(ctx context.Context, ref v1.ObjectReference, eventType, reason, format string, args ...any) {
+	message := fmt.Sprintf(format, args...)
+	if len(message) > core.MaxEventMessageLength {
+		message = message[:core.MaxEventMessageLength]
+	}
+	if err := r.record(ctx, ref, eventType, reason, message); err != nil && ctx.Err() == nil {
+		r.logger.Warn("record event", "reason", reason, "object", ref.Namespace+"/"+ref.Name, "error", err)
+	}
+}
+
+func (r *Recorder) record(ctx context.Context, ref v1.ObjectReference, eventType, reason, message string) error {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	now := metav1.NewTime(r.now())
+	key := seenKey{uid: string(ref.UID), eventType: eventType, reason: reason, message: message}
+	r.mu.Lock()
+	name, repeat := r.seen[key]
+	r.mu.Unlock()
+	if repeat {
+		_, err := r.events.Update(ctx, ns, name, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
+			ev := cur.(*v1.Event)
+			ev.Count++
+			ev.LastTimestamp = now
+			return ev, nil
+		})
+		if err == nil || !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	ref.ResourceVersion = ""
+	ev := &v1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", ref.Name, now.UnixNano()), Namespace: ns},
+		InvolvedObject: ref,
+		Reason:         reason,
+		Message:        message,
+		Type:           eventType,
+		Source:         v1.EventSource{Component: r.component},
+		FirstTimestamp: now,
+		LastTimestamp:  now,
+		Count:          1,
+	}
+	if _, err := r.events.Create(ctx, ns, ev); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.seen) >= maxRemembered {
+		clear(r.seen)
+	}
+	r.seen[key] = ev.Name
+	return nil
+}
