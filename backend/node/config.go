@@ -1,0 +1,144 @@
+package node
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/berthpaas/berth/backend/node/runtime"
+	"github.com/berthpaas/berth/client"
+)
+
+// Defaults of Config.
+const (
+	DefaultListen            = "0.0.0.0:10250"
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultResyncInterval    = 5 * time.Second
+	// MaxPods is the pod capacity every node advertises, as the kubelet's.
+	MaxPods = 110
+)
+
+// Config is what an agent needs to run. Master, Name, StateDir and Runtime
+// are required; BootstrapTokenFile is required until the agent has joined
+// once and saved its own credential in StateDir.
+type Config struct {
+	// Master is the API server's URL.
+	Master string
+	// BootstrapTokenFile holds a node token a cluster admin created; the
+	// agent trades it for its own credential.
+	BootstrapTokenFile string
+	// Name is the Node's name.
+	Name string
+	// Labels are added to the Node's labels.
+	Labels map[string]string
+	// StateDir keeps the agent's credentials (mode 0600).
+	StateDir string
+	// Listen is the address of the endpoint the master proxies pod
+	// operations to; DefaultListen when empty. Port 0 picks a free one.
+	Listen string
+	// Address is the InternalIP the Node advertises; default: 127.0.0.1
+	// when Listen is a loopback address, else the first non-loopback IPv4
+	// of the host.
+	Address string
+	// Runtime runs the containers.
+	Runtime runtime.Runtime
+	// Logger receives the agent's logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// CAFile is a PEM bundle that signs the master's certificate; empty
+	// trusts the system's roots.
+	CAFile string
+	// InsecureSkipTLSVerify accepts any master certificate (test masters).
+	InsecureSkipTLSVerify bool
+	// HeartbeatInterval is the time between Ready heartbeats;
+	// DefaultHeartbeatInterval when 0.
+	HeartbeatInterval time.Duration
+	// ResyncInterval is the time between full reconciliations of every
+	// pod with the runtime; DefaultResyncInterval when 0.
+	ResyncInterval time.Duration
+	// Ready, when set, is called once the Node is registered and the
+	// endpoint serves, with the endpoint's address (tests use it).
+	Ready func(addr net.Addr)
+}
+
+func (c *Config) setDefaults() error {
+	var missing []error
+	if c.Master == "" {
+		missing = append(missing, errors.New("master URL"))
+	}
+	if c.Name == "" {
+		missing = append(missing, errors.New("node name"))
+	}
+	if c.StateDir == "" {
+		missing = append(missing, errors.New("state directory"))
+	}
+	if c.Runtime == nil {
+		missing = append(missing, errors.New("runtime"))
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("node config lacks: %w", errors.Join(missing...))
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.ResyncInterval <= 0 {
+		c.ResyncInterval = DefaultResyncInterval
+	}
+	return nil
+}
+
+// clientOptions are the options of every client of the master.
+func (c *Config) clientOptions() ([]client.Option, error) {
+	opts := []client.Option{client.WithUserAgent("berth-node/" + c.Name)}
+	switch {
+	case c.InsecureSkipTLSVerify:
+		opts = append(opts, client.WithInsecureSkipTLSVerify())
+	case c.CAFile != "":
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("certificate authority: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("certificate authority %q: no PEM certificate", c.CAFile)
+		}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: t, Timeout: client.DefaultTimeout}))
+	}
+	return opts, nil
+}
+
+// advertisedAddress is the InternalIP for the endpoint listening on ln.
+func advertisedAddress(configured string, ln net.Addr) (string, error) {
+	if configured != "" {
+		if net.ParseIP(configured) == nil {
+			return "", fmt.Errorf("address %q is not an IP address", configured)
+		}
+		return configured, nil
+	}
+	if tcp, ok := ln.(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
+		return tcp.IP.String(), nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", fmt.Errorf("host addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+			return ipn.IP.String(), nil
+		}
+	}
+	return "127.0.0.1", nil
+}

@@ -1,0 +1,48 @@
+// Package node is the node agent (`berth node`): it registers the host as
+// a Node, keeps it Ready with heartbeats, runs the pods bound to it on a
+// container runtime (Docker, or the fake runtime of hollow nodes), writes
+// their status, and serves the endpoint the master proxies pod operations
+// to (logs, exec, attach, diff, stop, start, restart).
+//
+// The agent reaches the cluster only through the API, with its own
+// credential: it never imports the storage or the registries.
+//
+// # Agent lifecycle
+//
+//	Run ──► listen (--listen) ──► credentials: saved in StateDir, else node-join
+//	         with the bootstrap token (retried while the master is away)
+//	     ──► register the Node (create or update; status: capacity, addresses,
+//	         nodeInfo, daemon port, Ready)
+//	     ──► serve the endpoint ──► sd_notify READY=1
+//	     ──► runners, until ctx ends:
+//	           heartbeat   every HeartbeatInterval: PATCH nodes/NAME/status (Ready)
+//	           pod watch   list+watch spec.nodeName=NAME ─► one worker per pod
+//	           resync      every ResyncInterval: poke every worker; kill orphans
+//	           watchdog    WATCHDOG=1 at half of WATCHDOG_USEC
+//	     ──► ctx done: sd_notify STOPPING=1, endpoint shut down; containers keep running
+//
+// A 401 from the master at any point makes the agent join again with the
+// bootstrap token (credentials.join). A master that does not answer is
+// retried with jittered back-off; the containers keep running meanwhile and
+// the agent reconciles when it returns. After a restart the agent adopts
+// the containers it finds (the runtime knows them by their labels).
+//
+// # Pod worker lifecycle
+//
+//	          ADDED (watch or list)
+//	                │
+//	                ▼
+//	┌──────────► syncing: runtime.SyncPod ─► v1.PodStatus ─► PATCH status if changed
+//	│ poke (watch     │ error: back-off (engine down, master away), retry
+//	│ event, resync)  │
+//	└─────────────────┤
+//	                  │ MODIFIED with deletionTimestamp       DELETED / missing from a list
+//	                  ▼                                        ▼
+//	   terminating: KillPod(deletionGracePeriod)      KillPod(grace), no API call
+//	                  │ DELETE gracePeriodSeconds=0            │
+//	                  ▼                                        ▼
+//	                done: the worker forgets the pod ◄─────────┘
+//
+// Each worker alone calls the runtime for its pod, so the calls for one pod
+// are serial, as the runtime contract asks.
+package node

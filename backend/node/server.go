@@ -1,0 +1,230 @@
+package node
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berthpaas/berth/backend/node/runtime"
+	"github.com/berthpaas/berth/backend/remotecommand"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// newServer builds the endpoint the master proxies pod operations to.
+// There is no write timeout: a log follow lasts as long as the container.
+func (a *Agent) newServer(ctx context.Context) *http.Server {
+	return &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// handler serves the agent's endpoint; every request must carry the
+// master's proxy secret.
+func (a *Agent) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("GET /pods/{uid}/log", a.serveLog)
+	mux.HandleFunc("GET /pods/{uid}/exec", a.serveExec)
+	mux.HandleFunc("GET /pods/{uid}/attach", a.serveAttach)
+	mux.HandleFunc("GET /pods/{uid}/diff", a.serveDiff)
+	mux.HandleFunc("POST /pods/{uid}/stop", a.serveLifecycle(func(ctx context.Context, uid string, grace time.Duration) error {
+		return a.rt.StopPod(ctx, uid, grace)
+	}))
+	mux.HandleFunc("POST /pods/{uid}/start", a.serveLifecycle(func(ctx context.Context, uid string, _ time.Duration) error {
+		return a.rt.StartPod(ctx, uid)
+	}))
+	mux.HandleFunc("POST /pods/{uid}/restart", a.serveLifecycle(func(ctx context.Context, uid string, grace time.Duration) error {
+		if err := a.rt.StopPod(ctx, uid, grace); err != nil {
+			return err
+		}
+		return a.rt.StartPod(ctx, uid)
+	}))
+	return a.authenticate(mux)
+}
+
+func (a *Agent) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want := "Bearer " + a.creds.proxySecret()
+		got := r.Header.Get("Authorization")
+		if a.creds.proxySecret() == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			writeStatus(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "Unauthorized")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeStatus answers with a Kubernetes Status, which the master passes
+// on to kubectl.
+func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Code: int32(code), Reason: reason, Message: msg,
+	})
+}
+
+// writeError maps a runtime error to its HTTP status.
+func writeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, runtime.ErrNotFound):
+		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, err.Error())
+	case errors.Is(err, errBadRequest):
+		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+	default:
+		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, err.Error())
+	}
+}
+
+var errBadRequest = errors.New("bad request")
+
+func logOptions(r *http.Request) (runtime.LogOptions, error) {
+	q := r.URL.Query()
+	var opts runtime.LogOptions
+	for name, dst := range map[string]*bool{"follow": &opts.Follow, "timestamps": &opts.Timestamps, "previous": &opts.Previous} {
+		if v := q.Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return opts, fmt.Errorf("%s=%q is not a boolean: %w", name, v, errBadRequest)
+			}
+			*dst = b
+		}
+	}
+	for name, dst := range map[string]**int64{"tailLines": &opts.TailLines, "sinceSeconds": &opts.SinceSeconds} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return opts, fmt.Errorf("%s=%q is not a non-negative integer: %w", name, v, errBadRequest)
+			}
+			*dst = &n
+		}
+	}
+	return opts, nil
+}
+
+// flushWriter sends every write to the client at once, so a follower sees
+// bytes as they arrive; it never splits or joins lines.
+type flushWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	if !f.started {
+		f.started = true
+		f.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		f.w.Header().Set("X-Content-Type-Options", "nosniff")
+		f.w.WriteHeader(http.StatusOK)
+	}
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	return n, f.rc.Flush()
+}
+
+func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request) {
+	opts, err := logOptions(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	uid, container := r.PathValue("uid"), r.URL.Query().Get("container")
+	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
+	err = a.rt.Logs(r.Context(), uid, container, opts, fw)
+	switch {
+	case err != nil && !fw.started:
+		writeError(w, err)
+	case err != nil && r.Context().Err() == nil:
+		a.log.Warn("log stream ended early", "pod_uid", uid, "container", container, "error", err)
+	case !fw.started:
+		// An empty log: send the headers all the same.
+		fw.Write(nil)
+	}
+}
+
+func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
+	opts, err := remotecommand.ParseOptions(r)
+	if err == nil && len(opts.Command) == 0 {
+		err = fmt.Errorf("exec needs a command: %w", errBadRequest)
+	}
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+		return
+	}
+	uid := r.PathValue("uid")
+	a.serveSession(w, r, opts, "exec", func(ctx context.Context, s runtime.Streams) (int, error) {
+		return a.rt.Exec(ctx, uid, opts.Container, opts.Command, s)
+	})
+}
+
+func (a *Agent) serveAttach(w http.ResponseWriter, r *http.Request) {
+	opts, err := remotecommand.ParseOptions(r)
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+		return
+	}
+	uid := r.PathValue("uid")
+	a.serveSession(w, r, opts, "attach", func(ctx context.Context, s runtime.Streams) (int, error) {
+		return 0, a.rt.Attach(ctx, uid, opts.Container, s)
+	})
+}
+
+func (a *Agent) serveSession(w http.ResponseWriter, r *http.Request, opts remotecommand.Options, kind string, run remotecommand.RunFunc) {
+	log := a.log.With("pod_uid", r.PathValue("uid"), "container", opts.Container, "session", kind)
+	srv := remotecommand.Server{Logger: log}
+	if err := srv.Serve(w, r, opts, run); err != nil && r.Context().Err() == nil {
+		log.Debug("session ended", "error", err)
+	}
+}
+
+func (a *Agent) serveDiff(w http.ResponseWriter, r *http.Request) {
+	changes, err := a.rt.Diff(r.Context(), r.PathValue("uid"), r.URL.Query().Get("container"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if changes == nil {
+		changes = []runtime.Change{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(changes)
+}
+
+// serveLifecycle serves stop, start and restart: it answers once the
+// runtime has done it, and has the pod's worker report the new state.
+func (a *Agent) serveLifecycle(op func(ctx context.Context, uid string, grace time.Duration) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		uid := r.PathValue("uid")
+		grace := defaultGrace
+		wk := a.worker(uid)
+		if wk != nil {
+			grace = wk.grace()
+		}
+		if err := op(r.Context(), uid, grace); err != nil {
+			writeError(w, err)
+			return
+		}
+		if wk != nil {
+			wk.poke()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	}
+}
