@@ -1,0 +1,34 @@
+// Package docker runs a node's pods as Docker containers: it implements
+// runtime.Runtime on the Docker Engine API.
+//
+// A pod is one infra container, which holds the pod's network namespace
+// (its IP, its host ports, its hostname and /etc/hosts), and one Docker
+// container per instance of each app container, all joined to the infra's
+// namespace (network mode "container:<infra id>"). Every container carries
+// the ownership labels of package runtime; the runtime finds pods only by
+// them, so an agent that restarts adopts what runs and never starts a
+// duplicate. Containers are named
+//
+//	berth_<namespace>_<pod>_<container>_<uid8>_<restart count>
+//
+// with container "POD" for the infra.
+//
+// The life of one app container under SyncPod:
+//
+//	       image missing ──pull fails──▶ waiting ErrImagePull
+//	             │                            │ (later syncs, within
+//	             │ pulled / present           ▼  the back-off window)
+//	             ▼                       waiting ImagePullBackOff
+//	create instance n ──▶ running ──exits──▶ exited (Completed | Error)
+//	       ▲                                   │
+//	       │      restart policy says restart  │ Never, or OnFailure
+//	       │      (Always; OnFailure on error) │ after exit code 0:
+//	       │                                   ▼ stays exited
+//	       └── back-off 1s·2ⁿ, at most 5m ◀─ waiting CrashLoopBackOff
+//
+// Instance n+1 replaces n; n is kept (for previous logs) and n-1 removed.
+// StopPod stops the app containers and marks the pod stopped in memory and
+// in a file under the state directory, so SyncPod leaves it alone (also
+// after an agent restart) until StartPod. KillPod removes everything,
+// including the pod's state directory, which holds its emptyDir volumes.
+package docker

@@ -1,0 +1,183 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/docker/docker/client"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/berthpaas/berth/backend/node/runtime"
+)
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// DefaultStateDir is where a runtime keeps pod state when Options.StateDir
+// is empty.
+const DefaultStateDir = "/var/lib/berth/runtime"
+
+// Options configure a Runtime. All fields are optional.
+type Options struct {
+	// Host is the Docker daemon's address, as DOCKER_HOST; "" takes the
+	// environment's (DOCKER_HOST, else the local socket).
+	Host string
+	// InfraImage is the image of infra containers; "" until
+	// EnsureInfraImage has built one.
+	InfraImage string
+	// StateDir holds per-pod state: emptyDir volumes and stop marks.
+	// DefaultStateDir if "".
+	StateDir string
+	// Logger receives the runtime's logs; slog.Default() if nil.
+	Logger *slog.Logger
+	// AllowHostPath says whether a pod may mount hostPath volumes; nil
+	// allows none. The Docker socket is never mounted.
+	AllowHostPath func(pod *v1.Pod) bool
+}
+
+// Runtime runs pods on one Docker engine. It is safe for concurrent use.
+type Runtime struct {
+	cli           *client.Client
+	stateDir      string
+	logger        *slog.Logger
+	allowHostPath func(pod *v1.Pod) bool
+	// sockets are the paths no hostPath volume may expose.
+	sockets []string
+
+	mu         sync.Mutex
+	infraImage string               // guarded by mu
+	pods       map[string]*podState // guarded by mu
+}
+
+// podState is what the runtime remembers of one pod between calls.
+type podState struct {
+	// op serialises the operations on the pod.
+	op sync.Mutex
+
+	// The fields below are guarded by Runtime.mu.
+	refs    int
+	stopped bool
+	// pulls holds the image pull failures of the pod's containers, by
+	// container name.
+	pulls map[string]*pullFailure
+	// waiting is the last status of app containers that have no Docker
+	// container (pull or configuration errors), by container name.
+	waiting map[string]runtime.ContainerStatus
+}
+
+// New connects to the Docker engine and checks that it answers.
+func New(ctx context.Context, opts Options) (*Runtime, error) {
+	clientOpts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if opts.Host != "" {
+		clientOpts = append(clientOpts, client.WithHost(opts.Host))
+	}
+	cli, err := client.NewClientWithOpts(clientOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	if _, err := cli.Ping(ctx); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("docker engine at %q does not answer: %w", cli.DaemonHost(), err)
+	}
+	r := &Runtime{
+		cli:           cli,
+		stateDir:      opts.StateDir,
+		logger:        opts.Logger,
+		allowHostPath: opts.AllowHostPath,
+		sockets:       []string{"/var/run/docker.sock", "/run/docker.sock"},
+		infraImage:    opts.InfraImage,
+		pods:          map[string]*podState{},
+	}
+	if r.stateDir == "" {
+		r.stateDir = DefaultStateDir
+	}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
+	if r.allowHostPath == nil {
+		r.allowHostPath = func(*v1.Pod) bool { return false }
+	}
+	if sock, ok := unixSocketPath(cli.DaemonHost()); ok {
+		r.sockets = append(r.sockets, sock)
+	}
+	if err := os.MkdirAll(filepath.Join(r.stateDir, "pods"), 0o755); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	return r, nil
+}
+
+// Client is the runtime's Docker client.
+func (r *Runtime) Client() *client.Client { return r.cli }
+
+// Close releases the connection to the engine; the containers keep running.
+func (r *Runtime) Close() error { return r.cli.Close() }
+
+// lockPod serialises the operations on one pod; call the returned function
+// to release it.
+func (r *Runtime) lockPod(uid string) (*podState, func()) {
+	r.mu.Lock()
+	ps, ok := r.pods[uid]
+	if !ok {
+		ps = &podState{}
+		ps.stopped = r.stopMarked(uid)
+		r.pods[uid] = ps
+	}
+	ps.refs++
+	r.mu.Unlock()
+
+	ps.op.Lock()
+	return ps, func() {
+		ps.op.Unlock()
+		r.mu.Lock()
+		ps.refs--
+		if ps.refs == 0 && !ps.stopped && len(ps.pulls) == 0 && len(ps.waiting) == 0 {
+			delete(r.pods, uid)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// podDir is the directory of one pod's state.
+func (r *Runtime) podDir(uid string) string {
+	return filepath.Join(r.stateDir, "pods", uid)
+}
+
+func (r *Runtime) stopMarkPath(uid string) string {
+	return filepath.Join(r.podDir(uid), "stopped")
+}
+
+func (r *Runtime) stopMarked(uid string) bool {
+	_, err := os.Stat(r.stopMarkPath(uid))
+	return err == nil
+}
+
+// setStopped records whether the user stopped the pod, in memory and on
+// disk, so that an agent restart keeps a stopped pod stopped.
+func (r *Runtime) setStopped(ps *podState, uid string, stopped bool) error {
+	path := r.stopMarkPath(uid)
+	if stopped {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("marking pod %q stopped: %w", uid, err)
+		}
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			return fmt.Errorf("marking pod %q stopped: %w", uid, err)
+		}
+	} else if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("clearing the stop mark of pod %q: %w", uid, err)
+	}
+	r.mu.Lock()
+	ps.stopped = stopped
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *Runtime) isStopped(ps *podState) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return ps.stopped
+}
