@@ -81,6 +81,9 @@ func (a *API) list(c echo.Context, res *resource, ns string) error {
 	if err != nil {
 		return statusError(err, res.groupResource(), "")
 	}
+	if canListRaw(c, res, opts) {
+		return a.listRaw(c, res, ns, opts)
+	}
 	list, err := res.registry.List(c.Request().Context(), ns, opts)
 	if err != nil {
 		return statusError(err, res.groupResource(), "")
@@ -162,6 +165,7 @@ func (a *API) create(c echo.Context, res *resource, ns string) error {
 		}
 		return statusError(err, res.groupResource(), name)
 	}
+	c.Set("auditName", objectName(created)) // the URL of a create names no object
 	if res.name == "namespaces" {
 		if err := a.makeCreatorAdmin(ctx, c, created); err != nil {
 			return err

@@ -320,3 +320,12 @@ func (r *Registry) MarkDeleting(ctx context.Context, ns, name string, grace int6
 	}
 	return dest, nil
 }
+
+// ListRaw returns the stored bytes of every object in ns (all namespaces
+// when empty), for a list with no selector that the caller passes through.
+func (r *Registry) ListRaw(ctx context.Context, ns string, opts ListOptions) (storage.RawListResult, error) {
+	if !r.Strategy.NamespaceScoped() {
+		ns = ""
+	}
+	return r.Store.ListRaw(ctx, storage.Prefix(r.Resource, ns), storage.ListOptions{Limit: opts.Limit, Continue: opts.Continue})
+}
