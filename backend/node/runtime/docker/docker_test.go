@@ -233,6 +233,8 @@ func TestRuntime(t *testing.T) {
 	t.Run("restart", func(t *testing.T) { t.Parallel(); testRestart(t, e) })
 	t.Run("image pull", func(t *testing.T) { t.Parallel(); testImagePull(t, e) })
 	t.Run("adopt and kill", func(t *testing.T) { t.Parallel(); testAdoptKill(t, e) })
+	t.Run("infra replaced", func(t *testing.T) { t.Parallel(); testInfraReplaced(t, e) })
+	t.Run("docker socket refused", func(t *testing.T) { t.Parallel(); testSocketRefused(t, e) })
 }
 
 func testEcho(t *testing.T, e *env) {
@@ -279,14 +281,16 @@ func testEcho(t *testing.T, e *env) {
 	t.Run("long lines and carriage returns", func(t *testing.T) {
 		httpGet(t, "http://"+st.IP+":8080/print?bytes=70000&end=cr")
 		httpGet(t, "http://"+st.IP+":8080/print?bytes=10&end=cr")
-		var buf bytes.Buffer
-		if err := e.rt.Logs(ctx, string(pod.UID), "web", runtime.LogOptions{}, &buf); err != nil {
-			t.Fatal(err)
-		}
-		out := buf.String()
-		if !strings.Contains(out, strings.Repeat("x", 70000)+"\r\n") || !strings.Contains(out, "\n"+strings.Repeat("x", 10)+"\r\n") {
-			t.Errorf("log lacks the long or \\r-ended lines (%d bytes)", len(out))
-		}
+		// The engine writes its log a moment after the container's write.
+		var out string
+		waitFor(t, 5*time.Second, "the lines in the log", func() bool {
+			var buf bytes.Buffer
+			if err := e.rt.Logs(ctx, string(pod.UID), "web", runtime.LogOptions{}, &buf); err != nil {
+				t.Fatal(err)
+			}
+			out = buf.String()
+			return strings.Contains(out, strings.Repeat("x", 70000)+"\r\n") && strings.Contains(out, "\n"+strings.Repeat("x", 10)+"\r\n")
+		})
 	})
 
 	t.Run("stop and start", func(t *testing.T) {
@@ -538,5 +542,58 @@ func testAdoptKill(t *testing.T, e *env) {
 	}
 	if err := rt.KillPod(ctx, string(pod.UID), time.Second); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("second KillPod: %v, want ErrNotFound", err)
+	}
+}
+
+func testInfraReplaced(t *testing.T, e *env) {
+	ctx := t.Context()
+	pod := e.pod("reinfra", v1.RestartPolicyAlways, v1.Container{Name: "web", Image: e.echo})
+	syncUntil(t, e.rt, pod, 20*time.Second, "running", allRunning)
+	for _, c := range e.containers(t, pod.UID) {
+		if c.Labels[runtime.LabelContainer] == runtime.InfraContainerName {
+			if err := e.cli.ContainerKill(ctx, c.ID, "KILL"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st := syncUntil(t, e.rt, pod, 20*time.Second, "running on a new infra", allRunning)
+	if st.Containers[0].RestartCount != 1 {
+		t.Errorf("app container %+v, want restart count 1", st.Containers[0])
+	}
+	if body := httpGet(t, "http://"+st.IP+":8080/new-infra"); !strings.Contains(body, "/new-infra") {
+		t.Errorf("pod answered %q", body)
+	}
+	infras := 0
+	for _, c := range e.containers(t, pod.UID) {
+		if c.Labels[runtime.LabelContainer] == runtime.InfraContainerName {
+			infras++
+			if c.Labels[runtime.LabelRestartCount] != "1" {
+				t.Errorf("infra %v", c.Labels)
+			}
+		}
+	}
+	if infras != 1 {
+		t.Errorf("%d infra containers, want 1", infras)
+	}
+}
+
+func testSocketRefused(t *testing.T, e *env) {
+	opts := e.opts
+	opts.AllowHostPath = func(*v1.Pod) bool { return true }
+	rt, err := docker.New(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	c := e.shellCmd("c", "sleep 3600 & wait")
+	c.VolumeMounts = []v1.VolumeMount{{Name: "sock", MountPath: "/var/run/docker.sock"}}
+	pod := e.pod("socket", v1.RestartPolicyAlways, c)
+	pod.Spec.Volumes = []v1.Volume{{Name: "sock", VolumeSource: v1.VolumeSource{HostPath: &v1.HostPathVolumeSource{Path: "/var/run/docker.sock"}}}}
+	st, err := rt.SyncPod(t.Context(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Containers[0]; c.State != runtime.StateWaiting || c.Reason != "CreateContainerConfigError" || !strings.Contains(c.Message, "Docker socket") {
+		t.Errorf("status %+v", c)
 	}
 }
