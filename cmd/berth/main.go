@@ -20,7 +20,7 @@ import (
 )
 
 func main() {
-	root := cli.NewRootCommand(upCommand(), masterCommand(), versionCommand())
+	root := cli.NewRootCommand(upCommand(), masterCommand(), versionCommand(), nodeCommand(), pauseCommand())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)
 	stop()
