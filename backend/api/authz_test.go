@@ -112,7 +112,7 @@ func authzObject(resource, name string) map[string]any {
 	case "events":
 		return map[string]any{"apiVersion": "v1", "kind": "Event", "metadata": meta,
 			"involvedObject": map[string]any{"kind": "Pod", "name": "web"},
-			"reason": "Tested", "message": "authorization matrix", "type": "Normal"}
+			"reason":         "Tested", "message": "authorization matrix", "type": "Normal"}
 	}
 	panic("no body for " + resource)
 }
@@ -252,6 +252,7 @@ func withLabel(obj map[string]any, key string) map[string]any {
 }
 
 func TestAuthorization(t *testing.T) {
+	t.Parallel()
 	env := testenv.Start(t)
 	f := newAuthzFixture(t, env)
 	t.Run("workloads", f.testWorkloads)

@@ -46,7 +46,14 @@ func TestDecide(t *testing.T) {
 		{"GET", "/api/v1/namespaces/ns/pods/web/log", "cluster-admin admin edit view"},
 		{"PUT", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin admin edit"},
 		{"PATCH", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin admin edit"},
+		{"GET", "/api/v1/namespaces/ns/pods/web/diff", "cluster-admin admin edit view"},
+		// Acting on containers needs edit, whatever the method (exec and
+		// attach upgrade a GET to a websocket).
 		{"POST", "/api/v1/namespaces/ns/pods/web/exec", "cluster-admin admin edit"},
+		{"GET", "/api/v1/namespaces/ns/pods/web/exec", "cluster-admin admin edit"},
+		{"GET", "/api/v1/namespaces/ns/pods/web/attach", "cluster-admin admin edit"},
+		{"POST", "/api/v1/namespaces/ns/pods/web/restart", "cluster-admin admin edit"},
+		{"POST", "/api/v1/namespaces/ns/pods/web/stop", "cluster-admin admin edit"},
 		{"GET", "/api/v1/namespaces/ns/services/s", "cluster-admin admin edit view"},
 		{"PUT", "/api/v1/namespaces/ns/services/s", "cluster-admin admin edit"},
 		{"GET", "/api/v1/namespaces/ns/replicationcontrollers", "cluster-admin admin edit view"},
@@ -188,6 +195,54 @@ func TestDecideMessage(t *testing.T) {
 			err := auth.Decide(id, "view", auth.ParseRequestInfo(httptest.NewRequest(tt.method, tt.path, nil)))
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// A node credential carries only what a node agent needs, even when a
+// cluster admin made it.
+func TestDecideNodeToken(t *testing.T) {
+	node := auth.Identity{UserID: 1, Name: "root", ClusterAdmin: true, TokenKind: auth.TokenKindNode}
+	tests := []struct {
+		method, path string
+		want         bool
+	}{
+		{"GET", "/api/v1/pods", true},
+		{"GET", "/api/v1/pods?watch=1", true},
+		{"GET", "/api/v1/namespaces/ns/pods/web", true},
+		{"PUT", "/api/v1/namespaces/ns/pods/web/status", true},
+		{"PATCH", "/api/v1/namespaces/ns/pods/web/status", true},
+		{"DELETE", "/api/v1/namespaces/ns/pods/web", true},
+		{"POST", "/api/v1/namespaces/ns/pods", false},
+		{"PUT", "/api/v1/namespaces/ns/pods/web", false},
+		{"GET", "/api/v1/namespaces/ns/pods/web/exec", false},
+		{"GET", "/api/v1/namespaces/ns/pods/web/log", false},
+		{"DELETE", "/api/v1/namespaces/ns/pods", false},
+		{"POST", "/api/v1/nodes", true},
+		{"PUT", "/api/v1/nodes/n1/status", true},
+		{"DELETE", "/api/v1/nodes/n1", false},
+		{"POST", "/api/v1/namespaces/ns/events", true},
+		{"DELETE", "/api/v1/namespaces/ns/events/e", false},
+		{"GET", "/api/v1/namespaces/ns", true},
+		{"PUT", "/api/v1/namespaces/ns", false},
+		{"PUT", "/api/v1/namespaces/ns/status", false},
+		{"GET", "/api/v1/namespaces/ns/services", false},
+		{"GET", "/api/v1/namespaces/ns/replicationcontrollers", false},
+		{"GET", "/apis/berth.dev/v1/users", false},
+		{"POST", "/apis/berth.dev/v1/tokens", false},
+		{"GET", "/apis/berth.dev/v1/whoami", false},
+		{"GET", "/api/v1", true},
+	}
+	for _, tt := range tests {
+		ri := auth.ParseRequestInfo(httptest.NewRequest(tt.method, tt.path, nil))
+		t.Run(ri.Verb+" "+tt.path, func(t *testing.T) {
+			err := auth.Decide(node, "admin", ri)
+			if got := err == nil; got != tt.want {
+				t.Errorf("allowed = %v (%v), want %v", got, err, tt.want)
+			}
+			if err != nil && !errors.Is(err, auth.ErrForbidden) {
+				t.Errorf("error %v does not wrap ErrForbidden", err)
 			}
 		})
 	}
