@@ -28,12 +28,12 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		secret, via := credential(req)
 		if secret == "" {
-			return statusError(fmt.Errorf("no credentials: send a bearer token or log in: %w", auth.ErrUnauthenticated), zeroGR, "")
+			return statusError(&auth.Error{Class: auth.ErrUnauthenticated, Msg: "no credentials: send a bearer token or log in"}, zeroGR, "")
 		}
 		user, token, err := a.accounts.AuthenticateToken(req.Context(), secret)
 		if err != nil {
 			if errors.Is(err, accounts.ErrUnauthenticated) {
-				return statusError(fmt.Errorf("invalid, expired or revoked credentials: %w", auth.ErrUnauthenticated), zeroGR, "")
+				return statusError(&auth.Error{Class: auth.ErrUnauthenticated, Msg: "invalid, expired or revoked credentials"}, zeroGR, "")
 			}
 			return err
 		}
@@ -88,7 +88,7 @@ func (a *API) login(c echo.Context) error {
 		if errors.Is(err, accounts.ErrInvalidCredentials) || errors.Is(err, accounts.ErrNotFound) {
 			a.limiter.Failure(body.Username, addr)
 			a.audit.record(body.Username, "login", "sessions", "", "", http.StatusUnauthorized, req)
-			return statusError(fmt.Errorf("wrong username or password: %w", auth.ErrUnauthenticated), zeroGR, "")
+			return statusError(&auth.Error{Class: auth.ErrUnauthenticated, Msg: "wrong username or password"}, zeroGR, "")
 		}
 		return err
 	}
@@ -128,7 +128,7 @@ func (a *API) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 func (a *API) RequireClusterAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if id := identity(c); !id.ClusterAdmin {
-			return statusError(fmt.Errorf("user %q: only cluster admins may read %s: %w", id.Name, c.Request().URL.Path, auth.ErrForbidden), zeroGR, "")
+			return statusError(&auth.Error{Class: auth.ErrForbidden, Msg: fmt.Sprintf("user %q: only cluster admins may read %s", id.Name, c.Request().URL.Path)}, zeroGR, "")
 		}
 		return next(c)
 	}

@@ -34,7 +34,7 @@ type nodeJoinResponse struct {
 func (a *API) nodeJoin(c echo.Context) error {
 	id := identity(c)
 	if id.TokenKind != auth.TokenKindNode {
-		return statusError(fmt.Errorf("user %q: only node tokens can join nodes: %w", id.Name, auth.ErrForbidden), zeroGR, "")
+		return statusError(&auth.Error{Class: auth.ErrForbidden, Msg: fmt.Sprintf("user %q: only node tokens can join nodes", id.Name)}, zeroGR, "")
 	}
 	var body nodeJoinRequest
 	if err := decodeJSONStrict(c.Request(), &body); err != nil {

@@ -156,6 +156,17 @@ func forbidden(id Identity, ri RequestInfo) error {
 	if ri.Namespace != "" && ri.Resource != "namespaces" {
 		where = fmt.Sprintf("in the namespace %q", ri.Namespace)
 	}
-	return fmt.Errorf("user %q cannot %s resource %q in API group %q %s: %w",
-		id.Name, ri.Verb, res, ri.APIGroup, where, ErrForbidden)
+	return &Error{Class: ErrForbidden, Msg: fmt.Sprintf("user %q cannot %s resource %q in API group %q %s",
+		id.Name, ri.Verb, res, ri.APIGroup, where)}
 }
+
+// Error is an auth failure whose message is for people as it stands: it
+// matches its class (ErrForbidden, ErrUnauthenticated) with errors.Is
+// without repeating the class's name in the text.
+type Error struct {
+	Class error
+	Msg   string
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Class }
