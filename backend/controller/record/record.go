@@ -39,12 +39,13 @@ type seenKey struct {
 	uid, eventType, reason, message string
 }
 
-// New returns a recorder that writes through the events registry of store.
+// New returns a recorder that writes through the events registry of store;
+// logger is expected to be scoped to the component already.
 func New(store *storage.Store, component string, logger *slog.Logger) *Recorder {
 	return &Recorder{
 		events:    &generic.Registry{Resource: "events", Kind: "Event", Strategy: core.EventStrategy{}, Store: store},
 		component: component,
-		logger:    logger.With("component", component),
+		logger:    logger,
 		now:       time.Now,
 		seen:      map[seenKey]string{},
 	}
@@ -66,7 +67,14 @@ func (r *Recorder) Eventf(ctx context.Context, ref v1.ObjectReference, eventType
 	if len(message) > core.MaxEventMessageLength {
 		message = message[:core.MaxEventMessageLength]
 	}
-	if err := r.record(ctx, ref, eventType, reason, message); err != nil && ctx.Err() == nil {
+	err := r.record(ctx, ref, eventType, reason, message)
+	if errors.Is(err, storage.ErrParentNotFound) {
+		// Events of cluster-scoped objects go to the default namespace,
+		// which a cluster may not have.
+		r.logger.Debug("event dropped: no namespace", "reason", reason, "object", ref.Name)
+		return
+	}
+	if err != nil && ctx.Err() == nil {
 		r.logger.Warn("record event", "reason", reason, "object", ref.Namespace+"/"+ref.Name, "error", err)
 	}
 }
