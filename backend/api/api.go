@@ -7,6 +7,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -191,15 +192,21 @@ func writeJSON(c echo.Context, code int, v any) error {
 		_, err = resp.Write(data)
 		return err
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer jsonBuffers.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return err
 	}
 	resp.Header().Set("Content-Type", "application/json")
 	resp.WriteHeader(code)
-	_, err = resp.Write(append(data, '\n'))
+	_, err := resp.Write(buf.Bytes())
 	return err
 }
+
+// jsonBuffers hold encoded answers; reusing them spares the allocator on
+// the hot create and get paths.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func sortedNames(m map[string]*resource) []string {
 	names := make([]string, 0, len(m))

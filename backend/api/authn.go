@@ -39,6 +39,9 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		id := auth.Identity{UserID: user.ID, Name: user.Name, ClusterAdmin: user.ClusterAdmin,
 			Via: via, TokenKind: token.Kind, Secret: secret}
+		if token.Kind == auth.TokenKindNode {
+			id.NodeName = strings.TrimPrefix(token.Name, nodeTokenPrefix)
+		}
 		c.Set("identity", id)
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), identityKey, id)))
 		return next(c)
@@ -127,7 +130,7 @@ func (a *API) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 // RequireClusterAdmin refuses callers that are not cluster admins.
 func (a *API) RequireClusterAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if id := identity(c); !id.ClusterAdmin {
+		if id := identity(c); !id.ClusterAdmin || id.TokenKind == auth.TokenKindNode {
 			return statusError(&auth.Error{Class: auth.ErrForbidden, Msg: fmt.Sprintf("user %q: only cluster admins may read %s", id.Name, c.Request().URL.Path)}, zeroGR, "")
 		}
 		return next(c)

@@ -183,6 +183,7 @@ func (a *API) createProject(c echo.Context, res *resource) (runtime.Object, erro
 		return nil, err
 	}
 	if err := a.makeCreatorAdmin(ctx, c, created); err != nil {
+		a.undoNamespace(created)
 		return nil, err
 	}
 	out := projectOf(created.(*v1.Namespace), berthv1.RoleAdmin)

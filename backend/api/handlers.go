@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/auth"
@@ -168,10 +169,21 @@ func (a *API) create(c echo.Context, res *resource, ns string) error {
 	c.Set("auditName", objectName(created)) // the URL of a create names no object
 	if res.name == "namespaces" {
 		if err := a.makeCreatorAdmin(ctx, c, created); err != nil {
+			a.undoNamespace(created)
 			return err
 		}
 	}
 	return a.writeObject(c, http.StatusCreated, res, created)
+}
+
+// undoNamespace removes a namespace whose creator could not be made its
+// admin, so that it is not left without one.
+func (a *API) undoNamespace(ns runtime.Object) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.core["namespaces"].registry.Delete(ctx, "", objectName(ns), ""); err != nil {
+		a.logger.Error("namespace left without an admin", "namespace", objectName(ns), "error", err)
+	}
 }
 
 // makeCreatorAdmin records the creator of a namespace as its project admin.

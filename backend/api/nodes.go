@@ -17,6 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// nodeTokenPrefix starts the name of every node's own token, which is
+// followed by the node's name.
+const nodeTokenPrefix = "node-"
+
 type nodeJoinRequest struct {
 	NodeName string `json:"nodeName"`
 }
@@ -46,7 +50,7 @@ func (a *API) nodeJoin(c echo.Context) error {
 		}}, zeroGR, "")
 	}
 	ctx := c.Request().Context()
-	name := "node-" + body.NodeName
+	name := nodeTokenPrefix + body.NodeName
 	if err := a.accounts.RevokeToken(ctx, id.UserID, name); err != nil && !isNotFound(err) {
 		return err
 	}

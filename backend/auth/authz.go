@@ -24,6 +24,9 @@ type Identity struct {
 	TokenKind string
 	// Secret is the credential as presented, so logout can revoke it.
 	Secret string
+	// NodeName is the node a node credential belongs to ("" for a
+	// bootstrap token, which may only join).
+	NodeName string
 }
 
 // workloads are the namespaced resources that edit may change and view
@@ -38,7 +41,7 @@ var workloads = map[string]bool{
 func Decide(id Identity, role string, ri RequestInfo) error {
 	if id.TokenKind == TokenKindNode {
 		// A node credential carries only the node's rights, whoever made it.
-		if !ri.IsResourceRequest || nodeAllowed(ri) {
+		if !ri.IsResourceRequest || nodeAllowed(id, ri) {
 			return nil
 		}
 		return forbidden(id, ri)
@@ -58,7 +61,7 @@ const TokenKindNode = "node"
 // nodeAllowed holds what a node agent needs: read pods everywhere (it
 // watches those bound to it), write their status, confirm their deletion;
 // register and heartbeat its Node; record events.
-func nodeAllowed(ri RequestInfo) bool {
+func nodeAllowed(id Identity, ri RequestInfo) bool {
 	if ri.APIGroup != "" {
 		return false
 	}
@@ -71,7 +74,9 @@ func nodeAllowed(ri RequestInfo) bool {
 			return true
 		}
 	case "nodes":
-		return ri.Verb != "delete" && ri.Verb != "deletecollection"
+		// A node reads every node, but changes only its own.
+		return IsReadOnly(ri.Verb) || ri.Verb == "create" ||
+			(ri.Name != "" && ri.Name == id.NodeName && ri.Verb != "delete")
 	case "events":
 		return ri.Verb != "delete" && ri.Verb != "deletecollection"
 	case "namespaces":

@@ -204,7 +204,7 @@ func TestDecideMessage(t *testing.T) {
 // A node credential carries only what a node agent needs, even when a
 // cluster admin made it.
 func TestDecideNodeToken(t *testing.T) {
-	node := auth.Identity{UserID: 1, Name: "root", ClusterAdmin: true, TokenKind: auth.TokenKindNode}
+	node := auth.Identity{UserID: 1, Name: "root", ClusterAdmin: true, TokenKind: auth.TokenKindNode, NodeName: "n1"}
 	tests := []struct {
 		method, path string
 		want         bool
@@ -222,6 +222,8 @@ func TestDecideNodeToken(t *testing.T) {
 		{"DELETE", "/api/v1/namespaces/ns/pods", false},
 		{"POST", "/api/v1/nodes", true},
 		{"PUT", "/api/v1/nodes/n1/status", true},
+		{"PUT", "/api/v1/nodes/n2/status", false},
+		{"PATCH", "/api/v1/nodes/n2", false},
 		{"DELETE", "/api/v1/nodes/n1", false},
 		{"POST", "/api/v1/namespaces/ns/events", true},
 		{"DELETE", "/api/v1/namespaces/ns/events/e", false},

@@ -275,6 +275,9 @@ func printWelcome(cfg Config, url, password, caFile string) {
 func newEcho(a *api.API, etcd *clientv3.Client, acct *accounts.Store, logger *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// Client addresses (login rate limits, audit) come from the connection;
+	// forwarded headers are not trusted, since no proxy is configured.
+	e.IPExtractor = echo.ExtractIPDirect()
 	m := newMetrics()
 	e.Use(m.middleware, recoverer(logger))
 	a.Register(e)
