@@ -26,11 +26,16 @@ import (
 
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/api"
+	"github.com/berthpaas/berth/backend/controller"
 	"github.com/berthpaas/berth/backend/etcdserver"
+	"github.com/berthpaas/berth/backend/leader"
 	"github.com/berthpaas/berth/backend/pgserver"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"github.com/labstack/echo/v4"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
 )
 
 // Config says where a master keeps its state and where it listens.
@@ -120,6 +125,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	store := storage.New(etcdClient)
 	apiServer := api.New(api.Config{Store: store, Accounts: acct, Audit: audit, Logger: logger, AgentSecret: agentSecret})
+	if err := ensureDefaultNamespace(ctx, store, acct); err != nil {
+		return err
+	}
+	controllersDone := make(chan struct{})
+	controllersCtx, stopControllers := context.WithCancel(ctx)
+	go func() {
+		defer close(controllersDone)
+		leader.Run(controllersCtx, etcdClient, controller.ElectionName, leaderIdentity(cfg.Listen), logger,
+			func(ctx context.Context) { controller.RunAll(ctx, store, logger, controller.Options{}) })
+	}()
+	cleanups = append(cleanups, func() { stopControllers(); <-controllersDone })
+
 	e := newEcho(apiServer, etcdClient, acct, logger)
 	srv := &http.Server{
 		Handler:           e,
@@ -164,6 +181,31 @@ func Run(ctx context.Context, cfg Config) error {
 		logger.Warn("requests still running at shutdown", "error", err)
 	}
 	return nil
+}
+
+// leaderIdentity names this master in elections.
+func leaderIdentity(listen string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%s/%d", host, listen, os.Getpid())
+}
+
+// ensureDefaultNamespace creates the "default" namespace that clients
+// fall back to (and where cluster-scoped objects' events go), owned by the
+// admin.
+func ensureDefaultNamespace(ctx context.Context, store *storage.Store, acct *accounts.Store) error {
+	ns := &v1.Namespace{
+		TypeMeta:   metav1.TypeMeta{Kind: "Namespace", APIVersion: "v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: "default", UID: uuid.NewUUID(), CreationTimestamp: metav1.Now()},
+		Status:     v1.NamespaceStatus{Phase: v1.NamespaceActive},
+	}
+	err := store.Create(ctx, storage.Key("namespaces", "", "default"), ns)
+	switch {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return nil
+	case err != nil:
+		return fmt.Errorf("create the default namespace: %w", err)
+	}
+	return acct.SetMember(ctx, "default", "admin", accounts.RoleAdmin)
 }
 
 func prepareDataDir(dir string) error {

@@ -208,7 +208,18 @@ func (r *run) collectGarbage(ctx context.Context, ns, name, keep string) error {
 }
 
 func (r *run) deletePod(ctx context.Context, pod *v1.Pod) error {
-	_, err := r.pods.Delete(ctx, pod.Namespace, pod.Name, "")
+	var err error
+	if pod.Spec.NodeName != "" {
+		// A pod that a node runs is deleted gracefully: the node stops its
+		// containers and then removes the object.
+		grace := int64(30)
+		if pod.Spec.TerminationGracePeriodSeconds != nil {
+			grace = *pod.Spec.TerminationGracePeriodSeconds
+		}
+		_, err = r.pods.MarkDeleting(ctx, pod.Namespace, pod.Name, grace)
+	} else {
+		_, err = r.pods.Delete(ctx, pod.Namespace, pod.Name, "")
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil
 	}
