@@ -1,7 +1,10 @@
 // Package cli holds the commands of the berth command line: logging in,
-// projects, members, users and tokens, and the kubectl-like verbs get,
-// apply, create and delete. NewRootCommand builds the tree; main adds the
-// server commands and prints the error a command returns, once.
+// projects, members, users and tokens, the kubectl-like verbs get, apply,
+// create, delete, describe and scale, and the docker-like container
+// commands run, ps, logs, exec, attach, diff, stop, start and restart.
+// NewRootCommand builds the tree; main adds the server commands, prints the
+// error a command returns, once, and exits with ExitCode(err), which
+// carries the exit code of a command run by exec or attach.
 //
 // Commands read stdin and write stdout and stderr through cobra's
 // InOrStdin, OutOrStdout and ErrOrStderr, and read the environment only

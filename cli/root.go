@@ -53,8 +53,18 @@ func NewRootCommand(extra ...*cobra.Command) *cobra.Command {
 		newApplyCommand(g),
 		newCreateCommand(g),
 		newDeleteCommand(g),
+		newRunCommand(g),
+		newPsCommand(g),
+		newLogsCommand(g),
+		newExecCommand(g),
+		newAttachCommand(g),
+		newDiffCommand(g),
+		newDescribeCommand(g),
+		newScaleCommand(g),
 	)
+	root.AddCommand(newPodActionCommands(g)...)
 	root.AddCommand(extra...)
+	addNodeCommands(root, g)
 	addLoginHints(root, g)
 	return root
 }

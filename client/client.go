@@ -27,6 +27,9 @@ type Client struct {
 	userAgent string
 	requests  *http.Client // bounded by a timeout
 	streams   *http.Client // no overall timeout: watches last as long as their context
+	// tlsConfig is the transport's, for the websockets of exec and attach;
+	// nil means Go's defaults.
+	tlsConfig *tls.Config
 }
 
 // Option configures a Client.
@@ -73,11 +76,15 @@ func New(server, token string, opts ...Option) *Client {
 		streams := *o.httpClient
 		streams.Timeout = 0
 		c.streams = &streams
+		if t, ok := o.httpClient.Transport.(*http.Transport); ok {
+			c.tlsConfig = t.TLSClientConfig
+		}
 		return c
 	}
 	transport := newTransport(o.insecure)
 	c.requests = &http.Client{Transport: transport, Timeout: o.timeout}
 	c.streams = &http.Client{Transport: transport}
+	c.tlsConfig = transport.TLSClientConfig
 	return c
 }
 
@@ -166,9 +173,7 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, error) 
 	if c.serverErr != nil {
 		return nil, c.serverErr
 	}
-	u := *c.server
-	u.Path = c.server.Path + req.path
-	u.RawQuery = req.query.Encode()
+	u := c.url(req.path, req.query)
 
 	var body io.Reader
 	switch b := req.body.(type) {
@@ -200,10 +205,7 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, error) 
 		accept = "application/json"
 	}
 	httpReq.Header.Set("Accept", accept)
-	httpReq.Header.Set("User-Agent", c.userAgent)
-	if c.token != "" {
-		httpReq.Header.Set("Authorization", "Bearer "+c.token)
-	}
+	c.authenticate(httpReq.Header)
 
 	hc := c.requests
 	if req.stream {
@@ -226,6 +228,24 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, error) 
 		return nil, errorFromResponse(resp.StatusCode, data)
 	}
 	return resp, nil
+}
+
+// url is the server's URL of path with query; the server URL must have
+// parsed.
+func (c *Client) url(path string, query url.Values) url.URL {
+	u := *c.server
+	u.Path = c.server.Path + path
+	u.RawQuery = query.Encode()
+	return u
+}
+
+// authenticate sets the headers every request carries: the user agent and
+// the bearer token.
+func (c *Client) authenticate(h http.Header) {
+	h.Set("User-Agent", c.userAgent)
+	if c.token != "" {
+		h.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 // Login exchanges a username and password for a token at server.

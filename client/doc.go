@@ -10,6 +10,11 @@
 // *json.RawMessage. Failed requests return an *APIError that holds the
 // server's metav1.Status and reads well when printed.
 //
+// Pods have operations that their node serves through the server: PodLogs
+// (a byte stream), PodDiff, DoPodAction (stop, start, restart), and
+// DialExec and DialAttach, which open a websocket session of the
+// Kubernetes channel protocol (see backend/remotecommand).
+//
 // Requests have a timeout; watches stream without one and end when their
 // context does:
 //

@@ -6,6 +6,7 @@
 package clienttest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	noderuntime "github.com/berthpaas/berth/backend/node/runtime"
+	"github.com/berthpaas/berth/backend/remotecommand"
 	"github.com/berthpaas/berth/client"
 )
 
@@ -44,6 +47,15 @@ type Server struct {
 	// Status is answered instead of the write.
 	Reject func(res client.Resource, obj Object) *metav1.Status
 
+	// Logs, when set, writes the log of a pod's container to w; each write
+	// reaches the client at once, and the stream ends when Logs returns.
+	// Unset, every log is empty.
+	Logs func(ctx context.Context, namespace, pod string, opts client.LogOptions, w io.Writer) error
+
+	// Exec, when set, runs exec and attach sessions (attach has no
+	// command) on the websocket protocol. Unset, they are refused.
+	Exec func(namespace, pod string, opts remotecommand.Options) remotecommand.RunFunc
+
 	mu       sync.Mutex // guards everything below
 	objects  map[string]Object
 	rv       int64
@@ -51,6 +63,7 @@ type Server struct {
 	tokens   map[string]string // token → user
 	requests []Request
 	watchers map[chan watchEvent]watchKey
+	diffs    map[string][]noderuntime.Change // by pod key
 }
 
 type watchEvent struct {
@@ -71,6 +84,7 @@ func NewServer(t testing.TB) *Server {
 		users:    map[string]string{},
 		tokens:   map[string]string{},
 		watchers: map[chan watchEvent]watchKey{},
+		diffs:    map[string][]noderuntime.Change{},
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
@@ -196,9 +210,9 @@ func (s *Server) login(w http.ResponseWriter, body []byte) {
 	writeJSON(w, http.StatusOK, Object{"token": s.issueLocked(creds.Username)})
 }
 
-// parsePath splits /api/v1/[namespaces/NS/]RES[/NAME] and its berth.dev
-// twin.
-func parsePath(path string) (res client.Resource, namespace, name string, ok bool) {
+// parsePath splits /api/v1/[namespaces/NS/]RES[/NAME[/SUBRESOURCE]] and its
+// berth.dev twin.
+func parsePath(path string) (res client.Resource, namespace, name, subresource string, ok bool) {
 	var rest string
 	switch {
 	case strings.HasPrefix(path, "/api/v1/"):
@@ -206,26 +220,33 @@ func parsePath(path string) (res client.Resource, namespace, name string, ok boo
 	case strings.HasPrefix(path, "/apis/berth.dev/v1/"):
 		rest = strings.TrimPrefix(path, "/apis/berth.dev/v1/")
 	default:
-		return res, "", "", false
+		return res, "", "", "", false
 	}
 	parts := strings.Split(rest, "/")
 	if len(parts) >= 3 && parts[0] == "namespaces" {
 		namespace, parts = parts[1], parts[2:]
 	}
 	res, err := client.LookupResource(parts[0])
-	if err != nil || len(parts) > 2 || res.Resource != parts[0] {
-		return res, "", "", false
+	if err != nil || len(parts) > 3 || res.Resource != parts[0] {
+		return res, "", "", "", false
 	}
-	if len(parts) == 2 {
+	if len(parts) >= 2 {
 		name = parts[1]
 	}
-	return res, namespace, name, true
+	if len(parts) == 3 {
+		subresource = parts[2]
+	}
+	return res, namespace, name, subresource, true
 }
 
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, body []byte, user string) {
-	res, namespace, name, ok := parsePath(r.URL.Path)
-	if !ok {
+	res, namespace, name, subresource, ok := parsePath(r.URL.Path)
+	if !ok || (subresource != "" && res.Resource != "pods") {
 		writeStatus(w, status(http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource"))
+		return
+	}
+	if subresource != "" {
+		s.servePodSubresource(w, r, namespace, name, subresource)
 		return
 	}
 	table := strings.Contains(r.Header.Get("Accept"), "as=Table")
@@ -240,6 +261,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, body []by
 		s.create(w, res, namespace, body, user)
 	case r.Method == http.MethodPut && name != "":
 		s.update(w, res, namespace, name, body)
+	case r.Method == http.MethodPatch && name != "":
+		s.patch(w, r, res, namespace, name, body)
 	case r.Method == http.MethodDelete && name != "":
 		s.delete(w, res, namespace, name)
 	default:
@@ -268,6 +291,7 @@ func (s *Server) get(w http.ResponseWriter, res client.Resource, namespace, name
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, res client.Resource, namespace string, table bool) {
 	selector := r.URL.Query().Get("labelSelector")
+	fields := r.URL.Query().Get("fieldSelector")
 	s.mu.Lock()
 	var items []Object
 	prefix := key(res, namespace, "")
@@ -275,7 +299,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, res client.Resourc
 		prefix = res.String() + "/"
 	}
 	for k, obj := range s.objects {
-		if strings.HasPrefix(k, prefix) && matches(obj, selector) {
+		if strings.HasPrefix(k, prefix) && matches(obj, selector) && matchesFields(obj, fields) {
 			items = append(items, obj)
 		}
 	}
@@ -308,6 +332,26 @@ func matches(obj Object, selector string) bool {
 	for _, term := range strings.Split(selector, ",") {
 		k, v, _ := strings.Cut(term, "=")
 		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesFields understands only "a.b=v,c.d=w" field selectors, on any
+// path of the object.
+func matchesFields(obj Object, selector string) bool {
+	if selector == "" {
+		return true
+	}
+	for _, term := range strings.Split(selector, ",") {
+		path, want, _ := strings.Cut(term, "=")
+		var v any = obj
+		for _, step := range strings.Split(path, ".") {
+			m, _ := v.(map[string]any)
+			v = m[step]
+		}
+		if fmt.Sprint(v) != want {
 			return false
 		}
 	}
