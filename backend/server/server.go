@@ -59,6 +59,10 @@ type Config struct {
 	// TLSDir holds the CA and serving certificate (created on first
 	// start); default DataDir/tls. Without either, only plain HTTP is served.
 	TLSDir string
+	// RunNode runs a node agent in the process (berth up), on the local
+	// Docker engine or, with NodeRuntime "fake", simulated containers.
+	RunNode     bool
+	NodeRuntime string
 	// TestMode trades etcd durability for speed; tests only.
 	TestMode bool
 }
@@ -163,6 +167,17 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { serveErr <- srv.Serve(served) }()
 
 	url := "http://" + ln.Addr().String()
+	if cfg.RunNode {
+		nodeCtx, stopNode := context.WithCancel(ctx)
+		wait, err := startLocalNode(nodeCtx, cfg, url, acct, logger)
+		if err != nil {
+			stopNode()
+			return err
+		}
+		// The agent stops before the HTTP server drains: its watch is one
+		// of the streams a drain would otherwise wait for.
+		defer func() { stopNode(); wait() }()
+	}
 	printWelcome(cfg, url, password, caFile)
 	if cfg.Ready != nil {
 		cfg.Ready(url, etcdClient)

@@ -26,7 +26,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
+		os.Exit(cli.ExitCode(err))
 	}
 }
 
@@ -52,6 +52,8 @@ func defaultDataDir() string {
 
 type serverFlags struct {
 	dataDir, listen, databaseURL, etcdEndpoints, logLevel string
+	noNode                                                bool
+	nodeRuntime                                           string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -104,10 +106,13 @@ func upCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cfg.RunNode, cfg.NodeRuntime = !f.noNode, f.nodeRuntime
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
 	f.register(cmd, true)
+	cmd.Flags().BoolVar(&f.noNode, "no-node", false, "do not run a node agent on the local Docker engine")
+	cmd.Flags().StringVar(&f.nodeRuntime, "node-runtime", "docker", "runtime of the local node agent: docker, or fake (simulated containers)")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -144,6 +145,9 @@ func (r *Runtime) EnsureInfraImage(ctx context.Context, binaryPath string, args 
 	if err != nil {
 		return "", fmt.Errorf("infra image: %w", err)
 	}
+	if err := checkStatic(bin); err != nil {
+		return "", fmt.Errorf("infra image from %q: %w", binaryPath, err)
+	}
 	entrypoint, err := json.Marshal(append([]string{"/berth"}, args...))
 	if err != nil {
 		return "", fmt.Errorf("infra image: %w", err)
@@ -169,4 +173,21 @@ func (r *Runtime) infra() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.infraImage
+}
+
+// checkStatic refuses a dynamically linked binary: in a FROM scratch image
+// there is no loader, and the container would die at once with "no such
+// file or directory".
+func checkStatic(bin []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		return fmt.Errorf("not an ELF executable: %w", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return errors.New("the binary is dynamically linked; build it static (CGO_ENABLED=0, as make build does)")
+		}
+	}
+	return nil
 }

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berthpaas/berth/backend/accounts"
+	"github.com/berthpaas/berth/backend/node"
+	"github.com/berthpaas/berth/backend/node/runtime"
+	"github.com/berthpaas/berth/backend/node/runtime/docker"
+	"github.com/berthpaas/berth/backend/node/runtime/fake"
+)
+
+// localNodeToken names the bootstrap token `berth up` gives its own agent.
+const localNodeToken = "local-node-bootstrap"
+
+// startLocalNode runs the all-in-one's node agent against the local Docker
+// engine (or the fake runtime), joined with a bootstrap token that the
+// admin owns. It returns a function that waits for the agent to stop once
+// ctx ends. Without a reachable Docker engine it logs why and runs no
+// node: the master is still useful, and the message says how to fix it.
+func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *accounts.Store, logger *slog.Logger) (func(), error) {
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		name = "local"
+	}
+	name = strings.ToLower(name)
+	logger = logger.With("component", "node", "node", name)
+	stateDir := filepath.Join(cfg.DataDir, "node")
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node state dir: %w", err)
+	}
+	rt, err := localRuntime(ctx, cfg, name, stateDir, logger)
+	if err != nil {
+		logger.Warn("no node agent: the Docker engine does not answer; run scripts/setup (or make up) to start it, then restart berth up", "error", err)
+		return func() {}, nil
+	}
+	tokenFile, err := writeBootstrapToken(ctx, acct, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := node.Run(ctx, node.Config{
+			Master:             masterURL,
+			BootstrapTokenFile: tokenFile,
+			Name:               name,
+			StateDir:           stateDir,
+			Listen:             "127.0.0.1:0",
+			Runtime:            rt,
+			Logger:             logger,
+		})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("node agent stopped", "error", err)
+		}
+	}()
+	return func() { <-done }, nil
+}
+
+func localRuntime(ctx context.Context, cfg Config, name, stateDir string, logger *slog.Logger) (runtime.Runtime, error) {
+	if cfg.NodeRuntime == "fake" {
+		return fake.New(fake.Options{Hostname: name}), nil
+	}
+	d, err := docker.New(ctx, docker.Options{StateDir: filepath.Join(stateDir, "runtime"), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.EnsureInfraImage(ctx, self, "pause"); err != nil {
+		return nil, fmt.Errorf("build the infra image: %w", err)
+	}
+	return d, nil
+}
+
+// writeBootstrapToken issues a fresh bootstrap node token to the admin and
+// writes it for the local agent (0600).
+func writeBootstrapToken(ctx context.Context, acct *accounts.Store, stateDir string) (string, error) {
+	admin, err := acct.GetUser(ctx, "admin")
+	if err != nil {
+		return "", fmt.Errorf("local node: %w", err)
+	}
+	if err := acct.RevokeToken(ctx, admin.ID, localNodeToken); err != nil && !errors.Is(err, accounts.ErrNotFound) {
+		return "", err
+	}
+	secret, _, err := acct.CreateToken(ctx, admin.ID, localNodeToken, accounts.KindNode, 0)
+	if err != nil {
+		return "", fmt.Errorf("local node token: %w", err)
+	}
+	path := filepath.Join(stateDir, "bootstrap-token")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
+}
