@@ -45,8 +45,8 @@ func (pc *podContainers) all() []instance {
 	return append(out, pc.infra...)
 }
 
-// listPods finds the containers that carry ownership labels, of one pod
-// when uid is not "", grouped by pod.
+// listPods finds the containers of this runtime's scope that carry
+// ownership labels, of one pod when uid is not "", grouped by pod.
 func (r *Runtime) listPods(ctx context.Context, uid string) (map[string]*podContainers, error) {
 	label := runtime.LabelPodUID
 	if uid != "" {
@@ -54,7 +54,7 @@ func (r *Runtime) listPods(ctx context.Context, uid string) (map[string]*podCont
 	}
 	list, err := r.cli.ContainerList(ctx, container.ListOptions{
 		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", label)),
+		Filters: filters.NewArgs(filters.Arg("label", label), filters.Arg("label", LabelScope+"="+r.scope)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)

@@ -2,6 +2,8 @@ package docker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +22,12 @@ var _ runtime.Runtime = (*Runtime)(nil)
 // DefaultStateDir is where a runtime keeps pod state when Options.StateDir
 // is empty.
 const DefaultStateDir = "/var/lib/berth/runtime"
+
+// LabelScope marks the containers of one runtime, named by a hash of its
+// state directory. One engine may serve several agents (two nodes on one
+// host, tests running side by side); each sees, adopts and removes only
+// the containers of its own scope, never another agent's as orphans.
+const LabelScope = "dev.berth.runtime.scope"
 
 // Options configure a Runtime. All fields are optional.
 type Options struct {
@@ -43,6 +51,7 @@ type Options struct {
 type Runtime struct {
 	cli           *client.Client
 	stateDir      string
+	scope         string // the LabelScope value of this runtime's containers
 	logger        *slog.Logger
 	allowHostPath func(pod *v1.Pod) bool
 	// sockets are the paths no hostPath volume may expose.
@@ -95,6 +104,11 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	if r.stateDir == "" {
 		r.stateDir = DefaultStateDir
 	}
+	if abs, err := filepath.Abs(r.stateDir); err == nil {
+		r.stateDir = abs
+	}
+	sum := sha256.Sum256([]byte(r.stateDir))
+	r.scope = hex.EncodeToString(sum[:8])
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}
