@@ -166,6 +166,16 @@ func TestLoginAndLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.AddCookie(&http.Cookie{Name: "berth_session", Value: tok})
+		req.AddCookie(&http.Cookie{Name: "berth_csrf", Value: "c"})
+		withoutCSRF, err := http.DefaultClient.Do(req.Clone(t.Context()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		withoutCSRF.Body.Close()
+		if withoutCSRF.StatusCode != http.StatusForbidden {
+			t.Fatalf("logout by cookie without the CSRF header: %d, want 403", withoutCSRF.StatusCode)
+		}
+		req.Header.Set("X-CSRF-Token", "c")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -2,9 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,6 +20,12 @@ import (
 const (
 	// SessionCookie is the console's session cookie.
 	SessionCookie = "berth_session"
+	// CSRFCookie holds the token that the console echoes in the CSRFHeader
+	// of every request that changes something (double-submit): a page of
+	// another site can make the browser send the session cookie, but it
+	// cannot read this cookie to set the header.
+	CSRFCookie = "berth_csrf"
+	CSRFHeader = "X-CSRF-Token"
 	// sessionTTL is how long a login lasts.
 	sessionTTL = 24 * time.Hour
 )
@@ -42,10 +52,41 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if token.Kind == auth.TokenKindNode {
 			id.NodeName = strings.TrimPrefix(token.Name, nodeTokenPrefix)
 		}
+		if via == "session" {
+			if err := checkSessionRequest(req); err != nil {
+				return statusError(err, zeroGR, "")
+			}
+		}
 		c.Set("identity", id)
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), identityKey, id)))
 		return next(c)
 	}
+}
+
+// checkSessionRequest guards cookie-authenticated requests against other
+// sites: a change needs the CSRF token, and a websocket (exec, attach,
+// the console's watches) must come from a page of this server.
+func checkSessionRequest(req *http.Request) error {
+	if strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
+		if origin := req.Header.Get("Origin"); origin != "" && !sameOrigin(origin, req) {
+			return &auth.Error{Class: auth.ErrForbidden, Msg: fmt.Sprintf("websocket from origin %q refused: not this server", origin)}
+		}
+		return nil
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	ck, err := req.Cookie(CSRFCookie)
+	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(req.Header.Get(CSRFHeader))) != 1 {
+		return &auth.Error{Class: auth.ErrForbidden, Msg: "missing or wrong CSRF token: a session request that changes something must send the " + CSRFHeader + " header"}
+	}
+	return nil
+}
+
+func sameOrigin(origin string, req *http.Request) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == req.Host
 }
 
 func credential(req *http.Request) (secret, via string) {
@@ -59,6 +100,14 @@ func credential(req *http.Request) (secret, via string) {
 		return ck.Value, "session"
 	}
 	return "", ""
+}
+
+func randomToken() string {
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return base64.RawURLEncoding.EncodeToString(buf)
 }
 
 type loginRequest struct {
@@ -102,9 +151,14 @@ func (a *API) login(c echo.Context) error {
 		return err
 	}
 	a.audit.record(user.Name, "login", "sessions", "", "", http.StatusOK, req)
+	secure := a.secure || req.TLS != nil
 	c.SetCookie(&http.Cookie{
 		Name: SessionCookie, Value: secret, Path: "/", Expires: token.ExpiresAt,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secure || req.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
+	})
+	c.SetCookie(&http.Cookie{
+		Name: CSRFCookie, Value: randomToken(), Path: "/", Expires: token.ExpiresAt,
+		SameSite: http.SameSiteStrictMode, Secure: secure,
 	})
 	return writeJSON(c, http.StatusOK, loginResponse{Token: secret, Username: user.Name, ExpiresAt: token.ExpiresAt})
 }
@@ -118,6 +172,8 @@ func (a *API) logout(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secure || c.Request().TLS != nil})
+	c.SetCookie(&http.Cookie{Name: CSRFCookie, Value: "", Path: "/", MaxAge: -1,
+		SameSite: http.SameSiteStrictMode, Secure: a.secure || c.Request().TLS != nil})
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -73,6 +73,8 @@ func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) err
 		}
 		err = a.accounts.DeleteUser(c.Request().Context(), ri.Name)
 		obj = &berthv1.User{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}}
+	case "auditentries:list":
+		obj, err = a.listAudit(c)
 	case "tokens:list":
 		obj, err = a.listTokens(c)
 	case "tokens:create":
@@ -96,7 +98,7 @@ func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) err
 func withKind(obj runtime.Object, res *resource) runtime.Object {
 	kind := res.kind
 	switch obj.(type) {
-	case *berthv1.ProjectList, *berthv1.MemberList, *berthv1.UserList, *berthv1.TokenList:
+	case *berthv1.ProjectList, *berthv1.MemberList, *berthv1.UserList, *berthv1.TokenList, *berthv1.AuditEntryList:
 		kind += "List"
 	}
 	obj.GetObjectKind().SetGroupVersionKind(berthv1.SchemeGroupVersion.WithKind(kind))
@@ -367,4 +369,36 @@ func (a *API) createToken(c echo.Context, res *resource) (runtime.Object, error)
 	}
 	out := tokenOf(created, secret)
 	return &out, nil
+}
+
+// listAudit answers the audit log, newest first, filtered by the query's
+// user, namespace and resource, and bounded by limit.
+func (a *API) listAudit(c echo.Context) (runtime.Object, error) {
+	f := accounts.AuditFilter{User: c.QueryParam("user"), Namespace: c.QueryParam("namespace"), Resource: c.QueryParam("resource")}
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return nil, &generic.BadRequestError{Msg: fmt.Sprintf("invalid limit %q", s)}
+		}
+		f.Limit = n
+	}
+	if s := c.QueryParam("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return nil, &generic.BadRequestError{Msg: fmt.Sprintf("invalid since %q: want RFC 3339", s)}
+		}
+		f.Since = t
+	}
+	entries, err := a.accounts.ListAudit(c.Request().Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := &berthv1.AuditEntryList{Items: make([]berthv1.AuditEntry, 0, len(entries))}
+	for _, e := range entries {
+		out.Items = append(out.Items, berthv1.AuditEntry{
+			At: metav1.NewTime(e.At), User: e.User, Verb: e.Verb, Resource: e.Resource,
+			Namespace: e.Namespace, Name: e.Name, Code: e.Code, SourceIP: e.SourceIP, UserAgent: e.UserAgent,
+		})
+	}
+	return out, nil
 }

@@ -42,6 +42,8 @@ func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) 
 	switch {
 	case res.name == "pods" && podSubresources[ri.Subresource]:
 		return a.proxyToNode(c, ri, res)
+	case res.name == "replicationcontrollers" && ri.Subresource == "scale":
+		return a.serveScale(c, ri, res)
 	case ri.Subresource != "" && ri.Subresource != "status":
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%s has no subresource %q", res.name, ri.Subresource))
 	case ri.Subresource == "status" && !contains(res.subresources, "status"):

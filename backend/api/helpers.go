@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -35,3 +36,5 @@ func fieldsAnd(sel fields.Selector, key, value string) fields.Selector {
 	}
 	return fields.AndSelectors(sel, one)
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -46,7 +46,7 @@ func coreResources(store *storage.Store) map[string]*resource {
 		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, namespaced: true,
 			verbs: crudVerbs, subresources: []string{"status"}, registry: reg("services", "Service", core.ServiceStrategy{})},
 		{name: "replicationcontrollers", singular: "replicationcontroller", kind: "ReplicationController", shortNames: []string{"rc"}, namespaced: true,
-			verbs: crudVerbs, subresources: []string{"status"}, registry: reg("replicationcontrollers", "ReplicationController", core.ReplicationControllerStrategy{})},
+			verbs: crudVerbs, subresources: []string{"status", "scale"}, registry: reg("replicationcontrollers", "ReplicationController", core.ReplicationControllerStrategy{})},
 		{name: "events", singular: "event", kind: "Event", shortNames: []string{"ev"}, namespaced: true,
 			verbs: crudVerbs, registry: reg("events", "Event", core.EventStrategy{})},
 		{name: "nodes", singular: "node", kind: "Node", shortNames: []string{"no"},
@@ -71,6 +71,7 @@ func berthResources() map[string]*resource {
 		{group: berthGroup, name: "tokens", singular: "token", kind: "Token",
 			verbs: []string{"create", "delete", "list"}},
 		{group: berthGroup, name: "whoami", singular: "whoami", kind: "WhoAmI", verbs: []string{"get"}},
+		{group: berthGroup, name: "auditentries", singular: "auditentry", kind: "AuditEntry", verbs: []string{"list"}},
 	}
 	out := make(map[string]*resource, len(list))
 	for _, r := range list {
@@ -92,10 +93,14 @@ func apiResourceList(groupVersion string, resources map[string]*resource) *metav
 			Kind: r.kind, Verbs: r.verbs, ShortNames: r.shortNames,
 		})
 		for _, sub := range r.subresources {
-			list.APIResources = append(list.APIResources, metav1.APIResource{
+			sr := metav1.APIResource{
 				Name: r.name + "/" + sub, Namespaced: r.namespaced, Kind: r.kind,
 				Verbs: []string{"get", "patch", "update"},
-			})
+			}
+			if sub == "scale" {
+				sr.Group, sr.Version, sr.Kind = "autoscaling", "v1", "Scale"
+			}
+			list.APIResources = append(list.APIResources, sr)
 		}
 	}
 	return list

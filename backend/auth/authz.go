@@ -99,7 +99,7 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 			if ri.Namespace == "" {
 				return false // all-namespace lists are for cluster admins
 			}
-			if ri.Subresource != "" && ri.Subresource != "status" {
+			if ri.Subresource != "" && ri.Subresource != "status" && ri.Subresource != "scale" {
 				// Operations on a pod's containers: reading what they
 				// show (log, diff) is a member's; acting on them (exec,
 				// attach, stop, start, restart) needs edit.

@@ -63,6 +63,9 @@ type Config struct {
 	// Docker engine or, with NodeRuntime "fake", simulated containers.
 	RunNode     bool
 	NodeRuntime string
+	// NoControllers leaves the scheduler and controllers out (API tests
+	// that must see only their own writes).
+	NoControllers bool
 	// TestMode trades etcd durability for speed; tests only.
 	TestMode bool
 }
@@ -132,14 +135,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := ensureDefaultNamespace(ctx, store, acct); err != nil {
 		return err
 	}
-	controllersDone := make(chan struct{})
-	controllersCtx, stopControllers := context.WithCancel(ctx)
-	go func() {
-		defer close(controllersDone)
-		leader.Run(controllersCtx, etcdClient, controller.ElectionName, leaderIdentity(cfg.Listen), logger,
-			func(ctx context.Context) { controller.RunAll(ctx, store, logger, controller.Options{}) })
-	}()
-	cleanups = append(cleanups, func() { stopControllers(); <-controllersDone })
+	if !cfg.NoControllers {
+		controllersDone := make(chan struct{})
+		controllersCtx, stopControllers := context.WithCancel(ctx)
+		go func() {
+			defer close(controllersDone)
+			leader.Run(controllersCtx, etcdClient, controller.ElectionName, leaderIdentity(cfg.Listen), logger,
+				func(ctx context.Context) { controller.RunAll(ctx, store, logger, controller.Options{}) })
+		}()
+		cleanups = append(cleanups, func() { stopControllers(); <-controllersDone })
+	}
 
 	e := newEcho(apiServer, etcdClient, acct, logger)
 	srv := &http.Server{

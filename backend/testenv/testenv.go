@@ -90,6 +90,9 @@ type Options struct {
 	DataDir string
 	// DatabaseURL reuses a database; default a fresh one.
 	DatabaseURL string
+	// Controllers runs the scheduler and controllers in the master; off by
+	// default so that tests see only their own writes.
+	Controllers bool
 }
 
 // Start runs a master for the test and stops it when the test ends.
@@ -116,7 +119,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 	go func() {
 		done <- server.Run(ctx, server.Config{
 			DataDir: o.DataDir, Listen: "127.0.0.1:0", DatabaseURL: o.DatabaseURL,
-			Logger: logger, Out: env.Out, TestMode: true,
+			Logger: logger, Out: env.Out, TestMode: true, NoControllers: !o.Controllers,
 			Ready: func(u string, c *clientv3.Client) { env.Etcd = c; ready <- u },
 		})
 	}()

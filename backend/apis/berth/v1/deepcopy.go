@@ -75,3 +75,9 @@ func (in *WhoAmI) DeepCopyObject() runtime.Object {
 	out := *in
 	return &out
 }
+
+func (in *AuditEntryList) DeepCopyObject() runtime.Object {
+	out := *in
+	out.Items = append([]AuditEntry(nil), in.Items...)
+	return &out
+}

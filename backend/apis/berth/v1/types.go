@@ -143,3 +143,24 @@ var (
 	_ runtime.Object = (*Member)(nil)
 	_ runtime.Object = (*MemberList)(nil)
 )
+
+// AuditEntry is one mutating request as the audit log recorded it.
+type AuditEntry struct {
+	At        metav1.Time `json:"at"`
+	User      string      `json:"user"`
+	Verb      string      `json:"verb"`
+	Resource  string      `json:"resource"`
+	Namespace string      `json:"namespace,omitempty"`
+	Name      string      `json:"name,omitempty"`
+	Code      int         `json:"code"`
+	SourceIP  string      `json:"sourceIP,omitempty"`
+	UserAgent string      `json:"userAgent,omitempty"`
+}
+
+// AuditEntryList answers GET /apis/berth.dev/v1/auditentries (cluster
+// admins), newest first.
+type AuditEntryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []AuditEntry `json:"items"`
+}
