@@ -13,6 +13,7 @@ import (
 
 	"github.com/berthpaas/berth/backend/node"
 	"github.com/berthpaas/berth/backend/node/runtime/fake"
+	"github.com/berthpaas/berth/backend/remotecommand"
 	"github.com/berthpaas/berth/backend/testenv"
 	v1 "k8s.io/api/core/v1"
 )
@@ -151,6 +152,17 @@ func TestAgentRunsPods(t *testing.T) {
 	mustCode(t, resp, http.StatusOK)
 	if strings.TrimSpace(string(resp.Body)) != "[]" {
 		t.Errorf("diff %q", resp.Body)
+	}
+	exec, err := remotecommand.Dial(t.Context(), "ws"+strings.TrimPrefix(env.URL, "http")+
+		"/api/v1/namespaces/demo/pods/web/exec?command=echo&command=hi&stdout=1",
+		http.Header{"Authorization": {"Bearer " + env.AdminToken}}, nil)
+	if err != nil {
+		t.Fatalf("exec through the master: %v", err)
+	}
+	var out strings.Builder
+	code, err := exec.Run(t.Context(), nil, &out, nil, nil)
+	if err != nil || code != 0 || out.String() != "fake exec: echo hi\n" {
+		t.Fatalf("exec = %d, %v, %q", code, err, out.String())
 	}
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/demo/pods/web/stop", env.AdminToken, nil), http.StatusOK)
 	eventually(t, 10*time.Second, "stopped pod reports exit 143", func() (bool, string) {

@@ -147,6 +147,15 @@ func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request) {
 	}
 	uid, container := r.PathValue("uid"), r.URL.Query().Get("container")
 	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
+	if opts.Follow {
+		// A follower gets the headers now, not with the first line, which
+		// may be hours away; so a missing container is answered first.
+		if err := a.checkContainer(r.Context(), uid, container); err != nil {
+			writeError(w, err)
+			return
+		}
+		fw.Write(nil)
+	}
 	err = a.rt.Logs(r.Context(), uid, container, opts, fw)
 	switch {
 	case err != nil && !fw.started:
@@ -157,6 +166,30 @@ func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request) {
 		// An empty log: send the headers all the same.
 		fw.Write(nil)
 	}
+}
+
+// checkContainer reports runtime.ErrNotFound unless the runtime has the
+// pod and, when named, the container.
+func (a *Agent) checkContainer(ctx context.Context, uid, container string) error {
+	pods, err := a.rt.ListPods(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		if p.UID != uid {
+			continue
+		}
+		if container == "" {
+			return nil
+		}
+		for _, c := range p.Containers {
+			if c.Name == container {
+				return nil
+			}
+		}
+		return fmt.Errorf("container %q of pod %q: %w", container, uid, runtime.ErrNotFound)
+	}
+	return fmt.Errorf("pod %q: %w", uid, runtime.ErrNotFound)
 }
 
 func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
