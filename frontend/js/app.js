@@ -1,0 +1,218 @@
+// app.js: the Berth console shell — sidebar, sign-in state, the live
+// connection indicator, and the router that mounts one page at a time.
+//
+// Stable selectors for browser tests (keep them when changing pages):
+//   Shell        berth-app · #sidebar (nav) · #nav-toggle (phone menu) · #main
+//                [data-test=nav-projects|nav-overview|nav-events|nav-members|
+//                 nav-nodes|nav-audit|nav-tokens] · [data-test=signout]
+//                [data-test=current-user] · [data-test=live-state] (text "Live",
+//                "Connecting…", "Reconnecting…"; data-state=open|connecting|reconnecting|closed)
+//   Sign in      #/login  #login-username #login-password #login-submit
+//                [data-test=login-error] · [data-test=session-expired]
+//   Projects     #/projects  [data-test=new-project] opens the form: #project-name
+//                #project-display-name #project-description [data-test=create-project]
+//                (on success the console goes to the new project's overview)
+//                rows [data-test=project-row][data-project=NAME], links
+//                [data-test=project-link], [data-test=delete-project][data-project=NAME]
+//   Confirm      [data-test=confirm] (a <dialog>) #confirm-input (type the name)
+//                [data-test=confirm-ok] [data-test=confirm-cancel]
+//   Overview     #/projects/NS  [data-test=deploy] (absent for view members)
+//                [data-test=role] · RC cards [data-test=rc][data-rc=NAME] with
+//                [data-test=rc-replicas] ("2 / 3"), [data-test=scale-up]
+//                [data-test=scale-down] [data-test=delete-rc] (each data-rc=NAME)
+//                pod rows [data-test=pod-row][data-pod=NAME] holding
+//                [data-test=pod-status] (phase text: Running, Pending, Succeeded,
+//                Failed, Unknown, or Terminating), [data-test=pod-link],
+//                [data-test=pod-logs] (→ pod page ?tab=logs), [data-test=delete-pod]
+//                bare pods in [data-test=bare-pods]; services
+//                [data-test=service-row][data-service=NAME] [data-test=service-address]
+//                [data-test=delete-service]; [data-test=empty-overview]
+//   Deploy       #/projects/NS/deploy  #deploy-name #deploy-image (list=deploy-images)
+//                #deploy-replicas #deploy-port #deploy-command #deploy-cpu
+//                #deploy-memory, env rows [data-test=env-add] → .kv-row inputs
+//                [data-test=env-name] [data-test=env-value]; labels
+//                [data-test=label-add] [data-test=label-key] [data-test=label-value]
+//                [data-test=deploy-submit]; errors [data-error-for="metadata.name"],
+//                [data-error-for="spec.template.spec.containers[0].image"], ...;
+//                errors of no field: [data-test=form-error]
+//   Members      #/projects/NS/members  #member-user #member-role
+//                [data-test=add-member] rows [data-test=member-row][data-member=USER]
+//                [data-test=member-role] (select) [data-test=remove-member]
+//   Events       #/projects/NS/events  rows [data-test=event-row]
+//   Nodes        #/nodes  [data-test=node][data-node=NAME] [data-test=node-status]
+//   Audit        #/audit?user=&namespace=&resource=  #audit-user #audit-namespace
+//                #audit-resource [data-test=audit-filter] rows [data-test=audit-row]
+//   Tokens       #/tokens  #token-name #token-ttl [data-test=create-token]
+//                [data-test=token-secret] (shown once; input #token-value)
+//                [data-test=copy] buttons, rows [data-test=token-row][data-token=NAME]
+//                [data-test=revoke-token]
+//   Errors       [data-test=error-view] [data-test=error-message] · not found:
+//                [data-test=not-found] · toasts [data-test=toasts]
+//   Pod page     #/projects/NS/pods/NAME?tab=details|logs|terminal|changes
+//                (<berth-pod-page namespace name tab>, pages/pod.js)
+
+import { logout, onUnauthorized } from './api.js';
+import { onConnectionState } from './watch.js';
+import { route, current, navigate, to } from './router.js';
+import { h, icon, link, replace } from './ui/dom.js';
+import { session, sessionEvents, loadSession, clearSession } from './ui/session.js';
+import { errorView } from './ui/errorview.js';
+
+const page = (file, tag, attrs) => ({ load: () => import(`./pages/${file}`), tag, attrs });
+route('/', { ...page('projects.js', 'berth-projects-page'), redirect: '/projects' });
+route('/login', { ...page('login.js', 'berth-login-page', (p, q) => ({ next: q.get('next') || '', expired: q.get('expired') || '' })), public: true });
+route('/projects', { ...page('projects.js', 'berth-projects-page'), section: 'projects' });
+route('/projects/:ns', { ...page('overview.js', 'berth-overview-page', (p) => ({ namespace: p.ns })), section: 'overview' });
+route('/projects/:ns/deploy', { ...page('deploy.js', 'berth-deploy-page', (p) => ({ namespace: p.ns })), section: 'overview' });
+route('/projects/:ns/members', { ...page('members.js', 'berth-members-page', (p) => ({ namespace: p.ns })), section: 'members' });
+route('/projects/:ns/events', { ...page('events.js', 'berth-events-page', (p) => ({ namespace: p.ns })), section: 'events' });
+route('/projects/:ns/pods/:name', {
+  ...page('pod.js', 'berth-pod-page', (p, q) => ({ namespace: p.ns, name: p.name, tab: q.get('tab') || 'details' })),
+  section: 'overview',
+  sameAs: (el, attrs) => el.getAttribute('namespace') === attrs.namespace && el.getAttribute('name') === attrs.name,
+});
+route('/nodes', { ...page('nodes.js', 'berth-nodes-page'), section: 'nodes' });
+route('/audit', { ...page('audit.js', 'berth-audit-page', (p, q) => ({ query: q.toString() })), section: 'audit' });
+route('/tokens', { ...page('tokens.js', 'berth-tokens-page'), section: 'tokens' });
+const notFound = page('notfound.js', 'berth-notfound-page', (p, q, path) => ({ path }));
+
+const LIVE_TEXT = { open: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', closed: 'Idle' };
+
+class BerthApp extends HTMLElement {
+  connectedCallback() {
+    this.seq = 0;
+    this.build();
+    window.addEventListener('hashchange', () => this.show());
+    sessionEvents.addEventListener('change', () => this.renderNav());
+    onConnectionState((s) => {
+      this.live.dataset.state = s;
+      this.liveText.textContent = LIVE_TEXT[s] || s;
+      this.live.title = s === 'open' ? 'Updates arrive live over a websocket' : s === 'reconnecting' ? 'The live connection dropped; reconnecting' : '';
+    });
+    onUnauthorized(() => {
+      const cur = current();
+      if (cur.route?.public) return;
+      const wasSignedIn = !!session.username;
+      clearSession();
+      navigate(to.login(cur.full, wasSignedIn), { replace: true });
+    });
+    this.show();
+  }
+
+  build() {
+    this.toggle = h('button', {
+      id: 'nav-toggle', class: 'nav-toggle', type: 'button', 'aria-controls': 'sidebar', 'aria-expanded': 'false', 'aria-label': 'Menu',
+      onclick: () => this.setMenu(this.getAttribute('data-menu') !== 'open'),
+    }, icon('menu'));
+    const brand = () => link('/projects', { class: 'brand', 'aria-label': 'Berth — projects' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, 'B'), h('span', null, 'Berth'));
+    this.topbar = h('header', { class: 'topbar' }, brand(), this.toggle);
+    this.navList = h('div', { class: 'nav-groups' });
+    this.liveText = h('span', null, '');
+    this.live = h('div', { class: 'live', 'data-test': 'live-state', 'data-state': 'closed', role: 'status' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), this.liveText);
+    this.user = h('div', { class: 'user' });
+    this.sidebar = h('nav', { id: 'sidebar', class: 'sidebar', 'aria-label': 'Main' },
+      h('div', { class: 'sidebar-brand' }, brand()),
+      this.navList,
+      h('div', { class: 'sidebar-foot' }, this.live, this.user));
+    this.main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
+    const skip = h('button', { type: 'button', class: 'skip-link', onclick: () => this.main.focus() }, 'Skip to content');
+    replace(this, skip, this.topbar, this.sidebar, this.main);
+    this.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && this.getAttribute('data-menu') === 'open') { this.setMenu(false); this.toggle.focus(); }
+    });
+  }
+
+  setMenu(open) {
+    this.setAttribute('data-menu', open ? 'open' : 'closed');
+    this.toggle.setAttribute('aria-expanded', String(open));
+  }
+
+  renderNav() {
+    const cur = this.cur || current();
+    const sec = cur.route?.section;
+    const ns = cur.params?.ns;
+    const item = (path, iconName, label, key, active) => h('li', null,
+      link(path, { class: 'nav-item', 'data-test': `nav-${key}`, 'aria-current': active ? 'page' : false }, icon(iconName), h('span', null, label)));
+    const groups = [];
+    groups.push(h('ul', { class: 'nav' }, item(to.projects(), 'projects', 'Projects', 'projects', sec === 'projects')));
+    if (ns) {
+      groups.push(h('div', { class: 'nav-label', title: ns }, 'Project ', h('strong', null, ns)));
+      groups.push(h('ul', { class: 'nav nav-sub' },
+        item(to.project(ns), 'overview', 'Overview', 'overview', sec === 'overview'),
+        item(to.events(ns), 'events', 'Events', 'events', sec === 'events'),
+        item(to.members(ns), 'members', 'Members', 'members', sec === 'members')));
+    }
+    if (session.clusterAdmin) {
+      groups.push(h('div', { class: 'nav-label' }, 'Cluster'));
+      groups.push(h('ul', { class: 'nav' },
+        item(to.nodes(), 'nodes', 'Nodes', 'nodes', sec === 'nodes'),
+        item(to.audit(), 'audit', 'Audit log', 'audit', sec === 'audit')));
+    }
+    groups.push(h('div', { class: 'nav-label' }, 'Account'));
+    groups.push(h('ul', { class: 'nav' }, item(to.tokens(), 'tokens', 'API tokens', 'tokens', sec === 'tokens')));
+    replace(this.navList, groups);
+    replace(this.user, session.username ? [
+      h('span', { class: 'user-name', 'data-test': 'current-user', title: session.clusterAdmin ? 'cluster admin' : '' }, session.username),
+      h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-test': 'signout', onclick: () => this.signOut() }, icon('logout'), h('span', null, 'Sign out')),
+    ] : []);
+  }
+
+  async signOut() {
+    try { await logout(); } catch { /* the session may be gone already */ }
+    clearSession();
+    navigate(to.login());
+  }
+
+  async show() {
+    const seq = ++this.seq;
+    const cur = current();
+    this.cur = cur;
+    this.setMenu(false);
+    if (cur.route?.redirect) { navigate(cur.route.redirect, { replace: true }); return; }
+    const isPublic = cur.route?.public;
+    this.dataset.layout = isPublic ? 'bare' : 'shell';
+    if (!isPublic && !session.username) {
+      try {
+        await loadSession();
+      } catch (err) {
+        if (seq !== this.seq) return;
+        if (err.code === 401) { navigate(to.login(cur.full === '/' ? '' : cur.full), { replace: true }); return; }
+        this.mount(null, errorView(err, { retry: () => this.show() }));
+        return;
+      }
+      if (seq !== this.seq) return;
+    }
+    this.renderNav();
+    const spec = cur.route || notFound;
+    const attrs = spec.attrs ? spec.attrs(cur.params, cur.query, cur.path) : {};
+    const existing = this.main.firstElementChild;
+    if (existing && existing.localName === spec.tag && spec.sameAs?.(existing, attrs)) {
+      for (const [k, v] of Object.entries(attrs)) existing.setAttribute(k, v);
+      return;
+    }
+    try {
+      await spec.load();
+      await customElements.whenDefined(spec.tag);
+    } catch (err) {
+      if (seq !== this.seq) return;
+      console.warn('cannot load page:', err);
+      this.mount(null, errorView({ message: `This page failed to load (${err.message}). Reload to try again.`, code: 0 }, { retry: () => location.reload() }));
+      return;
+    }
+    if (seq !== this.seq) return;
+    const el = document.createElement(spec.tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    this.mount(cur, el);
+  }
+
+  mount(cur, el) {
+    const hadPage = !!this.main.firstElementChild;
+    replace(this.main, el);
+    window.scrollTo(0, 0);
+    // Focus that was inside the old page went with it: move it to the new one.
+    const a = document.activeElement;
+    if (hadPage && (!a || a === document.body)) this.main.focus({ preventScroll: true });
+  }
+}
+
+customElements.define('berth-app', BerthApp);

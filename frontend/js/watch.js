@@ -1,0 +1,161 @@
+// watch.js: live collections over one websocket per tab (/console/ws/watch).
+//
+// Protocol (JSON text frames):
+//   client → server  {"op":"watch","id":"w1","path":"/api/v1/namespaces/demo/pods",
+//                     "query":{"labelSelector":"app=web"},"resourceVersion":"123"}
+//                    {"op":"unwatch","id":"w1"}
+//   server → client  {"id":"w1","type":"ADDED"|"MODIFIED"|"DELETED","object":{...}}
+//                    {"id":"w1","type":"ERROR","object":<Status>}   (410 Gone: start over)
+//                    {"id":"w1","type":"CLOSED"}  the API stream ended; re-watch from the last version
+// Without a resourceVersion the server first sends the current objects as
+// ADDED events. After a reconnect each watch resumes from the last version
+// it saw, so nothing is missed and nothing is seen twice.
+
+import { get } from './api.js';
+
+const RETRY_MIN = 500;
+const RETRY_MAX = 15000;
+
+class Connection {
+  constructor() {
+    this.watches = new Map(); // id → Watch
+    this.seq = 0;
+    this.retry = RETRY_MIN;
+    this.ws = null;
+    this.listeners = new Set();
+    this.state = 'closed';
+  }
+
+  onState(fn) { this.listeners.add(fn); fn(this.state); return () => this.listeners.delete(fn); }
+  setState(s) { this.state = s; this.listeners.forEach((fn) => fn(s)); }
+
+  ensureOpen() {
+    if (this.ws || this.watches.size === 0) return;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${proto}//${location.host}/console/ws/watch`);
+    this.ws = ws;
+    this.setState('connecting');
+    ws.onopen = () => {
+      this.retry = RETRY_MIN;
+      this.setState('open');
+      for (const w of this.watches.values()) this.send(w.request());
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { return; }
+      this.watches.get(msg.id)?.handle(msg);
+    };
+    ws.onclose = () => {
+      this.ws = null;
+      if (this.watches.size === 0) { this.setState('closed'); return; }
+      this.setState('reconnecting');
+      const delay = this.retry * (0.8 + Math.random() * 0.4);
+      this.retry = Math.min(this.retry * 2, RETRY_MAX);
+      setTimeout(() => this.ensureOpen(), delay);
+    };
+  }
+
+  send(msg) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  add(w) {
+    w.id = `w${++this.seq}`;
+    this.watches.set(w.id, w);
+    if (this.ws?.readyState === WebSocket.OPEN) this.send(w.request());
+    else this.ensureOpen();
+  }
+
+  remove(w) {
+    if (!this.watches.delete(w.id)) return;
+    this.send({ op: 'unwatch', id: w.id });
+    if (this.watches.size === 0 && this.ws) this.ws.close(1000, 'no watches');
+  }
+}
+
+const connection = new Connection();
+
+/** onConnectionState reports 'open', 'connecting', 'reconnecting' or 'closed'. */
+export const onConnectionState = (fn) => connection.onState(fn);
+
+class Watch {
+  constructor(path, query, onChange, onError) {
+    this.path = path;
+    this.query = query || {};
+    this.onChange = onChange;
+    this.onError = onError;
+    this.items = new Map(); // namespace/name → object
+    this.resourceVersion = '';
+  }
+
+  request() {
+    return { op: 'watch', id: this.id, path: this.path, query: this.query, resourceVersion: this.resourceVersion };
+  }
+
+  key(obj) { return `${obj.metadata?.namespace || ''}/${obj.metadata?.name}`; }
+
+  handle(msg) {
+    switch (msg.type) {
+      case 'ADDED':
+      case 'MODIFIED':
+        this.items.set(this.key(msg.object), msg.object);
+        break;
+      case 'DELETED':
+        this.items.delete(this.key(msg.object));
+        break;
+      case 'CLOSED':
+        connection.send(this.request());
+        return;
+      case 'ERROR':
+        if (msg.object?.code === 410) {
+          // The version we held was compacted away: start from a fresh list.
+          this.resourceVersion = '';
+          this.items.clear();
+          connection.send(this.request());
+        } else {
+          this.onError?.(msg.object);
+        }
+        return;
+      default:
+        return;
+    }
+    const rv = msg.object?.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    this.onChange([...this.items.values()], msg);
+  }
+}
+
+/**
+ * watch keeps a live list of the objects at path (a list path of the API)
+ * and calls onChange(items, event) on every change. It returns a function
+ * that stops the watch.
+ */
+export function watch(path, { query, onChange, onError } = {}) {
+  const w = new Watch(path, query, onChange, onError);
+  connection.add(w);
+  return () => connection.remove(w);
+}
+
+/**
+ * liveList is watch that starts from a plain list request: the first
+ * onChange(items, null) comes from GET path (so an empty list or an error
+ * such as 403 shows at once, as an APIError to onError), and the watch
+ * then resumes from that list's resourceVersion.
+ */
+export function liveList(path, { query, onChange, onError } = {}) {
+  const w = new Watch(path, query, onChange, onError);
+  let stopped = false;
+  get(path, { query }).then((list) => {
+    if (stopped) return;
+    for (const obj of list?.items || []) w.items.set(w.key(obj), obj);
+    w.resourceVersion = list?.metadata?.resourceVersion || '';
+    onChange([...w.items.values()], null);
+    connection.add(w);
+  }, (err) => {
+    if (!stopped) onError?.(err);
+  });
+  return () => {
+    stopped = true;
+    connection.remove(w);
+  };
+}
