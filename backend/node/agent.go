@@ -30,6 +30,9 @@ type Agent struct {
 	mu      sync.Mutex
 	workers map[string]*podWorker // guarded by mu; by pod UID
 	synced  bool                  // guarded by mu; a pod list has succeeded
+	// gone holds the UIDs of pods the agent has terminated, with when, so
+	// that a late watch event of such a pod does not start it again.
+	gone map[string]time.Time // guarded by mu
 
 	readyMu sync.Mutex
 	ready   readiness // guarded by readyMu
@@ -65,6 +68,7 @@ func Run(ctx context.Context, cfg Config) error {
 		hostIP:  hostIP,
 		port:    ln.Addr().(*net.TCPAddr).Port,
 		workers: map[string]*podWorker{},
+		gone:    map[string]time.Time{},
 	}
 	return a.run(ctx, ln)
 }

@@ -120,6 +120,10 @@ func (a *Agent) replacePods(ctx context.Context, pods []v1.Pod) {
 func (a *Agent) upsertPod(ctx context.Context, pod *v1.Pod) {
 	uid := string(pod.UID)
 	a.mu.Lock()
+	if _, gone := a.gone[uid]; gone {
+		a.mu.Unlock()
+		return
+	}
 	w, ok := a.workers[uid]
 	if !ok {
 		w = a.newPodWorker(pod)
@@ -144,12 +148,23 @@ func (a *Agent) removePod(uid string) {
 	}
 }
 
-// forget drops a worker that finished.
+// goneRetention is how long the agent remembers a terminated pod.
+const goneRetention = 10 * time.Minute
+
+// forget drops a worker that terminated its pod, and remembers the pod as
+// gone.
 func (a *Agent) forget(w *podWorker) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.workers[w.uid] == w {
 		delete(a.workers, w.uid)
+	}
+	now := time.Now()
+	a.gone[w.uid] = now
+	for uid, at := range a.gone {
+		if now.Sub(at) > goneRetention {
+			delete(a.gone, uid)
+		}
 	}
 }
 

@@ -96,7 +96,6 @@ func podGrace(pod *v1.Pod) time.Duration {
 
 func (w *podWorker) run(ctx context.Context) {
 	defer close(w.done)
-	defer w.agent.forget(w)
 	bo := newBackOff(time.Second, 30*time.Second)
 	failing := false
 	for {
@@ -114,6 +113,7 @@ func (w *podWorker) run(ctx context.Context) {
 			err = w.sync(ctx, pod)
 		}
 		if finished {
+			w.agent.forget(w)
 			return
 		}
 		if err == nil {

@@ -1,0 +1,88 @@
+package node_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthpaas/berth/backend/node"
+	"github.com/berthpaas/berth/backend/node/runtime"
+	"github.com/berthpaas/berth/backend/node/runtime/docker"
+	"github.com/berthpaas/berth/backend/node/runtime/imagetest"
+	"github.com/berthpaas/berth/backend/remotecommand"
+	"github.com/berthpaas/berth/backend/testenv"
+	v1 "k8s.io/api/core/v1"
+)
+
+// TestAgentOnDocker runs the agent on the real Docker engine: a pod of the
+// test shell image runs, answers exec through the master, and its
+// containers go when it is deleted.
+func TestAgentOnDocker(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := t.Context()
+	cli := imagetest.Client(t)
+	const ns = "dockertest"
+	imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+ns)
+	shell := imagetest.BuildShellImage(ctx, t, cli)
+	rt, err := docker.New(ctx, docker.Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	if _, err := rt.EnsureInfraImage(ctx, imagetest.BuildPauseBinary(ctx, t)); err != nil {
+		t.Fatal(err)
+	}
+	startAgent(t, node.Config{
+		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env), Name: "docker-node",
+		StateDir: t.TempDir(), Runtime: rt,
+	})
+	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)
+	pod := boundPod("sh", "docker-node")
+	pod.Spec.Containers[0].Image = shell
+	pod.Spec.Containers[0].ImagePullPolicy = v1.PullNever
+	pod.Spec.Containers[0].Command = []string{"sh", "-c", "echo started; sleep 3600"}
+	grace := int64(1)
+	pod.Spec.TerminationGracePeriodSeconds = &grace
+	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/"+ns+"/pods", env.AdminToken, pod), http.StatusCreated)
+	eventually(t, 60*time.Second, "docker pod running", func() (bool, string) {
+		p, _ := getPod(t, env, ns, "sh")
+		if p == nil {
+			return false, "no pod"
+		}
+		return p.Status.Phase == v1.PodRunning && p.Status.PodIP != "", p.Status.String()
+	})
+	p, _ := getPod(t, env, ns, "sh")
+	if id := p.Status.ContainerStatuses[0].ContainerID; !strings.HasPrefix(id, "docker://") {
+		t.Errorf("container ID %q", id)
+	}
+
+	eventually(t, 10*time.Second, "log", func() (bool, string) {
+		resp := env.Do(t, "GET", "/api/v1/namespaces/"+ns+"/pods/sh/log", env.AdminToken, nil)
+		return resp.Code == 200 && string(resp.Body) == "started\n", string(resp.Body)
+	})
+	q := url.Values{"command": {"sh", "-c", "echo hi; exit 3"}, "stdout": {"1"}}
+	sess, err := remotecommand.Dial(ctx, "ws"+strings.TrimPrefix(env.URL, "http")+
+		"/api/v1/namespaces/"+ns+"/pods/sh/exec?"+q.Encode(),
+		http.Header{"Authorization": {"Bearer " + env.AdminToken}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	code, err := sess.Run(ctx, nil, &out, nil, nil)
+	if err != nil || code != 3 || out.String() != "hi\n" {
+		t.Fatalf("exec = %d, %v, %q", code, err, out.String())
+	}
+
+	mustCode(t, env.Do(t, "DELETE", "/api/v1/namespaces/"+ns+"/pods/sh", env.AdminToken, nil), http.StatusOK)
+	eventually(t, 30*time.Second, "docker pod removed", func() (bool, string) {
+		_, code := getPod(t, env, ns, "sh")
+		return code == http.StatusNotFound, http.StatusText(code)
+	})
+	for _, uid := range podUIDs(t, rt) {
+		if uid == string(p.UID) {
+			t.Fatal("containers of the deleted pod remain")
+		}
+	}
+}
