@@ -1,0 +1,116 @@
+// nodes.js: the cluster's nodes (cluster admins): readiness, capacity and
+// what the pods on them request, labels, versions, last heartbeat.
+import { paths } from '../api.js';
+import { h, timeEl, refreshAges, replace, syncList, parseQuantity, formatBytes, formatCores } from '../ui/dom.js';
+import { pageHeader, empty, loading, chip } from '../ui/layout.js';
+import { badge, setBadge, nodeReady } from '../ui/status.js';
+import { session } from '../ui/session.js';
+import { inlineError } from '../ui/errorview.js';
+import { Page, define } from '../ui/page.js';
+
+function requests(pods) {
+  const by = new Map();
+  for (const p of pods) {
+    const node = p.spec?.nodeName;
+    if (!node || ['Succeeded', 'Failed'].includes(p.status?.phase)) continue;
+    const r = by.get(node) || { cpu: 0, memory: 0, pods: 0 };
+    r.pods++;
+    for (const c of p.spec?.containers || []) {
+      const req = c.resources?.requests || c.resources?.limits || {};
+      r.cpu += parseQuantity(req.cpu);
+      r.memory += parseQuantity(req.memory);
+    }
+    by.set(node, r);
+  }
+  return by;
+}
+
+function meter(label) {
+  const fill = h('div', { class: 'meter-fill' });
+  const val = h('span', { class: 'muted' });
+  const bar = h('div', { class: 'meter-bar', role: 'img' }, fill);
+  const el = h('div', { class: 'meter' }, h('div', { class: 'meter-top' }, h('span', null, label), val), bar);
+  el.set = (used, total, fmt) => {
+    const pct = total ? Math.min(100, (used / total) * 100) : 0;
+    fill.style.width = `${pct.toFixed(1)}%`;
+    fill.className = `meter-fill${pct >= 95 ? ' full' : pct >= 75 ? ' high' : ''}`;
+    val.textContent = `${fmt(used)} of ${fmt(total)} requested (${Math.round(pct)}%)`;
+    bar.setAttribute('aria-label', `${label}: ${val.textContent}`);
+  };
+  return el;
+}
+
+class NodesPage extends Page {
+  async render() {
+    this.title('Nodes');
+    const header = pageHeader('Nodes', { sub: 'The hosts that run containers. Allocation is what the pods on a node request.' });
+    if (!session.clusterAdmin) {
+      this.replaceChildren(header, empty('Only cluster admins see nodes', 'Ask a cluster admin if you need to know where your pods run.'));
+      return;
+    }
+    this.grid = h('div', { class: 'node-grid' });
+    this.status = h('div', null, loading());
+    this.alerts = h('div');
+    this.replaceChildren(header, this.alerts, this.status, this.grid);
+    this.nodes = null;
+    this.pods = [];
+    this.live(paths.nodes(), {
+      onChange: (items) => { this.nodes = items; this.update(); },
+      onError: (err) => { if (!this.nodes) replace(this.status, inlineError(err)); else replace(this.alerts, inlineError({ message: `Cannot follow nodes: ${err?.message}` })); },
+    });
+    this.live('/api/v1/pods', {
+      onChange: (items) => { this.pods = items; this.update(); },
+      onError: () => replace(this.alerts, h('div', { class: 'banner banner-info' }, 'Allocation is unknown: the pods of all projects cannot be listed.')),
+    });
+    this.every(1000, () => refreshAges(this));
+  }
+
+  update() {
+    if (!this.nodes) return;
+    if (!this.nodes.length) replace(this.status, empty('No nodes yet', 'Start a node agent (berth node, or berth up without --no-node) and it registers here.'));
+    else this.status.replaceChildren();
+    const req = requests(this.pods);
+    const sorted = [...this.nodes].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    syncList(this.grid, sorted, (n) => n.metadata.name, (n) => this.card(n), (el, n) => this.fill(el, n, req.get(n.metadata.name) || { cpu: 0, memory: 0, pods: 0 }));
+  }
+
+  card(n) {
+    const el = h('section', { class: 'card node', 'data-test': 'node', 'data-node': n.metadata.name, 'aria-label': `Node ${n.metadata.name}` },
+      h('div', { class: 'node-head' }, h('h2', null, n.metadata.name), h('span', { class: 'node-badges' }, badge('', 'muted', { 'data-test': 'node-status' }), h('span', { class: 'node-sched' }))));
+    el.cpu = meter('CPU');
+    el.mem = meter('Memory');
+    el.podsMeter = meter('Pods');
+    el.details = h('dl', { class: 'kvlist' });
+    el.labels = h('div', { class: 'node-labels' });
+    el.append(el.cpu, el.mem, el.podsMeter, el.details, el.labels);
+    return el;
+  }
+
+  fill(el, n, r) {
+    const ready = nodeReady(n);
+    setBadge(el.querySelector('[data-test=node-status]'), ready.text, ready.tone);
+    replace(el.querySelector('.node-sched'), n.spec?.unschedulable ? [' ', badge('Unschedulable', 'warn')] : []);
+    const alloc = n.status?.allocatable || n.status?.capacity || {};
+    const cap = n.status?.capacity || {};
+    el.cpu.set(r.cpu, parseQuantity(alloc.cpu), formatCores);
+    el.mem.set(r.memory, parseQuantity(alloc.memory), formatBytes);
+    el.podsMeter.set(r.pods, parseQuantity(alloc.pods), (x) => String(Math.round(x)));
+    const info = n.status?.nodeInfo || {};
+    const addr = (n.status?.addresses || []).map((a) => a.address).filter(Boolean).join(', ');
+    const rows = [
+      ['Heartbeat', ready.cond?.lastHeartbeatTime ? timeEl(ready.cond.lastHeartbeatTime, ' ago') : '—'],
+      ready.cond?.message ? ['Condition', ready.cond.message] : null,
+      ['Capacity', `${formatCores(parseQuantity(cap.cpu))} CPU · ${formatBytes(parseQuantity(cap.memory))} · ${cap.pods || '?'} pods`],
+      addr ? ['Address', addr] : null,
+      ['Agent', info.kubeletVersion || '—'],
+      ['Runtime', info.containerRuntimeVersion || '—'],
+      ['OS', [info.osImage, info.operatingSystem, info.architecture].filter(Boolean).join(' · ') || '—'],
+      info.kernelVersion ? ['Kernel', info.kernelVersion] : null,
+      ['Images', String((n.status?.images || []).length)],
+      ['Created', timeEl(n.metadata.creationTimestamp, ' ago')],
+    ].filter(Boolean);
+    replace(el.details, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+    replace(el.labels, Object.entries(n.metadata.labels || {}).map(([k, v]) => chip(`${k}=${v}`, { title: `${k}=${v}` })));
+  }
+}
+define('berth-nodes-page', NodesPage);
