@@ -4,7 +4,14 @@
 
 import { get, post, del, paths, APIError } from '../api.js';
 import { watch } from '../watch.js';
-import { h, age, containerState, podStatus, errorText, duration, since } from '../pod/util.js';
+import { h as el, link, timeEl, refreshAges, button } from '../ui/dom.js';
+import { pageHeader, table as baseTable } from '../ui/layout.js';
+import { podStatus, setBadge, restarts } from '../ui/status.js';
+import { confirmDialog } from '../ui/dialog.js';
+import { errorView } from '../ui/errorview.js';
+import { projectAccess } from '../ui/session.js';
+import { to } from '../router.js';
+import { h, containerState, errorText, duration, since } from '../pod/util.js';
 import '../pod/logs.js';
 import '../pod/shell.js';
 import '../pod/changes.js';
@@ -82,17 +89,23 @@ class PodPage extends HTMLElement {
   build() {
     const ns = this.ns;
     document.title = `${this.podName} · Pod · Berth`;
-    this.badge = h('span', { class: 'pod-badge', 'data-test': 'pod-status' }, '…');
+    this.badge = el('span', { class: 'badge', 'data-test': 'pod-status' }, '…');
+    this.detail = h('span', { class: 'pod-detail' });
     this.meta = h('dl', { class: 'pod-meta' });
     this.actionBtns = {};
     for (const [op, [label]] of Object.entries(ACTIONS)) {
-      this.actionBtns[op] = h('button', { type: 'button', class: 'btn', 'data-action': op, onclick: () => this.act(op) }, label);
+      this.actionBtns[op] = button(label, { 'data-action': op, 'data-test': `pod-${op}`, onclick: () => this.act(op) });
     }
-    this.deleteBtn = h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'delete', onclick: () => this.confirmDelete() }, 'Delete');
+    this.deleteBtn = button('Delete', { kind: 'danger', iconName: 'trash', 'data-test': 'pod-delete', onclick: () => this.confirmDelete() });
     this.actions = h('div', { class: 'pod-actions', role: 'group', 'aria-label': 'Pod actions' },
       this.actionBtns.stop, this.actionBtns.start, this.actionBtns.restart, this.deleteBtn);
-    this.flashEl = h('div', { class: 'pod-flash', role: 'status', hidden: true });
-    this.alert = h('div', { class: 'pod-alert', role: 'alert', hidden: true });
+    this.flashEl = h('div', { class: 'banner banner-info', role: 'status', hidden: true });
+    this.alert = h('div', { class: 'banner banner-bad', role: 'alert', hidden: true });
+    this.header = pageHeader(h('span', { class: 'pod-title' }, h('span', { text: this.podName }), ' ', this.badge, ' ', this.detail), {
+      crumbs: [[to.projects(), 'Projects'], [to.project(ns), ns]],
+      sub: this.meta,
+      actions: [this.actions],
+    });
 
     this.tabBtns = {};
     this.panels = {};
@@ -109,7 +122,7 @@ class PodPage extends HTMLElement {
 
     this.details = h('div', { class: 'pod-details' });
     this.eventsEl = h('div', { class: 'pod-events' });
-    this.panels.details.append(this.details, h('h2', { class: 'pod-h2', text: 'Events' }), this.eventsEl);
+    this.panels.details.append(this.details, h('h2', { class: 'section-title', text: 'Events' }), this.eventsEl);
     this.logs = h('berth-pod-logs', { namespace: ns, name: this.podName });
     this.term = h('berth-pod-terminal', { namespace: ns, name: this.podName });
     this.changes = h('berth-pod-changes', { namespace: ns, name: this.podName });
@@ -118,19 +131,7 @@ class PodPage extends HTMLElement {
     this.panels.changes.append(this.changes);
 
     this.body = h('div', { class: 'pod-body', hidden: true }, tablist, Object.values(this.panels));
-    this.append(
-      h('nav', { class: 'pod-crumbs', 'aria-label': 'Breadcrumb' },
-        h('a', { href: `#/projects/${encodeURIComponent(ns)}`, text: ns }), h('span', { 'aria-hidden': 'true', text: ' / ' }),
-        h('span', { text: 'Pods' })),
-      h('header', { class: 'pod-header' },
-        h('div', { class: 'pod-title' }, h('h1', { class: 'pod-name', text: this.podName }), this.badge),
-        this.actions),
-      this.meta,
-      this.alert,
-      this.flashEl,
-      this.body,
-      this.dialog(),
-    );
+    this.append(this.header, this.alert, this.flashEl, this.body);
     this.renderEvents();
   }
 
@@ -139,24 +140,18 @@ class PodPage extends HTMLElement {
       const pod = await get(paths.pod(this.ns, this.podName));
       if (!this.pod) this.setPod(pod);
     } catch (err) {
-      if (this.pod) return;
-      const text = err instanceof APIError && err.code === 404
-        ? `There is no pod “${this.podName}” in the project “${this.ns}”. It may have been deleted.`
-        : `The pod could not be loaded: ${errorText(err)}`;
-      this.showAlert(text, true);
-      this.badge.textContent = err.code === 404 ? 'Not found' : 'Error';
-      this.badge.dataset.kind = 'bad';
-      this.actions.hidden = true;
+      if (this.pod || !this.isConnected) return;
+      if (err instanceof APIError && err.code === 404) {
+        err.message = `There is no pod “${this.podName}” in the project “${this.ns}”. It may have been deleted.`;
+      }
+      this.replaceChildren(errorView(err, { retry: () => { this.replaceChildren(); this.build(); this.load(); } }));
     }
   }
 
   /** whoCanEdit hides the actions from members with the view role. */
   async whoCanEdit() {
     try {
-      const me = await get(paths.whoami());
-      if (me.clusterAdmin) return;
-      const member = await get(paths.member(this.ns, me.username));
-      this.canEdit = member?.spec?.role !== 'view';
+      this.canEdit = (await projectAccess(this.ns)).canEdit;
     } catch { return; }
     this.term.canEdit = this.canEdit;
     this.renderHeader();
@@ -177,28 +172,27 @@ class PodPage extends HTMLElement {
 
   gone() {
     this.deleted = true;
-    this.showAlert('This pod was deleted. What the page shows is its last known state.', false);
-    this.badge.textContent = 'Deleted';
-    this.badge.dataset.kind = 'muted';
+    this.showAlert('This pod was deleted. The page shows its last known state.', false);
+    setBadge(this.badge, 'Deleted', 'muted');
     this.actions.hidden = true;
   }
 
   tick() {
     if (!this.pod) return;
-    this.renderHeader();
-    if (!this.panels.details.hidden) { this.renderDetails(); this.renderEvents(); }
+    refreshAges(this);
+    if (!this.panels.details.hidden) this.renderDetails();
   }
 
   showAlert(text, withBack) {
-    this.alert.textContent = '';
-    this.alert.append(h('span', { text }));
-    if (withBack) this.alert.append(' ', h('a', { href: `#/projects/${encodeURIComponent(this.ns)}`, text: `Back to ${this.ns}` }));
+    this.alert.replaceChildren(h('span', { text }));
+    if (withBack) this.alert.append(' ', link(to.project(this.ns), null, `Back to ${this.ns}`));
     this.alert.hidden = false;
   }
 
   flash(text, kind = 'ok') {
     this.flashEl.textContent = text;
-    this.flashEl.dataset.kind = kind;
+    this.flashEl.className = `banner banner-${kind === 'bad' ? 'bad' : 'info'}`;
+    this.flashEl.setAttribute('role', kind === 'bad' ? 'alert' : 'status');
     this.flashEl.hidden = false;
     clearTimeout(this.flashTimer);
     if (kind === 'ok') this.flashTimer = setTimeout(() => { this.flashEl.hidden = true; }, 4000);
@@ -210,10 +204,9 @@ class PodPage extends HTMLElement {
     const pod = this.pod;
     if (!pod || this.deleted) return;
     const st = podStatus(pod);
-    this.badge.textContent = st.text;
-    this.badge.dataset.kind = st.kind;
+    setBadge(this.badge, st.text, st.tone);
+    this.detail.textContent = st.detail || '';
     const statuses = pod.status?.containerStatuses || [];
-    const restarts = statuses.reduce((n, c) => n + (c.restartCount || 0), 0);
     const ready = statuses.filter((c) => c.ready).length;
     const owner = (pod.metadata?.ownerReferences || []).find((o) => o.controller) || pod.metadata?.ownerReferences?.[0];
     this.meta.textContent = '';
@@ -221,8 +214,8 @@ class PodPage extends HTMLElement {
     item('Ready', `${ready}/${pod.spec?.containers?.length || 0}`);
     item('Node', pod.spec?.nodeName || 'Not scheduled');
     item('Pod IP', pod.status?.podIP || '—');
-    item('Restarts', String(restarts));
-    item('Age', h('time', { datetime: pod.metadata?.creationTimestamp || '', title: pod.metadata?.creationTimestamp || '', text: age(pod.metadata?.creationTimestamp) }));
+    item('Restarts', String(restarts(pod)));
+    item('Age', timeEl(pod.metadata?.creationTimestamp));
     if (owner) item('Managed by', `${owner.kind} ${owner.name}`);
 
     const terminating = !!pod.metadata?.deletionTimestamp;
@@ -254,40 +247,22 @@ class PodPage extends HTMLElement {
     }
   }
 
-  dialog() {
-    this.dlgError = h('p', { class: 'pod-alert', role: 'alert', hidden: true });
-    this.dlgConfirm = h('button', { type: 'button', class: 'btn btn-danger', onclick: () => this.doDelete() }, 'Delete pod');
-    const cancel = h('button', { type: 'button', class: 'btn', onclick: () => this.dlg.close() }, 'Cancel');
-    const owned = () => (this.pod?.metadata?.ownerReferences || []).length > 0;
-    this.dlgText = h('p', {});
-    this.dlg = h('dialog', { class: 'pod-dialog', 'aria-labelledby': `pod${this.uid}-dlg-title` },
-      h('h2', { id: `pod${this.uid}-dlg-title`, text: `Delete pod ${this.podName}?` }),
-      this.dlgText, this.dlgError,
-      h('div', { class: 'pod-dialog-buttons' }, cancel, this.dlgConfirm));
-    this.dlgOwned = owned;
-    return this.dlg;
-  }
-
-  confirmDelete() {
-    this.dlgText.textContent = this.dlgOwned()
-      ? 'Its containers are stopped and removed. Its replication controller will start a new pod in its place.'
-      : 'Its containers are stopped and removed, with their logs and filesystem changes. This cannot be undone.';
-    this.dlgError.hidden = true;
-    this.dlgConfirm.disabled = false;
-    this.dlg.showModal();
-    this.dlg.querySelector('.btn').focus();
-  }
-
-  async doDelete() {
-    this.dlgConfirm.disabled = true;
+  async confirmDelete() {
+    const owned = (this.pod?.metadata?.ownerReferences || []).length > 0;
+    const ok = await confirmDialog({
+      title: `Delete pod ${this.podName}?`,
+      message: owned
+        ? 'Its containers are stopped and removed. Its replication controller starts a new pod in its place.'
+        : 'Its containers are stopped and removed, with their logs and filesystem changes. This cannot be undone.',
+      confirmLabel: 'Delete pod',
+    });
+    if (!ok) return;
+    this.flash('Deleting…', 'info');
     try {
       await del(paths.pod(this.ns, this.podName));
-      this.dlg.close();
-      location.hash = `#/projects/${encodeURIComponent(this.ns)}`;
+      location.hash = '#' + to.project(this.ns);
     } catch (err) {
-      this.dlgError.textContent = `The pod could not be deleted: ${errorText(err)}`;
-      this.dlgError.hidden = false;
-      this.dlgConfirm.disabled = false;
+      this.flash(`The pod could not be deleted: ${errorText(err)}`, 'bad');
     }
   }
 
@@ -332,72 +307,70 @@ class PodPage extends HTMLElement {
   renderDetails() {
     const pod = this.pod;
     if (!pod) return;
-    const d = this.details;
-    d.textContent = '';
     const labels = Object.entries(pod.metadata?.labels || {});
-    d.append(h('div', { class: 'pod-grid' },
-      kv('Status', podStatus(pod).text),
-      kv('Phase', pod.status?.phase || '—'),
+    const st = podStatus(pod);
+    const parts = [h('section', { class: 'card' }, h('div', { class: 'pod-grid' },
+      kv('Status', st.detail ? `${st.text} (${st.detail})` : st.text),
       kv('Node', pod.spec?.nodeName || 'Not scheduled'),
       kv('Pod IP', pod.status?.podIP || '—'),
       kv('Host IP', pod.status?.hostIP || '—'),
       kv('Created', when(pod.metadata?.creationTimestamp)),
       kv('Started', when(pod.status?.startTime)),
       kv('Restart policy', pod.spec?.restartPolicy || 'Always'),
-      kv('Labels', labels.length ? h('span', { class: 'pod-chips' }, labels.map(([k, v]) => h('span', { class: 'pod-chip', text: `${k}=${v}` }))) : '—'),
-    ));
+      kv('Labels', labels.length ? labels.map(([k, v]) => h('span', { class: 'chip', text: `${k}=${v}` })) : '—')))];
     if (pod.status?.message || pod.status?.reason) {
-      d.append(h('p', { class: 'pod-alert', text: [pod.status.reason, pod.status.message].filter(Boolean).join(': ') }));
+      parts.push(h('p', { class: 'banner banner-warn', text: [pod.status.reason, pod.status.message].filter(Boolean).join(': ') }));
     }
 
-    d.append(h('h2', { class: 'pod-h2', text: 'Containers' }));
+    parts.push(h('h2', { class: 'section-title', text: 'Containers' }));
     const statuses = pod.status?.containerStatuses || [];
     for (const c of pod.spec?.containers || []) {
-      const cs = statuses.find((s) => s.name === c.name);
-      const st = containerState(cs);
+      const cs = statuses.find((x) => x.name === c.name);
+      const cst = containerState(cs);
       const last = cs?.lastState?.terminated;
-      const waitMsg = cs?.state?.waiting?.message;
-      const termMsg = cs?.state?.terminated?.message;
-      d.append(h('article', { class: 'pod-container', 'data-test': 'container' },
-        h('header', { class: 'pod-container-head' },
-          h('h3', { class: 'pod-container-name', text: c.name }),
-          h('span', { class: 'pod-state', 'data-kind': st.kind, 'data-test': 'container-state', text: st.text })),
+      const msg = cs?.state?.waiting?.message || cs?.state?.terminated?.message;
+      parts.push(h('article', { class: 'card pod-container', 'data-test': 'container', 'data-container': c.name },
+        h('div', { class: 'card-head' },
+          h('h3', { class: 'card-title', text: c.name }),
+          h('span', { class: `badge badge-${cst.kind}`, 'data-test': 'container-state', text: cst.text })),
         h('div', { class: 'pod-grid' },
           kv('Image', h('code', { text: c.image || '—' })),
           kv('Ready', cs?.ready ? 'Yes' : 'No'),
           kv('Restarts', String(cs?.restartCount || 0)),
-          last ? kv('Last state', `Exited (${last.exitCode}) ${last.reason ? `${last.reason}, ` : ''}${last.finishedAt ? `${duration(since(last.finishedAt)).toLowerCase()} ago` : ''}`) : null,
+          last ? kv('Last state', `Exited (${last.exitCode})${last.reason ? ` ${last.reason}` : ''}${last.finishedAt ? `, ${duration(since(last.finishedAt)).toLowerCase()} ago` : ''}`) : null,
           c.command?.length || c.args?.length ? kv('Command', h('code', { text: [...(c.command || []), ...(c.args || [])].join(' ') })) : null,
           kv('Ports', c.ports?.length ? c.ports.map((p) => `${p.containerPort}/${p.protocol || 'TCP'}${p.hostPort ? ` → host ${p.hostPort}` : ''}${p.name ? ` (${p.name})` : ''}`).join(', ') : 'None'),
           resources(c.resources),
-          c.tty || c.stdin ? kv('Terminal', [c.tty ? 'TTY' : '', c.stdin ? 'stdin open' : ''].filter(Boolean).join(', ')) : null,
-        ),
-        waitMsg || termMsg ? h('p', { class: 'pod-alert', text: waitMsg || termMsg }) : null,
-        envTable(c.env)));
+          c.tty || c.stdin ? kv('Terminal', [c.tty ? 'TTY' : '', c.stdin ? 'stdin open' : ''].filter(Boolean).join(', ')) : null),
+        msg ? h('p', { class: 'banner banner-warn pod-msg', text: msg }) : null,
+        envList(c.env)));
     }
 
     const conds = pod.status?.conditions || [];
-    d.append(h('h2', { class: 'pod-h2', text: 'Conditions' }));
-    if (!conds.length) d.append(h('p', { class: 'pod-empty', text: 'No conditions reported yet.' }));
+    parts.push(h('h2', { class: 'section-title', text: 'Conditions' }));
+    if (!conds.length) parts.push(h('p', { class: 'muted', text: 'No conditions reported yet.' }));
     else {
-      d.append(table(['Type', 'Status', 'Reason', 'Message', 'Since'], conds.map((c) => [
-        c.type, h('span', { class: 'pod-cond', 'data-kind': c.status === 'True' ? 'ok' : c.status === 'False' ? 'bad' : 'muted', text: c.status }),
-        c.reason || '', c.message || '', when(c.lastTransitionTime),
+      parts.push(table(['Type', 'Status', 'Reason', 'Message', 'Since'], conds.map((c) => [
+        c.type, h('span', { class: `badge badge-${c.status === 'True' ? 'ok' : c.status === 'False' ? 'bad' : 'muted'}`, text: c.status }),
+        c.reason || '', c.message || '', timeEl(c.lastTransitionTime, ' ago'),
       ]), 'Pod conditions'));
     }
+    // Keep the open state of the environment lists across live updates.
+    const open = new Set([...this.details.querySelectorAll('details[open]')].map((d) => d.dataset.key));
+    this.details.replaceChildren(...parts);
+    for (const d of this.details.querySelectorAll('details')) if (open.has(d.dataset.key)) d.open = true;
   }
 
   renderEvents() {
-    const el = this.eventsEl;
-    if (!el) return;
-    el.textContent = '';
+    const box = this.eventsEl;
+    if (!box) return;
     const evs = this.events.slice().sort((a, b) => evTime(b).localeCompare(evTime(a)));
-    if (!evs.length) { el.append(h('p', { class: 'pod-empty', text: 'No events for this pod.' })); return; }
-    el.append(table(['Type', 'Reason', 'Message', 'Count', 'Last seen', 'From'], evs.map((e) => [
-      h('span', { class: 'pod-evtype', 'data-kind': e.type === 'Warning' ? 'bad' : 'muted', text: e.type || 'Normal' }),
-      e.reason || '', e.message || '', String(e.count || 1), when(evTime(e)),
+    if (!evs.length) { box.replaceChildren(h('p', { class: 'muted', text: 'No events for this pod.' })); return; }
+    box.replaceChildren(table(['Type', 'Reason', 'Message', 'Count', 'Last seen', 'From'], evs.map((e) => [
+      h('span', { class: `badge badge-${e.type === 'Warning' ? 'bad' : 'muted'}`, text: e.type || 'Normal' }),
+      e.reason || '', e.message || '', String(e.count || 1), timeEl(evTime(e), ' ago'),
       e.source?.component ? `${e.source.component}${e.source.host ? ` (${e.source.host})` : ''}` : (e.reportingComponent || ''),
-    ]), 'Events of the pod'));
+    ]), 'Events of the pod', 'pod-event-row'));
   }
 }
 
@@ -405,20 +378,16 @@ function evTime(e) {
   return e.lastTimestamp || e.eventTime || e.firstTimestamp || e.metadata?.creationTimestamp || '';
 }
 
-function when(t) {
-  if (!t) return '—';
-  return h('time', { datetime: t, title: new Date(t).toLocaleString(), text: `${age(t)} ago` });
-}
+const when = (t) => (t ? timeEl(t, ' ago') : '—');
 
 function kv(k, v) {
   return h('div', { class: 'pod-kv' }, h('span', { class: 'pod-k', text: k }), h('span', { class: 'pod-v' }, v ?? '—'));
 }
 
-function table(head, rows, label) {
-  return h('div', { class: 'pod-table-wrap', tabindex: '0', role: 'region', 'aria-label': label },
-    h('table', { class: 'pod-table' },
-      h('thead', {}, h('tr', {}, head.map((t) => h('th', { scope: 'col', text: t })))),
-      h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c, i) => h('td', { 'data-label': head[i] }, c)))))));
+function table(head, rows, caption, test) {
+  const { el: wrap, tbody } = baseTable(head, { caption, cls: 'pod-table' });
+  for (const r of rows) tbody.append(h('tr', { 'data-test': test }, r.map((c, i) => h('td', { 'data-label': head[i] }, c))));
+  return wrap;
 }
 
 function resources(r) {
@@ -430,9 +399,9 @@ function resources(r) {
   return parts.length ? kv('Resources', parts.join(' · ')) : null;
 }
 
-function envTable(env) {
+function envList(env) {
   if (!env?.length) return null;
-  return h('details', { class: 'pod-env' },
+  return h('details', { class: 'pod-env', 'data-key': env.map((e) => e.name).join(',') },
     h('summary', { text: `Environment (${env.length})` }),
     h('dl', { class: 'pod-env-list' }, env.map((e) => [
       h('dt', { text: e.name }),

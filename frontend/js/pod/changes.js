@@ -77,14 +77,14 @@ class PodChanges extends HTMLElement {
     this.list.textContent = '';
     if (this.error) {
       this.status.textContent = '';
-      this.list.append(h('div', { class: 'pod-alert', role: 'alert', text: `The changes could not be read: ${errorText(this.error)}` }));
+      this.list.append(h('div', { class: 'banner banner-bad', role: 'alert', text: `The changes could not be read: ${errorText(this.error)}` }));
       return;
     }
     const q = this.filter.value.trim().toLowerCase();
     const total = this.changes.length;
     this.status.textContent = this.loadedAt ? `${total} change${total === 1 ? '' : 's'} · ${this.loadedAt.toLocaleTimeString()}` : '';
     if (!total) {
-      this.list.append(h('p', { class: 'pod-empty', text: 'No changes: the container’s filesystem is as its image left it.' }));
+      this.list.append(h('p', { class: 'muted', text: 'No changes: the container’s filesystem is as its image left it.' }));
       return;
     }
     let shown = 0;
@@ -100,7 +100,7 @@ class PodChanges extends HTMLElement {
         h('ul', { class: 'chg-rows' }, rows.map((c) => h('li', { class: 'chg-row', 'data-test': 'change-row' },
           h('span', { class: `chg-kind chg-${k}`, title: label, text: k }), ' ', h('span', { class: 'chg-path', text: c.path }))))));
     }
-    if (!shown) this.list.append(h('p', { class: 'pod-empty', text: 'No change matches the filter.' }));
+    if (!shown) this.list.append(h('p', { class: 'muted', text: 'No change matches the filter.' }));
   }
 }
 

@@ -42,7 +42,7 @@ class PodTerminal extends HTMLElement {
     this.connectBtn = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => this.connect() }, 'Connect');
     this.disconnectBtn = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => this.disconnect('— disconnected —') }, 'Disconnect');
     this.status = h('span', { class: 'term-status', role: 'status' });
-    this.message = h('div', { class: 'pod-alert', role: 'alert', hidden: true });
+    this.message = h('div', { class: 'banner banner-bad', role: 'alert', hidden: true });
     this.term = h('berth-terminal', { 'aria-label': 'Terminal of the container', 'aria-describedby': 'term-hint' });
     this.term.onData = (s) => this.send(0, encoder.encode(s));
     this.term.onResize = (cols, rows) => this.sendResize(cols, rows);

@@ -66,28 +66,7 @@ export function containerState(cs) {
 
 const lower = (s) => s.charAt(0).toLowerCase() + s.slice(1);
 
-/** podStatus is the one-word status kubectl shows for a pod, and its tone. */
-export function podStatus(pod) {
-  if (!pod) return { text: 'Unknown', kind: 'muted' };
-  if (pod.metadata?.deletionTimestamp) return { text: 'Terminating', kind: 'warn' };
-  let reason = pod.status?.reason || pod.status?.phase || 'Pending';
-  let running = false;
-  for (const cs of pod.status?.containerStatuses || []) {
-    const st = cs.state || {};
-    if (st.waiting?.reason) reason = st.waiting.reason;
-    else if (st.terminated?.reason) reason = st.terminated.reason;
-    else if (st.terminated) reason = st.terminated.signal ? `Signal:${st.terminated.signal}` : `ExitCode:${st.terminated.exitCode}`;
-    else if (st.running) running = true;
-  }
-  if (running && reason === 'Completed') reason = 'Running';
-  if (!pod.spec?.nodeName && reason === 'Pending') reason = 'Unscheduled';
-  const kind = reason === 'Running' || reason === 'Succeeded' || reason === 'Completed' ? 'ok'
-    : /Err|BackOff|Failed|Error|Invalid|OOM|Signal|ExitCode/.test(reason) ? 'bad'
-      : /Pending|Creating|Unscheduled|Terminating/.test(reason) ? 'warn' : 'muted';
-  return { text: reason, kind };
-}
-
-/** containerRunning says whether the named container runs now. */
+/** containerStatusOf is the status of the named container. */
 export function containerStatusOf(pod, name) {
   return (pod?.status?.containerStatuses || []).find((c) => c.name === name);
 }
@@ -103,7 +82,7 @@ export function wsURL(path) {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
 }
 
-/** select builds a labelled <select> of options (values = labels). */
+/** labelled wraps a control in a label. */
 export function labelled(label, control, cls = 'pod-field') {
   return h('label', { class: cls }, h('span', { class: 'pod-field-label', text: label }), control);
 }
