@@ -172,6 +172,11 @@ class BerthApp extends HTMLElement {
     const isPublic = cur.route?.public;
     this.dataset.layout = isPublic ? 'bare' : 'shell';
     if (!isPublic && !session.username) {
+      // Without the CSRF cookie there is no session: skip asking the server.
+      if (!/(?:^|; )berth_csrf=/.test(document.cookie)) {
+        navigate(to.login(cur.full === '/' || cur.full === '/projects' ? '' : cur.full), { replace: true });
+        return;
+      }
       try {
         await loadSession();
       } catch (err) {
@@ -195,7 +200,7 @@ class BerthApp extends HTMLElement {
       await customElements.whenDefined(spec.tag);
     } catch (err) {
       if (seq !== this.seq) return;
-      console.warn('cannot load page:', err);
+
       this.mount(null, errorView({ message: `This page failed to load (${err.message}). Reload to try again.`, code: 0 }, { retry: () => location.reload() }));
       return;
     }

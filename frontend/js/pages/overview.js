@@ -236,9 +236,12 @@ class OverviewPage extends Page {
   }
 
   updateSvc(row, svc) {
-    const ip = svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? svc.spec.clusterIP : (svc.spec?.clusterIP === 'None' ? 'headless' : 'pending');
-    const ports = (svc.spec?.ports || []).map((p) => `${ip}:${p.port}${p.targetPort !== undefined && String(p.targetPort) !== String(p.port) ? ` → ${p.targetPort}` : ''}${p.protocol && p.protocol !== 'TCP' ? '/' + p.protocol : ''}`);
-    replace(row.querySelector('[data-test=service-address]'), ports.length ? ports.map((p) => h('div', null, p)) : ip);
+    const cip = svc.spec?.clusterIP;
+    const ip = cip && cip !== 'None' ? cip : '';
+    const ports = (svc.spec?.ports || []).map((p) => `${ip ? ip + ':' : 'port '}${p.port} → ${p.targetPort ?? p.port}${p.protocol && p.protocol !== 'TCP' ? '/' + p.protocol : ''}`);
+    replace(row.querySelector('[data-test=service-address]'),
+      ports.length ? ports.map((p) => h('div', null, p)) : (ip || '—'),
+      ip ? null : h('div', { class: 'muted small' }, cip === 'None' ? 'headless' : 'no cluster IP yet'));
     replace(row.querySelector('.svc-selector'), Object.entries(svc.spec?.selector || {}).map(([k, v]) => chip(`${k}=${v}`)));
   }
 

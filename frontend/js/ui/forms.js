@@ -74,8 +74,12 @@ export function showAPIError(form, err, { prefix = '' } = {}) {
   let placed = 0;
   const rest = [];
   for (const c of causes) {
-    if (c.field && setFieldError(form, c.field, c.message)) placed++;
-    else rest.push(c.field ? `${c.field}: ${c.message}` : c.message);
+    const slot = c.field ? findSlot(form, c.field) : null;
+    if (!slot) { rest.push(c.field ? `${c.field}: ${c.message}` : c.message); continue; }
+    placed++;
+    // A field echoed elsewhere (the name as the container's name) says it once.
+    if (slot.textContent && c.field !== slot.dataset.errorFor) continue;
+    setFieldError(form, c.field, c.message);
   }
   if (!causes.length && err?.reason === 'AlreadyExists' && setFieldError(form, 'metadata.name', err.message)) placed++;
   else if (!causes.length) rest.push(err?.message || String(err));

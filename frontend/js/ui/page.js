@@ -28,7 +28,6 @@ export class Page extends HTMLElement {
       await this.render();
     } catch (err) {
       if (err?.name === 'AbortError' || !this.isConnected) return;
-      console.warn('page failed:', err);
       this.replaceChildren(errorView(err, { retry: () => this.load() }));
     } finally {
       this.removeAttribute('aria-busy');
