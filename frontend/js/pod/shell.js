@@ -22,7 +22,7 @@ function frame(channel, bytes) {
 /** exitOf reads the exit code (or message) from a session's Status. */
 export function exitOf(status) {
   if (!status || status.status === 'Success') return { code: 0 };
-  const cause = (status.details?.causes || []).find((c) => c.type === 'ExitCode');
+  const cause = (status.details?.causes || []).find((c) => (c.reason || c.type) === 'ExitCode');
   if (cause) return { code: parseInt(cause.message, 10) };
   return { message: status.message || 'the session failed' };
 }

@@ -54,7 +54,7 @@ class Terminal extends HTMLElement {
   }
 
   resetState() {
-    this.style = { fg: null, bg: null, bold: false, underline: false, inverse: false };
+    this.pen = { fg: null, bg: null, bold: false, underline: false, inverse: false };
     this.attr = DEFAULT_ATTR;
     this.x = 0;
     this.y = 0;
@@ -287,7 +287,7 @@ class Terminal extends HTMLElement {
     else if (this.y > 0) this.y--;
   }
 
-  eraseAttr() { return pack({ bg: this.style.bg }); }
+  eraseAttr() { return pack({ bg: this.pen.bg }); }
 
   scrollUp(n) {
     n = Math.min(n, this.bottom - this.top + 1);
@@ -331,14 +331,14 @@ class Terminal extends HTMLElement {
     line.dirty = true;
   }
 
-  saveCursor() { this.saved = { x: this.x, y: this.y, style: { ...this.style }, wrap: this.wrapPending }; }
+  saveCursor() { this.saved = { x: this.x, y: this.y, style: { ...this.pen }, wrap: this.wrapPending }; }
 
   restoreCursor() {
     const s = this.saved || { x: 0, y: 0, style: { fg: null, bg: null }, wrap: false };
     this.x = Math.min(s.x, this.cols - 1);
     this.y = Math.min(s.y, this.rows - 1);
-    this.style = { ...s.style };
-    this.attr = pack(this.style);
+    this.pen = { ...s.style };
+    this.attr = pack(this.pen);
     this.wrapPending = s.wrap;
   }
 
@@ -443,8 +443,8 @@ class Terminal extends HTMLElement {
       case 'S': this.scrollUp(p(0)); break;
       case 'T': this.scrollDown(p(0)); break;
       case 'm':
-        this.style = sgr(this.style, params);
-        this.attr = pack(this.style);
+        this.pen = sgr(this.pen, params);
+        this.attr = pack(this.pen);
         break;
       case 'r': {
         const t = p(0) - 1;
