@@ -25,7 +25,7 @@ function requests(pods) {
   return by;
 }
 
-function meter(label) {
+function meter(label, verb = 'requested') {
   const fill = h('div', { class: 'meter-fill' });
   const val = h('span', { class: 'muted' });
   const bar = h('div', { class: 'meter-bar', role: 'img' }, fill);
@@ -34,7 +34,7 @@ function meter(label) {
     const pct = total ? Math.min(100, (used / total) * 100) : 0;
     fill.style.width = `${pct.toFixed(1)}%`;
     fill.className = `meter-fill${pct >= 95 ? ' full' : pct >= 75 ? ' high' : ''}`;
-    val.textContent = `${fmt(used)} of ${fmt(total)} requested (${Math.round(pct)}%)`;
+    val.textContent = `${fmt(used)} of ${fmt(total)} ${verb} (${Math.round(pct)}%)`;
     bar.setAttribute('aria-label', `${label}: ${val.textContent}`);
   };
   return el;
@@ -79,7 +79,7 @@ class NodesPage extends Page {
       h('div', { class: 'node-head' }, h('h2', null, n.metadata.name), h('span', { class: 'node-badges' }, badge('', 'muted', { 'data-test': 'node-status' }), h('span', { class: 'node-sched' }))));
     el.cpu = meter('CPU');
     el.mem = meter('Memory');
-    el.podsMeter = meter('Pods');
+    el.podsMeter = meter('Pods', 'running');
     el.details = h('dl', { class: 'kvlist' });
     el.labels = h('div', { class: 'node-labels' });
     el.append(el.cpu, el.mem, el.podsMeter, el.details, el.labels);
