@@ -208,7 +208,8 @@ class PodTerminal extends HTMLElement {
     this.ws = null;
     try {
       if (ws.readyState === WebSocket.OPEN && ws.protocol === 'v5.channel.k8s.io') ws.send(new Uint8Array([255, 0]));
-      ws.close(1000);
+      if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close(1000);
+      else ws.close(1000);
     } catch { /* closed already */ }
     if (noticeText) {
       this.term.notice(noticeText);
