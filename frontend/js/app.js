@@ -51,7 +51,7 @@
 //   Pod page     #/projects/NS/pods/NAME?tab=details|logs|terminal|changes
 //                (<berth-pod-page namespace name tab>, pages/pod.js)
 
-import { logout, onUnauthorized } from './api.js';
+import { get, paths, logout, onUnauthorized } from './api.js';
 import { onConnectionState } from './watch.js';
 import { route, current, navigate, to } from './router.js';
 import { h, icon, link, replace } from './ui/dom.js';
@@ -88,6 +88,12 @@ class BerthApp extends HTMLElement {
       this.live.dataset.state = s;
       this.liveText.textContent = LIVE_TEXT[s] || s;
       this.live.title = s === 'open' ? 'Updates arrive live over a websocket' : s === 'reconnecting' ? 'The live connection dropped; reconnecting' : '';
+      // A socket that keeps dropping may mean the session ended: ask once in
+      // a while (a 401 brings up sign-in through onUnauthorized).
+      if (s === 'reconnecting' && session.username && Date.now() - (this.lastCheck || 0) > 10000) {
+        this.lastCheck = Date.now();
+        get(paths.whoami()).catch(() => {});
+      }
     });
     onUnauthorized(() => {
       const cur = current();
