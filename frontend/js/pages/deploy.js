@@ -126,7 +126,8 @@ class DeployPage extends Page {
 
     const userLabels = Object.fromEntries(f.labels.values());
     const podLabels = { ...userLabels, run: name };
-    const container = { name, image };
+    // Images come from the nodes (no registry may be reachable): pull only when missing.
+    const container = { name, image, imagePullPolicy: 'IfNotPresent' };
     const cmd = f.command.value.trim();
     if (cmd) container.command = words(cmd);
     if (ports.length) container.ports = ports;
