@@ -44,6 +44,7 @@ func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 		events = a.filterNamespaceEvents(c, events)
 	}
 	table := wantsTable(c.Request().Header.Get("Accept"))
+	bookmarks := c.QueryParam("allowWatchBookmarks") == "true"
 	resp := c.Response()
 	resp.Header().Set("Content-Type", "application/json")
 	resp.Header().Set("Transfer-Encoding", "chunked")
@@ -60,6 +61,9 @@ func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 		case ev, ok := <-events:
 			if !ok {
 				return nil
+			}
+			if ev.Type == watch.Bookmark && (!bookmarks || table) {
+				continue
 			}
 			out, err := a.watchEvent(ev, res, table, first)
 			if err != nil {

@@ -150,3 +150,24 @@ func TestWatchCompacted(t *testing.T) {
 	env.Etcd.Compact(t.Context(), rev)
 	mustCode(t, env.Do(t, "GET", "/api/v1/namespaces/demo/pods?limit=1&continue="+page.Continue, tok, nil), http.StatusGone)
 }
+
+func TestWatchBookmarkAfterInitialObjects(t *testing.T) {
+	env := testenv.Start(t)
+	tok := env.AdminToken
+	createNamespace(t, env, tok, "demo")
+	for _, name := range []string{"a", "b"} {
+		mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/demo/pods", tok, pod(name, nil)), 201)
+	}
+	var list v1.PodList
+	env.Do(t, "GET", "/api/v1/namespaces/demo/pods", tok, nil).JSON(t, &list)
+	_, events := openWatch(t, env, "/api/v1/namespaces/demo/pods?watch=1&allowWatchBookmarks=true")
+	for _, want := range []string{"ADDED", "ADDED", "BOOKMARK"} {
+		typ, p := next(t, events)
+		if typ != want {
+			t.Fatalf("event %s, want %s", typ, want)
+		}
+		if typ == "BOOKMARK" && p.ResourceVersion != list.ResourceVersion {
+			t.Fatalf("bookmark at %s, want the list's %s", p.ResourceVersion, list.ResourceVersion)
+		}
+	}
+}

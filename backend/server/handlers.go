@@ -37,21 +37,6 @@ func serveVersion(c echo.Context) error {
 	return c.JSON(http.StatusOK, version.Info())
 }
 
-const placeholderPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Berth</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; line-height: 1.5">
-<h1>Berth</h1>
-<p>The API is up. The web console is on its way; until then use the
-<code>berth</code> CLI (<code>berth login URL -u admin</code>) or
-<code>kubectl --server URL --token TOKEN</code>.</p>
-</body></html>
-`
-
-func placeholder(c echo.Context) error {
-	return c.HTML(http.StatusOK, placeholderPage)
-}
-
 // recoverer turns a handler panic into a 500 and a logged stack.
 func recoverer(logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {

@@ -31,6 +31,7 @@ import (
 	"github.com/berthpaas/berth/backend/leader"
 	"github.com/berthpaas/berth/backend/pgserver"
 	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/berthpaas/berth/console"
 	"github.com/labstack/echo/v4"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	v1 "k8s.io/api/core/v1"
@@ -63,6 +64,9 @@ type Config struct {
 	// Docker engine or, with NodeRuntime "fake", simulated containers.
 	RunNode     bool
 	NodeRuntime string
+	// ConsoleDevDir serves the console's files from this directory on disk
+	// (edits show on reload) instead of the embedded ones.
+	ConsoleDevDir string
 	// NoControllers leaves the scheduler and controllers out (API tests
 	// that must see only their own writes).
 	NoControllers bool
@@ -147,6 +151,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	e := newEcho(apiServer, etcdClient, acct, logger)
+	con := console.New(console.Config{API: e, Logger: logger.With("component", "console"), DevDir: cfg.ConsoleDevDir})
+	con.Register(e)
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -154,6 +160,9 @@ func Run(ctx context.Context, cfg Config) error {
 		// No WriteTimeout: watches and log streams stay open for hours.
 	}
 	srv.RegisterOnShutdown(apiServer.EndStreams)
+	// Shutdown does not close hijacked connections: the console's
+	// websockets end here.
+	srv.RegisterOnShutdown(con.Shutdown)
 	tlsDir := cfg.TLSDir
 	if tlsDir == "" && cfg.DataDir != "" {
 		tlsDir = filepath.Join(cfg.DataDir, "tls")
@@ -347,6 +356,5 @@ func newEcho(a *api.API, etcd *clientv3.Client, acct *accounts.Store, logger *sl
 	e.GET("/readyz", readyz(etcd, acct))
 	e.GET("/version", serveVersion)
 	e.GET("/metrics", echo.WrapHandler(m.handler()), a.Authenticate, a.RequireClusterAdmin)
-	e.GET("/", placeholder)
 	return e
 }

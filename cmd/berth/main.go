@@ -53,6 +53,7 @@ func defaultDataDir() string {
 type serverFlags struct {
 	dataDir, listen, databaseURL, etcdEndpoints, logLevel string
 	noNode                                                bool
+	consoleDevDir                                         string
 	nodeRuntime                                           string
 }
 
@@ -64,6 +65,7 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (default: run a private PostgreSQL in the data dir)")
 	cmd.Flags().StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs (default: embedded etcd in the data dir)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.consoleDevDir, "console-dev-dir", "", "serve the console from this directory on disk (development: edits show on reload)")
 }
 
 func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
@@ -92,6 +94,7 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		EtcdEndpoints: endpoints,
 		Logger:        slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
 		Out:           cmd.OutOrStdout(),
+		ConsoleDevDir: f.consoleDevDir,
 	}, nil
 }
 

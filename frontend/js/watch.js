@@ -7,6 +7,8 @@
 //   server → client  {"id":"w1","type":"ADDED"|"MODIFIED"|"DELETED","object":{...}}
 //                    {"id":"w1","type":"ERROR","object":<Status>}   (410 Gone: start over)
 //                    {"id":"w1","type":"CLOSED"}  the API stream ended; re-watch from the last version
+// Watches ask for bookmarks: after the initial objects the server sends a
+// BOOKMARK at the list's version, which is where a resume starts.
 // Without a resourceVersion the server first sends the current objects as
 // ADDED events. After a reconnect each watch resumes from the last version
 // it saw, so nothing is missed and nothing is seen twice.
@@ -89,7 +91,11 @@ class Watch {
   }
 
   request() {
-    return { op: 'watch', id: this.id, path: this.path, query: this.query, resourceVersion: this.resourceVersion };
+    return {
+      op: 'watch', id: this.id, path: this.path,
+      query: { ...this.query, allowWatchBookmarks: 'true' },
+      resourceVersion: this.resourceVersion,
+    };
   }
 
   key(obj) { return `${obj.metadata?.namespace || ''}/${obj.metadata?.name}`; }
@@ -103,6 +109,11 @@ class Watch {
       case 'DELETED':
         this.items.delete(this.key(msg.object));
         break;
+      case 'BOOKMARK':
+        // The end of the initial objects, at the list's version: resuming
+        // from here after a reconnect repeats nothing.
+        if (msg.object?.metadata?.resourceVersion) this.resourceVersion = msg.object.metadata.resourceVersion;
+        return;
       case 'CLOSED':
         connection.send(this.request());
         return;

@@ -283,6 +283,17 @@ func (r *Registry) Watch(ctx context.Context, ns string, opts ListOptions) (<-ch
 				return
 			}
 		}
+		// A bookmark at the list's revision: a client that resumes from it
+		// after a reconnect sees nothing twice.
+		bookmark := r.Strategy.New()
+		if m, err := meta.Accessor(bookmark); err == nil {
+			m.SetResourceVersion(strconv.FormatInt(initial.Revision, 10))
+		}
+		select {
+		case out <- storage.Event{Type: watch.Bookmark, Object: bookmark}:
+		case <-ctx.Done():
+			return
+		}
 		for e := range changes {
 			select {
 			case out <- e:
