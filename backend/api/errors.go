@@ -20,8 +20,6 @@ import (
 // errNodeUnreachable: the agent of a pod's node does not answer.
 var errNodeUnreachable = errors.New("node unreachable")
 
-func errorIs(err, target error) bool { return errors.Is(err, target) }
-
 // statusError is the one place where Berth's error vocabulary becomes an
 // HTTP status and a Kubernetes Status body. gr and name say which object
 // the request was about, for the messages.

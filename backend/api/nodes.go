@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -51,7 +52,7 @@ func (a *API) nodeJoin(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	name := nodeTokenPrefix + body.NodeName
-	if err := a.accounts.RevokeToken(ctx, id.UserID, name); err != nil && !isNotFound(err) {
+	if err := a.accounts.RevokeToken(ctx, id.UserID, name); err != nil && !errors.Is(err, accounts.ErrNotFound) {
 		return err
 	}
 	secret, _, err := a.accounts.CreateToken(ctx, id.UserID, name, auth.TokenKindNode, 0)
@@ -60,10 +61,6 @@ func (a *API) nodeJoin(c echo.Context) error {
 	}
 	c.Set("auditName", body.NodeName)
 	return writeJSON(c, http.StatusOK, nodeJoinResponse{Token: secret, ProxySecret: a.agentSecret})
-}
-
-func isNotFound(err error) bool {
-	return err != nil && errorIs(err, accounts.ErrNotFound)
 }
 
 // podSubresources are served by the node that runs the pod.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -34,7 +35,7 @@ func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 			timeout = time.Duration(n) * time.Second
 		}
 	}
-	ctx, cancel := contextWithTimeout(c.Request().Context(), timeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 	defer cancel()
 	events, err := res.registry.Watch(ctx, ns, opts)
 	if err != nil {
