@@ -38,16 +38,20 @@ class Connection {
     this.ws = ws;
     this.setState('connecting');
     ws.onopen = () => {
+      if (this.ws !== ws) return;
       this.retry = RETRY_MIN;
       this.setState('open');
       for (const w of this.watches.values()) this.send(w.request());
     };
     ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
       this.watches.get(msg.id)?.handle(msg);
     };
     ws.onclose = () => {
+      // A socket closed on purpose (no watches left) is not this.ws any more.
+      if (this.ws !== ws) return;
       this.ws = null;
       if (this.watches.size === 0) { this.setState('closed'); return; }
       this.setState('reconnecting');
@@ -71,7 +75,16 @@ class Connection {
   remove(w) {
     if (!this.watches.delete(w.id)) return;
     this.send({ op: 'unwatch', id: w.id });
-    if (this.watches.size === 0 && this.ws) this.ws.close(1000, 'no watches');
+    if (this.watches.size === 0 && this.ws) {
+      // Forget the socket at once: a page that comes next opens a fresh one
+      // instead of waiting for this one to close and "reconnecting".
+      const ws = this.ws;
+      this.ws = null;
+      // Closing a socket still connecting logs an error: close it once open.
+      if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close(1000, 'no watches');
+      else ws.close(1000, 'no watches');
+      this.setState('closed');
+    }
   }
 }
 
