@@ -31,7 +31,6 @@ import (
 	"github.com/berthpaas/berth/backend/leader"
 	"github.com/berthpaas/berth/backend/pgserver"
 	"github.com/berthpaas/berth/backend/registry/storage"
-	"github.com/berthpaas/berth/console"
 	"github.com/labstack/echo/v4"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	v1 "k8s.io/api/core/v1"
@@ -64,9 +63,10 @@ type Config struct {
 	// Docker engine or, with NodeRuntime "fake", simulated containers.
 	RunNode     bool
 	NodeRuntime string
-	// ConsoleDevDir serves the console's files from this directory on disk
-	// (edits show on reload) instead of the embedded ones.
-	ConsoleDevDir string
+	// Mount adds routes beside the API (the web console) to the server's
+	// echo, whose handler also serves their in-process API calls; what it
+	// returns is called when the server shuts down.
+	Mount func(e *echo.Echo) (shutdown func())
 	// NoControllers leaves the scheduler and controllers out (API tests
 	// that must see only their own writes).
 	NoControllers bool
@@ -151,8 +151,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	e := newEcho(apiServer, etcdClient, acct, logger)
-	con := console.New(console.Config{API: e, Logger: logger.With("component", "console"), DevDir: cfg.ConsoleDevDir})
-	con.Register(e)
+	var unmount func()
+	if cfg.Mount != nil {
+		unmount = cfg.Mount(e)
+	}
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -160,9 +162,11 @@ func Run(ctx context.Context, cfg Config) error {
 		// No WriteTimeout: watches and log streams stay open for hours.
 	}
 	srv.RegisterOnShutdown(apiServer.EndStreams)
-	// Shutdown does not close hijacked connections: the console's
-	// websockets end here.
-	srv.RegisterOnShutdown(con.Shutdown)
+	if unmount != nil {
+		// Shutdown does not close hijacked connections: what Mount added
+		// (the console's websockets) ends here.
+		srv.RegisterOnShutdown(unmount)
+	}
 	tlsDir := cfg.TLSDir
 	if tlsDir == "" && cfg.DataDir != "" {
 		tlsDir = filepath.Join(cfg.DataDir, "tls")

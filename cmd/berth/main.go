@@ -16,6 +16,8 @@ import (
 	"github.com/berthpaas/berth/backend/server"
 	"github.com/berthpaas/berth/backend/version"
 	"github.com/berthpaas/berth/cli"
+	"github.com/berthpaas/berth/console"
+	"github.com/labstack/echo/v4"
 	"github.com/spf13/cobra"
 )
 
@@ -81,6 +83,7 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		}
 		dataDir = abs
 	}
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	var endpoints []string
 	for _, e := range strings.Split(f.etcdEndpoints, ",") {
 		if e = strings.TrimSpace(e); e != "" {
@@ -92,10 +95,20 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		Listen:        f.listen,
 		DatabaseURL:   f.databaseURL,
 		EtcdEndpoints: endpoints,
-		Logger:        slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
+		Logger:        logger,
 		Out:           cmd.OutOrStdout(),
-		ConsoleDevDir: f.consoleDevDir,
+		Mount:         mountConsole(f.consoleDevDir, logger),
 	}, nil
+}
+
+// mountConsole serves the web console beside the API; its in-process API
+// calls go through the server's own handler.
+func mountConsole(devDir string, logger *slog.Logger) func(*echo.Echo) func() {
+	return func(e *echo.Echo) func() {
+		con := console.New(console.Config{API: e, Logger: logger.With("component", "console"), DevDir: devDir})
+		con.Register(e)
+		return con.Shutdown
+	}
 }
 
 func upCommand() *cobra.Command {
