@@ -112,6 +112,12 @@ func containerStatus(spec v1.Container, observed map[string]runtime.ContainerSta
 			cs.LastTerminationState.Terminated = terminated(o, cs.ContainerID)
 		}
 	}
+	if lt := o.LastTermination; lt != nil && cs.LastTerminationState.Terminated == nil {
+		cs.LastTerminationState.Terminated = terminated(runtime.ContainerStatus{
+			ID: lt.ID, ExitCode: lt.ExitCode, Reason: lt.Reason, Message: lt.Message,
+			StartedAt: lt.StartedAt, FinishedAt: lt.FinishedAt,
+		}, scheme+"://"+lt.ID)
+	}
 	// The previous run's end, when the runtime only reports the current
 	// one: carried over from the last status after a restart.
 	if cs.LastTerminationState.Terminated == nil && o.RestartCount > 0 {

@@ -106,3 +106,18 @@ func TestMergePatch(t *testing.T) {
 		})
 	}
 }
+
+// A restarted container's previous run shows as lastState even when the
+// agent never saw it exited (it restarted within one sync).
+func TestLastTerminationFromRuntime(t *testing.T) {
+	started := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	observed := runtime.ContainerStatus{
+		Name: "a", ID: "c2", State: runtime.StateRunning, StartedAt: started.Add(time.Minute), RestartCount: 1,
+		LastTermination: &runtime.Termination{ID: "c1", ExitCode: 1, Reason: "Error", StartedAt: started, FinishedAt: started.Add(time.Second)},
+	}
+	st := podStatus(specPod(v1.RestartPolicyAlways, "a"), runtime.PodStatus{IP: "10.0.0.2", Containers: []runtime.ContainerStatus{observed}}, "192.0.2.1", "docker", started)
+	last := st.ContainerStatuses[0].LastTerminationState.Terminated
+	if last == nil || last.ExitCode != 1 || last.Reason != "Error" || last.ContainerID != "docker://c1" || !last.FinishedAt.Equal(&metav1.Time{Time: started.Add(time.Second)}) {
+		t.Fatalf("lastState.terminated = %+v", last)
+	}
+}

@@ -60,6 +60,19 @@ type ContainerStatus struct {
 	StartedAt    time.Time
 	FinishedAt   time.Time
 	RestartCount int32
+	// LastTermination is how the previous instance of the container
+	// ended, when the runtime still knows it (after a restart).
+	LastTermination *Termination
+}
+
+// Termination is how one instance of a container ended.
+type Termination struct {
+	ID         string
+	ExitCode   int
+	Reason     string
+	Message    string
+	StartedAt  time.Time
+	FinishedAt time.Time
 }
 
 // PodStatus is what the runtime observed of one pod on this host.

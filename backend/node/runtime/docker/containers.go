@@ -206,9 +206,21 @@ func (r *Runtime) observePod(ctx context.Context, pc *podContainers) (runtime.Po
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(pc.apps)) {
-		st, err := r.observe(ctx, pc.apps[name][0])
+		instances := pc.apps[name]
+		st, err := r.observe(ctx, instances[0])
 		if err != nil {
 			return ps, err
+		}
+		if len(instances) > 1 {
+			// The previous instance is kept for `logs --previous`; it
+			// also tells how the last run ended.
+			prev, err := r.observe(ctx, instances[1])
+			if err == nil && prev.State == runtime.StateExited {
+				st.LastTermination = &runtime.Termination{
+					ID: prev.ID, ExitCode: prev.ExitCode, Reason: prev.Reason, Message: prev.Message,
+					StartedAt: prev.StartedAt, FinishedAt: prev.FinishedAt,
+				}
+			}
 		}
 		ps.Containers = append(ps.Containers, st)
 	}
