@@ -180,6 +180,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		served = newMuxListener(ln, tlsConfig)
 		caFile = tlsFiles{dir: tlsDir}.caCert()
+		// The CA certificate is public: clients fetch it to trust the server.
+		e.GET("/ca.crt", func(c echo.Context) error { return c.Attachment(caFile, "berth-ca.crt") })
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(served) }()

@@ -67,7 +67,7 @@ class TokensPage extends Page {
     const secret = t.status?.secret || '';
     const https = `https://${location.host}`;
     const lines = [
-      ['kubectl', `kubectl --server ${https} --certificate-authority .berth/tls/ca.crt --token ${shq(secret)} get pods`],
+      ['kubectl', `curl -so berth-ca.crt ${location.origin}/ca.crt && kubectl --server ${https} --certificate-authority berth-ca.crt --token ${shq(secret)} get pods`],
       ['berth CLI', `berth --server ${location.origin} --token ${shq(secret)} get pods`],
       ['curl', `curl -H ${shq('Authorization: Bearer ' + secret)} ${location.origin}/apis/berth.dev/v1/whoami`],
     ];
@@ -81,7 +81,7 @@ class TokensPage extends Page {
         h('div', { class: 'cmd-label' }, label),
         h('div', { class: 'cmd' }, h('pre', { tabindex: '0', 'aria-label': `${label} command` }, cmd), copyButton(cmd, `${label} command`)),
       ]),
-      h('p', { class: 'muted small' }, 'kubectl sends tokens over TLS only; the CA file is in the data directory of berth up.'),
+      h('p', { class: 'muted small' }, 'kubectl sends tokens over TLS only, so it needs the certificate of the CA that signed this server (served at /ca.crt).'),
       h('div', { class: 'form-actions' }, close),
     ], { cls: 'secret', attrs: { 'data-test': 'token-secret' } }));
     value.focus();
