@@ -122,3 +122,16 @@ func TestScaleSubresourceAndAudit(t *testing.T) {
 		t.Fatalf("audit: %+v", audit)
 	}
 }
+
+func TestCACertificateIsServed(t *testing.T) {
+	env := testenv.Start(t)
+	resp := env.Do(t, "GET", "/ca.crt", "", nil)
+	mustCode(t, resp, 200)
+	if !strings.HasPrefix(string(resp.Body), "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("/ca.crt: %.60s", resp.Body)
+	}
+	// It is the CA that signed what the TLS side of the port serves.
+	if _, err := env.TLSClient(t).Get(env.HTTPSURL + "/healthz"); err != nil {
+		t.Fatalf("TLS with the served CA: %v", err)
+	}
+}
