@@ -156,6 +156,9 @@ func (a *API) create(c echo.Context, res *resource, ns string) error {
 	if err := a.decodeBody(c, res, obj); err != nil {
 		return statusError(err, res.groupResource(), "")
 	}
+	if err := admitHostPath(c, obj); err != nil {
+		return statusError(err, res.groupResource(), objectName(obj))
+	}
 	if dryRun(c) {
 		return a.writeObject(c, http.StatusCreated, res, obj)
 	}
@@ -203,7 +206,13 @@ func (a *API) update(c echo.Context, ri auth.RequestInfo, res *resource, ns stri
 		return nil, err
 	}
 	return res.registry.Update(c.Request().Context(), ns, ri.Name, updateKind(ri), func(runtime.Object) (runtime.Object, error) {
-		return obj.DeepCopyObject(), nil
+		next := obj.DeepCopyObject()
+		if ri.Subresource == "" {
+			if err := admitHostPath(c, next); err != nil {
+				return nil, err
+			}
+		}
+		return next, nil
 	})
 }
 

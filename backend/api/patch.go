@@ -48,6 +48,11 @@ func (a *API) patch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 		if err := a.fieldValidation(c, problems); err != nil {
 			return nil, err
 		}
+		if ri.Subresource == "" {
+			if err := admitHostPath(c, obj); err != nil {
+				return nil, err
+			}
+		}
 		return obj, checkKind(obj, res)
 	})
 }

@@ -67,7 +67,7 @@ func localRuntime(ctx context.Context, cfg Config, name, stateDir string, logger
 	if cfg.NodeRuntime == "fake" {
 		return fake.New(fake.Options{Hostname: name}), nil
 	}
-	d, err := docker.New(ctx, docker.Options{StateDir: filepath.Join(stateDir, "runtime"), Logger: logger})
+	d, err := docker.New(ctx, docker.Options{StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: runtime.HostPathAllowed, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	case "docker":
 		d, err := docker.New(ctx, docker.Options{
 			Host:     f.dockerHost,
-			StateDir: filepath.Join(stateDir, "runtime"),
+			StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: runtime.HostPathAllowed,
 			Logger:   logger.With("node", name),
 		})
 		if err != nil {
