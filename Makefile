@@ -64,7 +64,7 @@ vet:
 	@$(call run,$(GO) vet ./...)
 
 unit:
-	@$(call run,$(GO) test -race -timeout $(TEST_TIMEOUT) ./...)
+	@$(call run,$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...)
 
 ## fuzz: the manifest decoder fuzz target for a short while
 fuzz:
