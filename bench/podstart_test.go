@@ -2,11 +2,11 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/berthpaas/berth/internal/syncbuf"
 	"io"
 	"net/http"
 	"os"
@@ -504,20 +504,5 @@ func startBerthUp(b *testing.B) *berthUp {
 	return &berthUp{env: env, client: client.New(url, env.AdminToken)}
 }
 
-// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// lockedBuffer is shared with the other tests.
+type lockedBuffer = syncbuf.Buffer

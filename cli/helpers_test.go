@@ -1,12 +1,11 @@
 package cli_test
 
 import (
-	"bytes"
 	"encoding/json"
+	"github.com/berthpaas/berth/internal/syncbuf"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/berthpaas/berth/cli"
@@ -46,23 +45,8 @@ func (f *fixture) config(t *testing.T) cli.Config {
 	return cfg
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a command writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is shared with the other tests.
+type syncBuffer = syncbuf.Buffer
 
 // run runs berth with args and stdin in-process.
 func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {

@@ -1,10 +1,10 @@
 package remotecommand
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthpaas/berth/internal/syncbuf"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,23 +36,8 @@ func testServer(t *testing.T, srv *Server, run RunFunc) (baseURL string, served 
 	return hs.URL + "/exec", done
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is shared with the other tests.
+type syncBuffer = syncbuf.Buffer
 
 func TestSession(t *testing.T) {
 	tests := []struct {

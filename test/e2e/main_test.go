@@ -4,8 +4,8 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
+	"github.com/berthpaas/berth/internal/syncbuf"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,24 +61,8 @@ func berthBinary(t *testing.T) string {
 	return bin
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a command or process
-// writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is shared with the other tests.
+type syncBuffer = syncbuf.Buffer
 
 // waitFor polls cond until it holds or the timeout passes, and reports
 // whether it held.

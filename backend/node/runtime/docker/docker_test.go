@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthpaas/berth/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net"
@@ -179,23 +180,8 @@ func httpGet(t *testing.T, url string) string {
 	return ""
 }
 
-// syncBuffer collects what a goroutine writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is shared with the other tests.
+type syncBuffer = syncbuf.Buffer
 
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
