@@ -48,7 +48,9 @@ func berthCommand(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd,
 // PostgreSQL went with it) when the test ends.
 func startUp(t *testing.T, dataDir, listen string) *upProcess {
 	t.Helper()
-	cmd, out, errOut := berthCommand(t, context.WithoutCancel(t.Context()), "up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn")
+	// No node agent: these tests are about the master, and pods they
+	// create must not leave containers behind on the shared engine.
+	cmd, out, errOut := berthCommand(t, context.WithoutCancel(t.Context()), "up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn", "--no-node")
 	p := &upProcess{t: t, cmd: cmd, dataDir: dataDir, out: out, errOut: errOut, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start berth up: %v", err)
