@@ -80,7 +80,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		d, err := docker.New(ctx, docker.Options{
 			Host:     f.dockerHost,
 			StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: runtime.HostPathAllowed,
-			Logger:   logger.With("node", name),
+			Logger: logger.With("node", name),
 		})
 		if err != nil {
 			return err
