@@ -140,14 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if !cfg.NoControllers {
-		controllersDone := make(chan struct{})
-		controllersCtx, stopControllers := context.WithCancel(ctx)
-		go func() {
-			defer close(controllersDone)
-			leader.Run(controllersCtx, etcdClient, controller.ElectionName, leaderIdentity(cfg.Listen), logger,
-				func(ctx context.Context) { controller.RunAll(ctx, store, logger, controller.Options{}) })
-		}()
-		cleanups = append(cleanups, func() { stopControllers(); <-controllersDone })
+		cleanups = append(cleanups, startControllers(ctx, etcdClient, store, leaderIdentity(cfg.Listen), logger))
 	}
 
 	e := newEcho(apiServer, etcdClient, acct, logger)
@@ -167,21 +160,9 @@ func Run(ctx context.Context, cfg Config) error {
 		// (the console's websockets) ends here.
 		srv.RegisterOnShutdown(unmount)
 	}
-	tlsDir := cfg.TLSDir
-	if tlsDir == "" && cfg.DataDir != "" {
-		tlsDir = filepath.Join(cfg.DataDir, "tls")
-	}
-	served := ln
-	caFile := ""
-	if tlsDir != "" {
-		tlsConfig, err := loadOrCreateTLS(tlsDir)
-		if err != nil {
-			return err
-		}
-		served = newMuxListener(ln, tlsConfig)
-		caFile = tlsFiles{dir: tlsDir}.caCert()
-		// The CA certificate is public: clients fetch it to trust the server.
-		e.GET("/ca.crt", func(c echo.Context) error { return c.Attachment(caFile, "berth-ca.crt") })
+	served, caFile, err := withTLS(cfg, ln, e)
+	if err != nil {
+		return err
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(served) }()
@@ -216,6 +197,40 @@ func Run(ctx context.Context, cfg Config) error {
 		logger.Warn("requests still running at shutdown", "error", err)
 	}
 	return nil
+}
+
+// startControllers runs the scheduler and the controllers whenever this
+// master holds the election, and returns what stops them.
+func startControllers(ctx context.Context, etcd *clientv3.Client, store *storage.Store, identity string, logger *slog.Logger) func() {
+	done := make(chan struct{})
+	ctx, stop := context.WithCancel(ctx)
+	go func() {
+		defer close(done)
+		leader.Run(ctx, etcd, controller.ElectionName, identity, logger,
+			func(ctx context.Context) { controller.RunAll(ctx, store, logger, controller.Options{}) })
+	}()
+	return func() { stop(); <-done }
+}
+
+// withTLS serves TLS beside plain HTTP on ln when there is a TLS dir
+// (cfg.TLSDir, or DataDir/tls), and publishes the CA's certificate at
+// /ca.crt. It returns the listener to serve and the CA file ("" without TLS).
+func withTLS(cfg Config, ln net.Listener, e *echo.Echo) (net.Listener, string, error) {
+	dir := cfg.TLSDir
+	if dir == "" && cfg.DataDir != "" {
+		dir = filepath.Join(cfg.DataDir, "tls")
+	}
+	if dir == "" {
+		return ln, "", nil
+	}
+	tlsConfig, err := loadOrCreateTLS(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	caFile := tlsFiles{dir: dir}.caCert()
+	// The CA certificate is public: clients fetch it to trust the server.
+	e.GET("/ca.crt", func(c echo.Context) error { return c.Attachment(caFile, "berth-ca.crt") })
+	return newMuxListener(ln, tlsConfig), caFile, nil
 }
 
 // leaderIdentity names this master in elections.
