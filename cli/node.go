@@ -60,24 +60,9 @@ join, and may expire.`,
 			if err != nil {
 				return err
 			}
-			token := &berthv1.Token{
-				TypeMeta:   metav1.TypeMeta{APIVersion: berthv1.SchemeGroupVersion.String(), Kind: "Token"},
-				ObjectMeta: metav1.ObjectMeta{Name: args[0]},
-				Spec:       berthv1.TokenSpec{Kind: nodeTokenKind},
-			}
-			if ttl > 0 {
-				token.Spec.TTL = ttl.String()
-			}
-			var created berthv1.Token
-			if err := c.Create(cmd.Context(), client.Tokens, "", token, &created); err != nil {
+			created, expires, err := createToken(cmd, c, args[0], nodeTokenKind, ttl)
+			if err != nil {
 				return err
-			}
-			if created.Status.Secret == "" {
-				return fmt.Errorf("the server created node token %q but sent no secret", args[0])
-			}
-			expires := ""
-			if created.Status.ExpiresAt != nil {
-				expires = ", expires " + created.Status.ExpiresAt.UTC().Format(time.RFC3339)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "node token %q created%s.\nThe secret below is shown only this once: save it to the file berth node --token-file reads.\n", args[0], expires)
 			fmt.Fprintln(cmd.OutOrStdout(), created.Status.Secret)

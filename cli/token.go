@@ -34,23 +34,9 @@ printed on stdout, alone, and only this once: the server keeps only a hash.`,
 			if err != nil {
 				return err
 			}
-			token := &berthv1.Token{
-				TypeMeta:   metav1.TypeMeta{APIVersion: berthv1.SchemeGroupVersion.String(), Kind: "Token"},
-				ObjectMeta: metav1.ObjectMeta{Name: args[0]},
-			}
-			if ttl > 0 {
-				token.Spec.TTL = ttl.String()
-			}
-			var created berthv1.Token
-			if err := c.Create(cmd.Context(), client.Tokens, "", token, &created); err != nil {
+			created, expires, err := createToken(cmd, c, args[0], "", ttl)
+			if err != nil {
 				return err
-			}
-			if created.Status.Secret == "" {
-				return fmt.Errorf("the server created token %q but sent no secret", args[0])
-			}
-			expires := ""
-			if created.Status.ExpiresAt != nil {
-				expires = ", expires " + created.Status.ExpiresAt.UTC().Format(time.RFC3339)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "token/%s created%s.\nThe secret below is shown only this once: store it now.\n", args[0], expires)
 			fmt.Fprintln(cmd.OutOrStdout(), created.Status.Secret)
@@ -90,4 +76,33 @@ func newTokenRevokeCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// createToken creates a token of kind ("" for an API token) and returns
+// it with its expiry worded for people (", expires ..." or "").
+func createToken(cmd *cobra.Command, c *client.Client, name, kind string, ttl time.Duration) (berthv1.Token, string, error) {
+	token := &berthv1.Token{
+		TypeMeta:   metav1.TypeMeta{APIVersion: berthv1.SchemeGroupVersion.String(), Kind: "Token"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       berthv1.TokenSpec{Kind: kind},
+	}
+	if ttl > 0 {
+		token.Spec.TTL = ttl.String()
+	}
+	var created berthv1.Token
+	if err := c.Create(cmd.Context(), client.Tokens, "", token, &created); err != nil {
+		return created, "", err
+	}
+	if created.Status.Secret == "" {
+		what := "token"
+		if kind != "" {
+			what = kind + " token"
+		}
+		return created, "", fmt.Errorf("the server created %s %q but sent no secret", what, name)
+	}
+	expires := ""
+	if created.Status.ExpiresAt != nil {
+		expires = ", expires " + created.Status.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return created, expires, nil
 }
