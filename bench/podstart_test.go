@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"github.com/berthpaas/berth/internal/syncbuf"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +19,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berthpaas/berth/internal/syncbuf"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/docker/docker/api/types/container"
 	dockerclient "github.com/docker/docker/client"
@@ -389,7 +391,7 @@ func deleteBenchPods(b *testing.B, api *client.Client, ns string) {
 		b.Fatalf("list bench pods: %v", err)
 	}
 	for _, p := range list.Items {
-		if err := api.Delete(ctx, client.Pods, ns, p.Name); err != nil && !client.IsNotFound(err) {
+		if err := api.Delete(ctx, client.Pods, ns, p.Name); err != nil && !apierrors.IsNotFound(err) {
 			b.Errorf("delete pod %q: %v", p.Name, err)
 		}
 	}

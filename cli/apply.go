@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/berthpaas/berth/client"
@@ -61,9 +63,9 @@ func applyOne(ctx context.Context, c *client.Client, m manifest) (string, error)
 	for attempt := 1; ; attempt++ {
 		var current map[string]any
 		err := c.Get(ctx, m.res, m.namespace, m.name, &current)
-		if client.IsNotFound(err) {
+		if apierrors.IsNotFound(err) {
 			err = c.Create(ctx, m.res, m.namespace, desired, nil)
-			if client.IsAlreadyExists(err) && attempt < applyAttempts {
+			if apierrors.IsAlreadyExists(err) && attempt < applyAttempts {
 				continue
 			}
 			return "created", err
@@ -76,7 +78,7 @@ func applyOne(ctx context.Context, c *client.Client, m manifest) (string, error)
 			return "unchanged", nil
 		}
 		err = c.Update(ctx, m.res, m.namespace, m.name, merged, nil)
-		if client.IsConflict(err) && attempt < applyAttempts {
+		if apierrors.IsConflict(err) && attempt < applyAttempts {
 			continue
 		}
 		return "configured", err

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berthpaas/berth/client"
@@ -179,7 +181,7 @@ func TestCreate(t *testing.T) {
 		t.Errorf("create = %q", out)
 	}
 	_, _, err := run(t, "", "create", "-f", file)
-	if !client.IsAlreadyExists(err) || !strings.Contains(err.Error(), `pod/web: pods "web" already exists`) {
+	if !apierrors.IsAlreadyExists(err) || !strings.Contains(err.Error(), `pod/web: pods "web" already exists`) {
 		t.Errorf("second create error = %v", err)
 	}
 	if f.srv.Object(client.Services, "dev", "web") == nil {
@@ -197,7 +199,7 @@ func TestDelete(t *testing.T) {
 		t.Errorf("delete -n = %q", out)
 	}
 	_, _, err := run(t, "", "delete", "pod", "web")
-	if !client.IsNotFound(err) {
+	if !apierrors.IsNotFound(err) {
 		t.Errorf("delete of a missing pod error = %v", err)
 	}
 	mustRun(t, "", "delete", "pod", "web", "--ignore-not-found")

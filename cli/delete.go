@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/berthpaas/berth/client"
@@ -29,7 +31,7 @@ func newDeleteCommand(g *globals) *cobra.Command {
 			var errs []error
 			for _, m := range targets {
 				err := c.Delete(cmd.Context(), m.res, m.namespace, m.name)
-				if client.IsNotFound(err) && ignoreNotFound {
+				if apierrors.IsNotFound(err) && ignoreNotFound {
 					continue
 				}
 				if err != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/berthpaas/berth/cli"
 	"github.com/berthpaas/berth/client"
 	"github.com/berthpaas/berth/client/clienttest"
@@ -68,7 +70,7 @@ func TestGetNotFound(t *testing.T) {
 		t.Errorf("empty list: err %v, stderr %q", err, stderr)
 	}
 	_, _, err = run(t, "", "get", "pod", "missing")
-	if !client.IsNotFound(err) || err.Error() != `pods "missing" not found` {
+	if !apierrors.IsNotFound(err) || err.Error() != `pods "missing" not found` {
 		t.Errorf("missing pod: err %v", err)
 	}
 	_, _, err = run(t, "", "get", "deployments")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/berthpaas/berth/client"
@@ -72,7 +74,7 @@ pass it on stdin with --password-stdin.`,
 			}
 			token, err := client.Login(cmd.Context(), server, username, password, opts...)
 			if err != nil {
-				if client.IsUnauthorized(err) {
+				if apierrors.IsUnauthorized(err) {
 					return fmt.Errorf("login to %s as %q failed: %w", server, username, err)
 				}
 				return err
@@ -112,7 +114,7 @@ func newLogoutCommand(g *globals) *cobra.Command {
 				return err
 			}
 			// A token the server no longer accepts is as good as revoked.
-			if err := c.Logout(cmd.Context()); err != nil && !client.IsUnauthorized(err) {
+			if err := c.Logout(cmd.Context()); err != nil && !apierrors.IsUnauthorized(err) {
 				return err
 			}
 			if g.token == "" || g.token == cfg.Token {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	noderuntime "github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/remotecommand"
 	"github.com/berthpaas/berth/cli"
@@ -54,7 +56,7 @@ func TestLogsOptions(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := run(t, "", "logs", "missing"); !client.IsNotFound(err) {
+	if _, _, err := run(t, "", "logs", "missing"); !apierrors.IsNotFound(err) {
 		t.Errorf("logs of a missing pod: %v", err)
 	}
 }
@@ -160,7 +162,7 @@ func TestStopStartRestart(t *testing.T) {
 		t.Errorf("writes = %q, want %q", got, want)
 	}
 	out, _, err := run(t, "", "stop", "missing", "web")
-	if !client.IsNotFound(err) || out != "pod/web stopped\n" {
+	if !apierrors.IsNotFound(err) || out != "pod/web stopped\n" {
 		t.Errorf("stop of a missing and an existing pod: out %q, err %v", out, err)
 	}
 }

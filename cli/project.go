@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -156,7 +158,7 @@ func newProjectAddMemberCommand(g *globals) *cobra.Command {
 			}
 			verb := "added"
 			err = c.Create(ctx, client.Members, project, member, nil)
-			if client.IsAlreadyExists(err) {
+			if apierrors.IsAlreadyExists(err) {
 				var current berthv1.Member
 				if err = c.Get(ctx, client.Members, project, user, &current); err == nil {
 					current.Spec.Role = role

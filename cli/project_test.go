@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/berthpaas/berth/client"
 )
 
@@ -29,7 +31,7 @@ func TestProjectLifecycle(t *testing.T) {
 	if ns := f.config(t).Namespace; ns != "shop" {
 		t.Errorf("config namespace = %q", ns)
 	}
-	if _, _, err := run(t, "", "project", "use", "nope"); !client.IsNotFound(err) {
+	if _, _, err := run(t, "", "project", "use", "nope"); !apierrors.IsNotFound(err) {
 		t.Errorf("use of a missing project error = %v", err)
 	}
 	if ns := f.config(t).Namespace; ns != "shop" {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/berthpaas/berth/backend/version"
@@ -139,7 +141,7 @@ func addLoginHints(cmd *cobra.Command, g *globals) {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		err := run(cmd, args)
-		if client.IsUnauthorized(err) {
+		if apierrors.IsUnauthorized(err) {
 			return fmt.Errorf("%w\nyour token is missing, expired or revoked: log in again with \"berth login %s -u USER\"", err, g.serverForHint())
 		}
 		return err

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -143,7 +145,7 @@ func TestRunErrors(t *testing.T) {
 func TestRunAlreadyExists(t *testing.T) {
 	newFixture(t)
 	mustRun(t, "", "run", "web", "--image", "x")
-	if _, _, err := run(t, "", "run", "web", "--image", "x"); !client.IsAlreadyExists(err) {
+	if _, _, err := run(t, "", "run", "web", "--image", "x"); !apierrors.IsAlreadyExists(err) {
 		t.Errorf("second run error = %v, want AlreadyExists", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -32,7 +34,7 @@ func TestCRUD(t *testing.T) {
 	if created.ResourceVersion == "" || created.Namespace != "dev" {
 		t.Fatalf("created pod lacks server metadata: %+v", created.ObjectMeta)
 	}
-	if err := c.Create(ctx, client.Pods, "dev", pod, nil); !client.IsAlreadyExists(err) {
+	if err := c.Create(ctx, client.Pods, "dev", pod, nil); !apierrors.IsAlreadyExists(err) {
 		t.Errorf("second Create error = %v, want AlreadyExists", err)
 	}
 
@@ -46,7 +48,7 @@ func TestCRUD(t *testing.T) {
 	if err := c.Update(ctx, client.Pods, "dev", "web", &got, &updated); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	if err := c.Update(ctx, client.Pods, "dev", "web", &got, nil); !client.IsConflict(err) {
+	if err := c.Update(ctx, client.Pods, "dev", "web", &got, nil); !apierrors.IsConflict(err) {
 		t.Errorf("Update with a stale resourceVersion error = %v, want Conflict", err)
 	}
 
@@ -62,7 +64,7 @@ func TestCRUD(t *testing.T) {
 		t.Fatalf("Delete: %v", err)
 	}
 	err := c.Get(ctx, client.Pods, "dev", "web", &got)
-	if !client.IsNotFound(err) {
+	if !apierrors.IsNotFound(err) {
 		t.Errorf("Get after Delete error = %v, want NotFound", err)
 	}
 	if err.Error() != `pods "web" not found` {
@@ -146,7 +148,7 @@ func TestWatchErrorEvent(t *testing.T) {
 	for ev := range events {
 		got = append(got, ev)
 	}
-	if len(got) != 2 || got[1].Type != client.Error || !client.IsGone(got[1].Err) {
+	if len(got) != 2 || got[1].Type != client.Error || !apierrors.IsResourceExpired(got[1].Err) && !apierrors.IsGone(got[1].Err) {
 		t.Fatalf("events = %+v", got)
 	}
 }
@@ -156,7 +158,7 @@ func TestLoginLogout(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	srv.AddUser("alice", "s3cret")
 
-	if _, err := client.Login(ctx, srv.URL, "alice", "wrong"); !client.IsUnauthorized(err) {
+	if _, err := client.Login(ctx, srv.URL, "alice", "wrong"); !apierrors.IsUnauthorized(err) {
 		t.Errorf("Login with a wrong password error = %v", err)
 	}
 	token, err := client.Login(ctx, srv.URL, "alice", "s3cret")
@@ -174,7 +176,7 @@ func TestLoginLogout(t *testing.T) {
 	if srv.TokenValid(token) {
 		t.Error("token still valid after Logout")
 	}
-	if _, err := c.WhoAmI(ctx); !client.IsUnauthorized(err) {
+	if _, err := c.WhoAmI(ctx); !apierrors.IsUnauthorized(err) {
 		t.Errorf("WhoAmI after Logout error = %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -15,9 +14,14 @@ import (
 // APIError is a request the server refused; Status is its answer. When the
 // server sent no Status (a proxy's HTML page, say), one is made up from the
 // HTTP status and the start of the body.
+// It is an apierrors.APIStatus, so apierrors.IsNotFound and the other
+// classifiers of k8s.io/apimachinery work on it and on errors that wrap it.
 type APIError struct {
-	Status metav1.Status
+	status metav1.Status
 }
+
+// Status is the server's answer; it makes APIError an apierrors.APIStatus.
+func (e *APIError) Status() metav1.Status { return e.status }
 
 // Error reads as a sentence for people, with one line per cause:
 //
@@ -27,8 +31,8 @@ func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.headline())
 	var causes []metav1.StatusCause
-	if e.Status.Details != nil {
-		causes = e.Status.Details.Causes
+	if e.status.Details != nil {
+		causes = e.status.Details.Causes
 	}
 	if len(causes) > 0 {
 		b.WriteString(":")
@@ -50,7 +54,7 @@ func (e *APIError) Error() string {
 // headline is the first line of Error: the server's message, except for
 // invalid objects with causes, whose message repeats the causes on one line.
 func (e *APIError) headline() string {
-	s := e.Status
+	s := e.status
 	d := s.Details
 	if s.Reason == metav1.StatusReasonInvalid && d != nil && len(d.Causes) > 0 && d.Kind != "" {
 		if d.Name == "" {
@@ -74,58 +78,10 @@ func upperFirst(s string) string {
 }
 
 // Code is the HTTP status code of the refusal.
-func (e *APIError) Code() int { return int(e.Status.Code) }
+func (e *APIError) Code() int { return int(e.status.Code) }
 
 // Reason is the machine-readable reason (NotFound, Conflict, Invalid ...).
-func (e *APIError) Reason() metav1.StatusReason { return e.Status.Reason }
-
-func reasonOf(err error) (metav1.StatusReason, int) {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Status.Reason, int(apiErr.Status.Code)
-	}
-	return "", 0
-}
-
-// IsNotFound reports whether err is the server saying the object does not
-// exist.
-func IsNotFound(err error) bool {
-	reason, code := reasonOf(err)
-	return reason == metav1.StatusReasonNotFound || code == http.StatusNotFound
-}
-
-// IsConflict reports whether err is a failed compare-and-swap (a stale
-// resourceVersion) or another conflict.
-func IsConflict(err error) bool {
-	reason, code := reasonOf(err)
-	return reason == metav1.StatusReasonConflict || code == http.StatusConflict
-}
-
-// IsAlreadyExists reports whether err is a create of a name that is taken.
-func IsAlreadyExists(err error) bool {
-	reason, _ := reasonOf(err)
-	return reason == metav1.StatusReasonAlreadyExists
-}
-
-// IsUnauthorized reports whether the server did not accept the credential
-// (missing, expired or revoked token).
-func IsUnauthorized(err error) bool {
-	reason, code := reasonOf(err)
-	return reason == metav1.StatusReasonUnauthorized || code == http.StatusUnauthorized
-}
-
-// IsForbidden reports whether the credential is valid but lacks the right.
-func IsForbidden(err error) bool {
-	reason, code := reasonOf(err)
-	return reason == metav1.StatusReasonForbidden || code == http.StatusForbidden
-}
-
-// IsGone reports whether a watch asked for a resourceVersion that has been
-// compacted away; the caller should list again.
-func IsGone(err error) bool {
-	reason, code := reasonOf(err)
-	return reason == metav1.StatusReasonGone || reason == metav1.StatusReasonExpired || code == http.StatusGone
-}
+func (e *APIError) Reason() metav1.StatusReason { return e.status.Reason }
 
 // maxErrorBody bounds how much of a non-Status error body ends up in a
 // message.
@@ -138,7 +94,7 @@ func errorFromResponse(code int, body []byte) *APIError {
 		if st.Code == 0 {
 			st.Code = int32(code)
 		}
-		return &APIError{Status: st}
+		return &APIError{status: st}
 	}
 	msg := strings.TrimSpace(string(body))
 	if len(msg) > maxErrorBody {
@@ -147,7 +103,7 @@ func errorFromResponse(code int, body []byte) *APIError {
 	if msg == "" || strings.HasPrefix(msg, "<") {
 		msg = fmt.Sprintf("%s (HTTP %d)", http.StatusText(code), code)
 	}
-	return &APIError{Status: metav1.Status{
+	return &APIError{status: metav1.Status{
 		Status:  metav1.StatusFailure,
 		Code:    int32(code),
 		Reason:  reasonForCode(code),

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -48,7 +49,7 @@ func TestAPIErrorMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := &APIError{Status: tt.status}
+			err := &APIError{status: tt.status}
 			if got := err.Error(); got != tt.want {
 				t.Errorf("Error() =\n%s\nwant\n%s", got, tt.want)
 			}
@@ -57,21 +58,21 @@ func TestAPIErrorMessage(t *testing.T) {
 }
 
 func TestErrorClasses(t *testing.T) {
-	wrap := func(st metav1.Status) error { return fmt.Errorf("context: %w", &APIError{Status: st}) }
+	wrap := func(st metav1.Status) error { return fmt.Errorf("context: %w", &APIError{status: st}) }
 	notFound := wrap(metav1.Status{Code: 404, Reason: metav1.StatusReasonNotFound})
 	conflict := wrap(metav1.Status{Code: 409, Reason: metav1.StatusReasonConflict})
 	exists := wrap(metav1.Status{Code: 409, Reason: metav1.StatusReasonAlreadyExists})
 	unauthorized := wrap(metav1.Status{Code: 401})
-	if !IsNotFound(notFound) || IsNotFound(conflict) || IsNotFound(errors.New("x")) {
+	if !apierrors.IsNotFound(notFound) || apierrors.IsNotFound(conflict) || apierrors.IsNotFound(errors.New("x")) {
 		t.Error("IsNotFound misclassifies")
 	}
-	if !IsConflict(conflict) || IsConflict(notFound) {
+	if !apierrors.IsConflict(conflict) || apierrors.IsConflict(notFound) {
 		t.Error("IsConflict misclassifies")
 	}
-	if !IsAlreadyExists(exists) || IsAlreadyExists(conflict) {
+	if !apierrors.IsAlreadyExists(exists) || apierrors.IsAlreadyExists(conflict) {
 		t.Error("IsAlreadyExists misclassifies")
 	}
-	if !IsUnauthorized(unauthorized) || IsUnauthorized(notFound) {
+	if !apierrors.IsUnauthorized(unauthorized) || apierrors.IsUnauthorized(notFound) {
 		t.Error("IsUnauthorized misclassifies")
 	}
 }

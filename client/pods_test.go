@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	noderuntime "github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/remotecommand"
 	"github.com/berthpaas/berth/client"
@@ -85,13 +87,13 @@ func TestPodLogsFollowStreams(t *testing.T) {
 func TestPodOperationsOnMissingPod(t *testing.T) {
 	c, _ := newClient(t)
 	ctx := t.Context()
-	if _, err := c.PodLogs(ctx, "dev", "nope", client.LogOptions{}); !client.IsNotFound(err) {
+	if _, err := c.PodLogs(ctx, "dev", "nope", client.LogOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("PodLogs error = %v, want NotFound", err)
 	}
-	if _, err := c.PodDiff(ctx, "dev", "nope", ""); !client.IsNotFound(err) {
+	if _, err := c.PodDiff(ctx, "dev", "nope", ""); !apierrors.IsNotFound(err) {
 		t.Errorf("PodDiff error = %v, want NotFound", err)
 	}
-	if err := c.DoPodAction(ctx, "dev", "nope", client.StopPod); !client.IsNotFound(err) {
+	if err := c.DoPodAction(ctx, "dev", "nope", client.StopPod); !apierrors.IsNotFound(err) {
 		t.Errorf("DoPodAction error = %v, want NotFound", err)
 	}
 	if _, err := c.PodLogs(ctx, "", "web", client.LogOptions{}); err == nil {

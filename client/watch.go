@@ -117,5 +117,5 @@ func statusError(raw []byte) error {
 	if err := json.Unmarshal(raw, &st); err != nil || st.Kind != "Status" {
 		return fmt.Errorf("watch error: %s", raw)
 	}
-	return &APIError{Status: st}
+	return &APIError{status: st}
 }

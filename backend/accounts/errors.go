@@ -1,23 +1,31 @@
 package accounts
 
-import "errors"
+import (
+	"time"
 
-// The error vocabulary of this package. Returned errors wrap one of these
-// with context; the API maps each to an HTTP status in one place.
+	"github.com/berthpaas/berth/backend/errdefs"
+)
+
+// The error vocabulary of this package, each of an errdefs class (in
+// brackets). Returned errors wrap one of these with context; the API maps
+// the class to an HTTP status in one place.
 var (
-	// ErrNotFound: the user, token or membership does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrAlreadyExists: a user or live token with that name exists.
-	ErrAlreadyExists = errors.New("already exists")
+	// ErrNotFound: the user, token or membership does not exist. [ErrNotFound]
+	ErrNotFound = errdefs.New(errdefs.ErrNotFound, "not found")
+	// ErrAlreadyExists: a user or live token with that name exists. [ErrAlreadyExists]
+	ErrAlreadyExists = errdefs.New(errdefs.ErrAlreadyExists, "already exists")
 	// ErrInvalidCredentials: unknown user or wrong password; which of the
-	// two is deliberately not said.
-	ErrInvalidCredentials = errors.New("invalid credentials")
-	// ErrUnauthenticated: the token is unknown, expired or revoked.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	// two is deliberately not said. [ErrUnauthenticated]
+	ErrInvalidCredentials = errdefs.New(errdefs.ErrUnauthenticated, "invalid credentials")
+	// ErrUnauthenticated: the token is unknown, expired or revoked. [ErrUnauthenticated]
+	ErrUnauthenticated = errdefs.New(errdefs.ErrUnauthenticated, "unauthenticated")
 	// ErrRateLimited: too many failed logins; callers return it when
-	// LoginLimiter.Allow refuses.
-	ErrRateLimited = errors.New("too many failed attempts, try again later")
+	// LoginLimiter.Allow refuses. [ErrTooManyRequests]
+	ErrRateLimited error = &errdefs.RetryError{
+		Err:   errdefs.New(errdefs.ErrTooManyRequests, "too many failed logins; try again later"),
+		After: time.Minute,
+	}
 	// ErrInvalid: an argument breaks a rule (name syntax, password length,
-	// role, token kind).
-	ErrInvalid = errors.New("invalid")
+	// role, token kind). [ErrBadRequest]
+	ErrInvalid = errdefs.New(errdefs.ErrBadRequest, "invalid")
 )

@@ -6,11 +6,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/berthpaas/berth/backend/errdefs"
 
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/auth"
@@ -38,12 +39,12 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		secret, via := credential(req)
 		if secret == "" {
-			return statusError(&auth.Error{Class: auth.ErrUnauthenticated, Msg: "no credentials: send a bearer token or log in"}, zeroGR, "")
+			return statusError(errdefs.New(errdefs.ErrUnauthenticated, "no credentials: send a bearer token or log in"), zeroGR, "")
 		}
 		user, token, err := a.accounts.AuthenticateToken(req.Context(), secret)
 		if err != nil {
 			if errors.Is(err, accounts.ErrUnauthenticated) {
-				return statusError(&auth.Error{Class: auth.ErrUnauthenticated, Msg: "invalid, expired or revoked credentials"}, zeroGR, "")
+				return statusError(errdefs.New(errdefs.ErrUnauthenticated, "invalid, expired or revoked credentials"), zeroGR, "")
 			}
 			return err
 		}
@@ -69,7 +70,7 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 func checkSessionRequest(req *http.Request) error {
 	if strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
 		if origin := req.Header.Get("Origin"); origin != "" && !sameOrigin(origin, req) {
-			return &auth.Error{Class: auth.ErrForbidden, Msg: fmt.Sprintf("websocket from origin %q refused: not this server", origin)}
+			return errdefs.Newf(errdefs.ErrForbidden, "websocket from origin %q refused: not this server", origin)
 		}
 		return nil
 	}
@@ -79,7 +80,7 @@ func checkSessionRequest(req *http.Request) error {
 	}
 	ck, err := req.Cookie(CSRFCookie)
 	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(req.Header.Get(CSRFHeader))) != 1 {
-		return &auth.Error{Class: auth.ErrForbidden, Msg: "missing or wrong CSRF token: a session request that changes something must send the " + CSRFHeader + " header"}
+		return errdefs.New(errdefs.ErrForbidden, "missing or wrong CSRF token: a session request that changes something must send the "+CSRFHeader+" header")
 	}
 	return nil
 }
@@ -140,7 +141,7 @@ func (a *API) login(c echo.Context) error {
 		if errors.Is(err, accounts.ErrInvalidCredentials) || errors.Is(err, accounts.ErrNotFound) {
 			a.limiter.Failure(body.Username, addr)
 			a.audit.record(body.Username, "login", "sessions", "", "", http.StatusUnauthorized, req)
-			return statusError(&auth.Error{Class: auth.ErrUnauthenticated, Msg: "wrong username or password"}, zeroGR, "")
+			return statusError(errdefs.New(errdefs.ErrUnauthenticated, "wrong username or password"), zeroGR, "")
 		}
 		return err
 	}
@@ -187,7 +188,7 @@ func (a *API) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 func (a *API) RequireClusterAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if id := identity(c); !id.ClusterAdmin || id.TokenKind == auth.TokenKindNode {
-			return statusError(&auth.Error{Class: auth.ErrForbidden, Msg: fmt.Sprintf("user %q: only cluster admins may read %s", id.Name, c.Request().URL.Path)}, zeroGR, "")
+			return statusError(errdefs.Newf(errdefs.ErrForbidden, "user %q: only cluster admins may read %s", id.Name, c.Request().URL.Path), zeroGR, "")
 		}
 		return next(c)
 	}

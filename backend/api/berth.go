@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berthpaas/berth/backend/errdefs"
+
 	"github.com/berthpaas/berth/backend/accounts"
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/auth"
@@ -179,7 +181,7 @@ func (a *API) createProject(c echo.Context, res *resource) (runtime.Object, erro
 	ctx := c.Request().Context()
 	created, err := a.core["namespaces"].registry.Create(ctx, "", ns)
 	if err != nil {
-		if inv, ok := err.(*generic.InvalidError); ok {
+		if inv, ok := err.(*errdefs.InvalidError); ok {
 			inv.Kind = "Project"
 		}
 		return nil, err
@@ -228,7 +230,7 @@ func (a *API) putMember(c echo.Context, res *resource, ri auth.RequestInfo) (run
 		return nil, err
 	}
 	if ri.Name != "" && m.Name != ri.Name {
-		return nil, &generic.BadRequestError{Msg: fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.Name, ri.Name)}
+		return nil, errdefs.BadRequest("the name of the object (%s) does not match the name on the URL (%s)", m.Name, ri.Name)
 	}
 	var errs field.ErrorList
 	switch m.Spec.Role {
@@ -240,7 +242,7 @@ func (a *API) putMember(c echo.Context, res *resource, ri auth.RequestInfo) (run
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "the user's name"))
 	}
 	if len(errs) > 0 {
-		return nil, &generic.InvalidError{Kind: "Member", Name: m.Name, Errs: errs}
+		return nil, &errdefs.InvalidError{Kind: "Member", Name: m.Name, Errs: errs}
 	}
 	ctx := c.Request().Context()
 	if _, err := a.core["namespaces"].registry.Get(ctx, "", ri.Namespace); err != nil {
@@ -294,7 +296,7 @@ func (a *API) createUser(c echo.Context, res *resource) (runtime.Object, error) 
 		errs = append(errs, field.Invalid(field.NewPath("spec", "password"), "(hidden)", "must be at least 8 characters"))
 	}
 	if len(errs) > 0 {
-		return nil, &generic.InvalidError{Kind: "User", Name: u.Name, Errs: errs}
+		return nil, &errdefs.InvalidError{Kind: "User", Name: u.Name, Errs: errs}
 	}
 	created, err := a.accounts.CreateUser(c.Request().Context(), u.Name, u.Spec.Password, u.Spec.ClusterAdmin)
 	if err != nil {
@@ -361,7 +363,7 @@ func (a *API) createToken(c echo.Context, res *resource) (runtime.Object, error)
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), ""))
 	}
 	if len(errs) > 0 {
-		return nil, &generic.InvalidError{Kind: "Token", Name: t.Name, Errs: errs}
+		return nil, &errdefs.InvalidError{Kind: "Token", Name: t.Name, Errs: errs}
 	}
 	secret, created, err := a.accounts.CreateToken(c.Request().Context(), identity(c).UserID, t.Name, kind, ttl)
 	if err != nil {
@@ -378,14 +380,14 @@ func (a *API) listAudit(c echo.Context) (runtime.Object, error) {
 	if s := c.QueryParam("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return nil, &generic.BadRequestError{Msg: fmt.Sprintf("invalid limit %q", s)}
+			return nil, errdefs.BadRequest("invalid limit %q", s)
 		}
 		f.Limit = n
 	}
 	if s := c.QueryParam("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			return nil, &generic.BadRequestError{Msg: fmt.Sprintf("invalid since %q: want RFC 3339", s)}
+			return nil, errdefs.BadRequest("invalid since %q: want RFC 3339", s)
 		}
 		f.Since = t
 	}

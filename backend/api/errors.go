@@ -1,16 +1,13 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"regexp"
+	"strconv"
 
-	"github.com/berthpaas/berth/backend/accounts"
-	"github.com/berthpaas/berth/backend/auth"
-	"github.com/berthpaas/berth/backend/manifest"
-	"github.com/berthpaas/berth/backend/registry/generic"
-	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/berthpaas/berth/backend/errdefs"
+
 	"github.com/labstack/echo/v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,58 +15,12 @@ import (
 )
 
 // errNodeUnreachable: the agent of a pod's node does not answer.
-var errNodeUnreachable = errors.New("node unreachable")
+var errNodeUnreachable = errdefs.New(errdefs.ErrUnavailable, "node unreachable")
 
-// statusError is the one place where Berth's error vocabulary becomes an
-// HTTP status and a Kubernetes Status body. gr and name say which object
-// the request was about, for the messages.
+// statusError turns err into a Status for the request about gr/name; the
+// mapping itself is errdefs.Status, the one place for it.
 func statusError(err error, gr schema.GroupResource, name string) *apierrors.StatusError {
-	var (
-		se      *apierrors.StatusError
-		invalid *generic.InvalidError
-		bad     *generic.BadRequestError
-		strict  *strictError
-		maxErr  *http.MaxBytesError
-	)
-	switch {
-	case errors.As(err, &se):
-		return se
-	case errors.As(err, &invalid):
-		return apierrors.NewInvalid(schema.GroupKind{Group: gr.Group, Kind: invalid.Kind}, invalid.Name, invalid.Errs)
-	case errors.As(err, &bad):
-		return apierrors.NewBadRequest(bad.Msg)
-	case errors.As(err, &strict):
-		return strict.status()
-	case errors.As(err, &maxErr):
-		return apierrors.NewRequestEntityTooLargeError("the request body exceeds the limit of 3 MiB")
-	case errors.Is(err, manifest.ErrMalformed):
-		return apierrors.NewBadRequest(err.Error())
-	case errors.Is(err, storage.ErrParentNotFound):
-		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "")
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, accounts.ErrNotFound):
-		return apierrors.NewNotFound(gr, name)
-	case errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, accounts.ErrAlreadyExists):
-		return apierrors.NewAlreadyExists(gr, name)
-	case errors.Is(err, storage.ErrConflict):
-		return apierrors.NewConflict(gr, name, storage.ErrConflict)
-	case errors.Is(err, storage.ErrCompacted):
-		return apierrors.NewResourceExpired("too old resource version: " + err.Error())
-	case errors.Is(err, storage.ErrBadContinue):
-		return apierrors.NewBadRequest("the provided continue parameter is too old or invalid")
-	case errors.Is(err, accounts.ErrInvalid):
-		return apierrors.NewBadRequest(err.Error())
-	case errors.Is(err, accounts.ErrRateLimited):
-		return apierrors.NewTooManyRequests("too many failed logins; try again later", 60)
-	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, accounts.ErrUnauthenticated), errors.Is(err, accounts.ErrInvalidCredentials):
-		return apierrors.NewUnauthorized(err.Error())
-	case errors.Is(err, auth.ErrForbidden):
-		return apierrors.NewForbidden(gr, name, err)
-	case errors.Is(err, errNodeUnreachable):
-		return apierrors.NewServiceUnavailable(err.Error())
-	case errors.Is(err, context.DeadlineExceeded):
-		return apierrors.NewTimeoutError("the request did not finish in time", 1)
-	}
-	return apierrors.NewInternalError(err)
+	return errdefs.Status(err, gr, name)
 }
 
 // strictError lists the unknown or duplicate fields of a body decoded
@@ -79,6 +30,10 @@ type strictError struct {
 }
 
 func (e *strictError) Error() string { return "strict decoding error" }
+
+// Status makes a strictError an apierrors.APIStatus, which errdefs.Status
+// passes through.
+func (e *strictError) Status() metav1.Status { return e.status().ErrStatus }
 
 var quotedField = regexp.MustCompile(`field "([^"]+)"`)
 
@@ -120,6 +75,9 @@ func (a *API) errorHandler(err error, c echo.Context) {
 	}
 	status := se.Status()
 	status.Kind, status.APIVersion = "Status", "v1"
+	if d := status.Details; d != nil && d.RetryAfterSeconds > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfterSeconds)))
+	}
 	writeJSON(c, int(status.Code), &status)
 }
 

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berthpaas/berth/backend/errdefs"
+
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/manifest"
@@ -128,21 +130,21 @@ func listOptions(c echo.Context) (generic.ListOptions, error) {
 	if s := q.Get("labelSelector"); s != "" {
 		sel, err := labels.Parse(s)
 		if err != nil {
-			return opts, &generic.BadRequestError{Msg: fmt.Sprintf("invalid labelSelector %q: %v", s, err)}
+			return opts, errdefs.BadRequest("invalid labelSelector %q: %v", s, err)
 		}
 		opts.Labels = sel
 	}
 	if s := q.Get("fieldSelector"); s != "" {
 		sel, err := fields.ParseSelector(s)
 		if err != nil {
-			return opts, &generic.BadRequestError{Msg: fmt.Sprintf("invalid fieldSelector %q: %v", s, err)}
+			return opts, errdefs.BadRequest("invalid fieldSelector %q: %v", s, err)
 		}
 		opts.Fields = sel
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			return opts, &generic.BadRequestError{Msg: fmt.Sprintf("invalid limit %q", s)}
+			return opts, errdefs.BadRequest("invalid limit %q", s)
 		}
 		opts.Limit = n
 	}
@@ -295,7 +297,7 @@ func deleteOptions(c echo.Context) (metav1.DeleteOptions, error) {
 	if s := c.QueryParam("gracePeriodSeconds"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			return opts, &generic.BadRequestError{Msg: fmt.Sprintf("invalid gracePeriodSeconds %q", s)}
+			return opts, errdefs.BadRequest("invalid gracePeriodSeconds %q", s)
 		}
 		opts.GracePeriodSeconds = &n
 	}
@@ -361,8 +363,8 @@ func checkKind(obj runtime.Object, res *resource) error {
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	want := schema.GroupVersionKind{Group: res.group, Version: "v1", Kind: res.kind}
 	if gvk.Kind != "" && gvk.Kind != want.Kind || gvk.Version != "" && gvk.GroupVersion() != want.GroupVersion() {
-		return &generic.BadRequestError{Msg: fmt.Sprintf("the body is a %s %s, but this endpoint serves %s %s",
-			gvk.GroupVersion().String(), gvk.Kind, want.GroupVersion().String(), want.Kind)}
+		return errdefs.BadRequest("the body is a %s %s, but this endpoint serves %s %s",
+			gvk.GroupVersion().String(), gvk.Kind, want.GroupVersion().String(), want.Kind)
 	}
 	obj.GetObjectKind().SetGroupVersionKind(want)
 	return nil

@@ -3,9 +3,10 @@ package api
 import (
 	"fmt"
 
+	"github.com/berthpaas/berth/backend/errdefs"
+
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/node/runtime"
-	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/labstack/echo/v4"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,7 +42,7 @@ func admitHostPath(c echo.Context, obj k8sruntime.Object) error {
 			continue
 		}
 		if !admin {
-			return &generic.InvalidError{Kind: kindOf(obj), Name: objectName(obj), Errs: field.ErrorList{
+			return &errdefs.InvalidError{Kind: kindOf(obj), Name: objectName(obj), Errs: field.ErrorList{
 				field.Forbidden(path.Child("volumes").Index(i).Child("hostPath"),
 					fmt.Sprintf("only cluster admins may mount host paths (user %q is not one)", id.Name)),
 			}}

@@ -9,9 +9,10 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/berthpaas/berth/backend/errdefs"
+
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/auth"
-	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/labstack/echo/v4"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -39,14 +40,14 @@ type nodeJoinResponse struct {
 func (a *API) nodeJoin(c echo.Context) error {
 	id := identity(c)
 	if id.TokenKind != auth.TokenKindNode {
-		return statusError(&auth.Error{Class: auth.ErrForbidden, Msg: fmt.Sprintf("user %q: only node tokens can join nodes", id.Name)}, zeroGR, "")
+		return statusError(errdefs.Newf(errdefs.ErrForbidden, "user %q: only node tokens can join nodes", id.Name), zeroGR, "")
 	}
 	var body nodeJoinRequest
 	if err := decodeJSONStrict(c.Request(), &body); err != nil {
 		return statusError(err, zeroGR, "")
 	}
 	if msgs := validation.IsDNS1123Subdomain(body.NodeName); len(msgs) > 0 {
-		return statusError(&generic.InvalidError{Kind: "Node", Name: body.NodeName, Errs: field.ErrorList{
+		return statusError(&errdefs.InvalidError{Kind: "Node", Name: body.NodeName, Errs: field.ErrorList{
 			field.Invalid(field.NewPath("nodeName"), body.NodeName, msgs[0]),
 		}}, zeroGR, "")
 	}
@@ -79,7 +80,7 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 	}
 	pod := obj.(*v1.Pod)
 	if pod.Spec.NodeName == "" {
-		return statusError(&generic.BadRequestError{Msg: fmt.Sprintf("pod %q is not scheduled on a node yet", pod.Name)}, res.groupResource(), ri.Name)
+		return statusError(errdefs.BadRequest("pod %q is not scheduled on a node yet", pod.Name), res.groupResource(), ri.Name)
 	}
 	target, err := a.agentURL(c, pod.Spec.NodeName)
 	if err != nil {

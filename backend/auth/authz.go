@@ -1,16 +1,11 @@
 package auth
 
 import (
-	"errors"
 	"fmt"
 
-	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
-)
+	"github.com/berthpaas/berth/backend/errdefs"
 
-// The auth error classes, translated to 401 and 403 at the HTTP edge.
-var (
-	ErrUnauthenticated = errors.New("unauthenticated")
-	ErrForbidden       = errors.New("forbidden")
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 )
 
 // Identity is the authenticated caller of a request.
@@ -161,17 +156,6 @@ func forbidden(id Identity, ri RequestInfo) error {
 	if ri.Namespace != "" && ri.Resource != "namespaces" {
 		where = fmt.Sprintf("in the namespace %q", ri.Namespace)
 	}
-	return &Error{Class: ErrForbidden, Msg: fmt.Sprintf("user %q cannot %s resource %q in API group %q %s",
-		id.Name, ri.Verb, res, ri.APIGroup, where)}
+	return errdefs.Newf(errdefs.ErrForbidden, "user %q cannot %s resource %q in API group %q %s",
+		id.Name, ri.Verb, res, ri.APIGroup, where)
 }
-
-// Error is an auth failure whose message is for people as it stands: it
-// matches its class (ErrForbidden, ErrUnauthenticated) with errors.Is
-// without repeating the class's name in the text.
-type Error struct {
-	Class error
-	Msg   string
-}
-
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Class }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthpaas/berth/backend/errdefs"
+
 	"github.com/berthpaas/berth/backend/auth"
 )
 
@@ -125,7 +127,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("refused: %v", err)
 				case !want && err == nil:
 					t.Errorf("allowed, want forbidden")
-				case !want && !errors.Is(err, auth.ErrForbidden):
+				case !want && !errors.Is(err, errdefs.ErrForbidden):
 					t.Errorf("error %v does not wrap ErrForbidden", err)
 				}
 			})
@@ -194,7 +196,7 @@ func TestDecideMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := auth.Decide(id, "view", auth.ParseRequestInfo(httptest.NewRequest(tt.method, tt.path, nil)))
 			// The class may or may not be repeated at the end.
-			if err == nil || !strings.HasPrefix(err.Error(), tt.want) || !errors.Is(err, auth.ErrForbidden) {
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) || !errors.Is(err, errdefs.ErrForbidden) {
 				t.Errorf("got %v\nwant %s (wrapping ErrForbidden)", err, tt.want)
 			}
 		})
@@ -244,7 +246,7 @@ func TestDecideNodeToken(t *testing.T) {
 			if got := err == nil; got != tt.want {
 				t.Errorf("allowed = %v (%v), want %v", got, err, tt.want)
 			}
-			if err != nil && !errors.Is(err, auth.ErrForbidden) {
+			if err != nil && !errors.Is(err, errdefs.ErrForbidden) {
 				t.Errorf("error %v does not wrap ErrForbidden", err)
 			}
 		})

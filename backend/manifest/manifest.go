@@ -6,10 +6,11 @@ package manifest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"mime"
 	"strings"
+
+	"github.com/berthpaas/berth/backend/errdefs"
 
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -17,7 +18,7 @@ import (
 
 // ErrMalformed: the body is not valid JSON or YAML, or does not fit the
 // object's types (a string where a number belongs).
-var ErrMalformed = errors.New("malformed manifest")
+var ErrMalformed = errdefs.New(errdefs.ErrBadRequest, "malformed manifest")
 
 // IsYAML reports whether a content type names YAML.
 func IsYAML(contentType string) bool {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/systemd"
 	"github.com/berthpaas/berth/client"
@@ -174,7 +176,7 @@ func (a *Agent) api() *client.Client { return a.creds.client() }
 func (a *Agent) call(ctx context.Context, op func(*client.Client) error) error {
 	c := a.api()
 	err := op(c)
-	if !client.IsUnauthorized(err) {
+	if !apierrors.IsUnauthorized(err) {
 		return err
 	}
 	a.log.Warn("the master refused the node's credential; joining again")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/version"
 	"github.com/berthpaas/berth/client"
@@ -45,10 +47,10 @@ func (a *Agent) register(ctx context.Context) error {
 		var node v1.Node
 		err := api.Get(ctx, client.Nodes, "", a.cfg.Name, &node)
 		switch {
-		case client.IsNotFound(err):
+		case apierrors.IsNotFound(err):
 			node = v1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name}}
 			a.applyMeta(&node, info)
-			if err := api.Create(ctx, client.Nodes, "", &node, &node); err != nil && !client.IsAlreadyExists(err) {
+			if err := api.Create(ctx, client.Nodes, "", &node, &node); err != nil && !apierrors.IsAlreadyExists(err) {
 				return fmt.Errorf("create node: %w", err)
 			}
 		case err != nil:
@@ -186,7 +188,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		err := a.call(ctx, func(api *client.Client) error {
 			return a.patchNodeStatus(ctx, api, map[string]any{"status": map[string]any{"conditions": []v1.NodeCondition{cond}}})
 		})
-		if client.IsNotFound(err) {
+		if apierrors.IsNotFound(err) {
 			log.Warn("node object gone; registering again")
 			err = a.register(ctx)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/berthpaas/berth/client"
 	v1 "k8s.io/api/core/v1"
 )
@@ -30,7 +32,7 @@ func (a *Agent) watchPods(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil || client.IsGone(err) {
+		if err == nil || (apierrors.IsGone(err) || apierrors.IsResourceExpired(err)) {
 			log.Debug("pod watch ended; listing again", "error", err)
 			continue
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/client"
 	v1 "k8s.io/api/core/v1"
@@ -161,7 +163,7 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 		return api.Patch(ctx, client.Pods, pod.Namespace, pod.Name+"/status", client.MergePatch, patch, &updated)
 	})
 	switch {
-	case client.IsNotFound(err):
+	case apierrors.IsNotFound(err):
 		return nil // the watch brings the deletion
 	case err != nil:
 		return err
@@ -215,16 +217,16 @@ func (a *Agent) deletePod(ctx context.Context, pod *v1.Pod) error {
 			return api.Do(ctx, http.MethodDelete, client.Pods.Path(pod.Namespace, pod.Name), url.Values{"gracePeriodSeconds": {"0"}}, opts, nil)
 		})
 		switch {
-		case err == nil, client.IsNotFound(err):
+		case err == nil, apierrors.IsNotFound(err):
 			return nil
-		case !client.IsConflict(err) || attempt >= 5:
+		case !apierrors.IsConflict(err) || attempt >= 5:
 			return err
 		}
 		var current v1.Pod
 		if err := a.call(ctx, func(api *client.Client) error {
 			return api.Get(ctx, client.Pods, pod.Namespace, pod.Name, &current)
 		}); err != nil {
-			if client.IsNotFound(err) {
+			if apierrors.IsNotFound(err) {
 				return nil
 			}
 			return err

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
@@ -253,7 +255,7 @@ func testPodDelete(t *testing.T, c *podCluster) {
 		if err == nil {
 			return false
 		}
-		if !client.IsNotFound(err) {
+		if !apierrors.IsNotFound(err) {
 			t.Fatalf("get deleted pod: %v", err)
 		}
 		if left := podContainers(t, c.docker, uid); len(left) > 0 {

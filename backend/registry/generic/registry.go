@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/berthpaas/berth/backend/errdefs"
+
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,7 +74,7 @@ func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object) (r
 		return nil, err
 	}
 	if m.GetResourceVersion() != "" {
-		return nil, badRequest("resourceVersion should not be set on objects to be created")
+		return nil, errdefs.BadRequest("resourceVersion should not be set on objects to be created")
 	}
 	generated := m.GetName() == "" && m.GetGenerateName() != ""
 	m.SetUID(uuid.NewUUID())
@@ -87,11 +91,14 @@ func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object) (r
 			m.SetName(m.GetGenerateName() + rand.String(5))
 		}
 		if errs := r.Strategy.Validate(obj); len(errs) > 0 {
-			return nil, &InvalidError{Kind: r.Kind, Name: m.GetName(), Errs: errs}
+			return nil, &errdefs.InvalidError{Kind: r.Kind, Name: m.GetName(), Errs: errs}
 		}
 		err = r.Store.Create(ctx, r.key(ns, m.GetName()), obj, requires...)
 		if generated && errors.Is(err, storage.ErrAlreadyExists) && attempt < 8 {
 			continue
+		}
+		if errors.Is(err, storage.ErrParentNotFound) {
+			return nil, errdefs.WithSubject(err, schema.GroupResource{Resource: "namespaces"}, ns)
 		}
 		if err != nil {
 			return nil, err
@@ -106,7 +113,7 @@ func (r *Registry) adoptNamespace(m metav1.Object, ns string) error {
 		return nil
 	}
 	if m.GetNamespace() != "" && m.GetNamespace() != ns {
-		return &InvalidError{Kind: r.Kind, Name: m.GetName(), Errs: field.ErrorList{
+		return &errdefs.InvalidError{Kind: r.Kind, Name: m.GetName(), Errs: field.ErrorList{
 			field.Invalid(field.NewPath("metadata", "namespace"), m.GetNamespace(), "does not match the namespace of the request ("+ns+")"),
 		}}
 	}
@@ -202,7 +209,7 @@ func (r *Registry) prepareUpdate(ns, name string, kind UpdateKind, obj, old runt
 	}
 	om, _ := meta.Accessor(old)
 	if m.GetName() != name {
-		return nil, badRequest("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), name)
+		return nil, errdefs.BadRequest("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), name)
 	}
 	if err := r.adoptNamespace(m, ns); err != nil {
 		return nil, err
@@ -225,7 +232,7 @@ func (r *Registry) prepareUpdate(ns, name string, kind UpdateKind, obj, old runt
 		r.Strategy.PrepareForUpdate(obj, old)
 	}
 	if errs := r.Strategy.ValidateUpdate(obj, old); len(errs) > 0 {
-		return nil, &InvalidError{Kind: r.Kind, Name: name, Errs: errs}
+		return nil, &errdefs.InvalidError{Kind: r.Kind, Name: name, Errs: errs}
 	}
 	return obj, nil
 }
@@ -238,7 +245,7 @@ func (r *Registry) Delete(ctx context.Context, ns, name, resourceVersion string)
 	if resourceVersion != "" {
 		v, err := strconv.ParseInt(resourceVersion, 10, 64)
 		if err != nil {
-			return nil, badRequest("invalid resourceVersion %q", resourceVersion)
+			return nil, errdefs.BadRequest("invalid resourceVersion %q", resourceVersion)
 		}
 		expected = v
 	}
@@ -261,7 +268,7 @@ func (r *Registry) Watch(ctx context.Context, ns string, opts ListOptions) (<-ch
 	if opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
 		rv, err := strconv.ParseInt(opts.ResourceVersion, 10, 64)
 		if err != nil || rv < 0 {
-			return nil, badRequest("invalid resourceVersion %q", opts.ResourceVersion)
+			return nil, errdefs.BadRequest("invalid resourceVersion %q", opts.ResourceVersion)
 		}
 		return r.Store.Watch(ctx, prefix, rv, r.Strategy.New, match)
 	}

@@ -40,9 +40,6 @@ type continueToken struct {
 	Start    string `json:"start"`
 }
 
-// ErrBadContinue: a continue token that this server did not issue.
-var ErrBadContinue = errors.New("invalid continue token")
-
 // List returns the objects under prefix that match, in key order, at one
 // revision. With a limit, it returns at most limit matching items and a
 // continue token when more keys remain. A continue token whose revision
