@@ -122,7 +122,42 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		cli.Close()
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
+	if err := r.releaseSubPaths(ctx); err != nil {
+		cli.Close()
+		return nil, err
+	}
 	return r, nil
+}
+
+// releaseSubPaths unmounts the staged subPaths of the pods that have no
+// container left on this host: an agent that stopped between staging a
+// subPath and creating its container, or while it killed a pod, leaves
+// them mounted.
+func (r *Runtime) releaseSubPaths(ctx context.Context) error {
+	entries, err := os.ReadDir(filepath.Join(r.stateDir, "pods"))
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	pods, err := r.listPods(ctx, "")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		uid := e.Name()
+		if _, ok := pods[uid]; ok {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(r.podDir(uid), subPathsDir)); err != nil {
+			continue
+		}
+		if err := unmountSubPaths(r.podDir(uid)); err != nil {
+			errs = append(errs, fmt.Errorf("pod %q: %w", uid, err))
+			continue
+		}
+		r.logger.Info("released the subPath mounts of a pod without containers", "pod_uid", uid)
+	}
+	return errors.Join(errs...)
 }
 
 // Client is the runtime's Docker client.

@@ -221,6 +221,9 @@ func TestRuntime(t *testing.T) {
 	t.Run("adopt and kill", func(t *testing.T) { t.Parallel(); testAdoptKill(t, e) })
 	t.Run("infra replaced", func(t *testing.T) { t.Parallel(); testInfraReplaced(t, e) })
 	t.Run("docker socket refused", func(t *testing.T) { t.Parallel(); testSocketRefused(t, e) })
+	t.Run("subPath escape", func(t *testing.T) { t.Parallel(); testSubPathEscape(t, e) })
+	t.Run("subPath of a hostPath", func(t *testing.T) { t.Parallel(); testSubPathHostPath(t, e) })
+	t.Run("subPath swap race", func(t *testing.T) { t.Parallel(); testSubPathSwapRace(t, e) })
 }
 
 func testEcho(t *testing.T, e *env) {

@@ -48,7 +48,11 @@ func (r *Runtime) KillPod(ctx context.Context, uid string, grace time.Duration) 
 	for _, in := range pc.infra {
 		errs = append(errs, r.removeContainer(ctx, in.id, 0))
 	}
-	if err := os.RemoveAll(r.podDir(uid)); err != nil {
+	// Unmounted first: RemoveAll would descend into a staged subPath and
+	// delete what it shows of the volume or the host.
+	if err := unmountSubPaths(r.podDir(uid)); err != nil {
+		errs = append(errs, fmt.Errorf("pod %q: %w", uid, err))
+	} else if err := os.RemoveAll(r.podDir(uid)); err != nil {
 		errs = append(errs, fmt.Errorf("removing the state of pod %q: %w", uid, err))
 	}
 	r.forget(ps)

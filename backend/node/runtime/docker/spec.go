@@ -115,6 +115,11 @@ type appSpec struct {
 	stateDir string // the runtime's
 	// hostPath is nil when the pod may not mount host paths.
 	hostPath *hostPathPolicy
+	// subPath resolves a volume mount's subPath beneath the volume's
+	// root on the host and returns a path that Docker may bind: see
+	// bindSubPath. check, when not nil, vets the host path it resolves
+	// to. The mount is the index-th of the container.
+	subPath  func(volume, root, subPath string, index int, check func(string) error) (string, error)
 	restarts int
 }
 
@@ -131,7 +136,7 @@ func appConfig(pod *v1.Pod, c *v1.Container, s appSpec) (*container.Config, *con
 	if err != nil {
 		return nil, nil, err
 	}
-	mounts, err := volumeMounts(pod, c, s.stateDir, s.hostPath)
+	mounts, err := volumeMounts(pod, c, s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -304,38 +309,44 @@ func emptyDirPath(stateDir string, pod *v1.Pod, volume string) string {
 }
 
 // volumeMounts binds the container's volume mounts: emptyDir volumes from
-// the pod's state directory, hostPath volumes only where allowed.
-func volumeMounts(pod *v1.Pod, c *v1.Container, stateDir string, hp *hostPathPolicy) ([]mount.Mount, error) {
+// the pod's state directory, hostPath volumes only where allowed, and a
+// subPath of either only as s.subPath resolves it on the host.
+func volumeMounts(pod *v1.Pod, c *v1.Container, s appSpec) ([]mount.Mount, error) {
 	volumes := map[string]*v1.Volume{}
 	for i := range pod.Spec.Volumes {
 		volumes[pod.Spec.Volumes[i].Name] = &pod.Spec.Volumes[i]
 	}
 	var mounts []mount.Mount
-	for _, vm := range c.VolumeMounts {
+	for i, vm := range c.VolumeMounts {
 		vol, ok := volumes[vm.Name]
 		if !ok {
 			return nil, configErrorf("container %q: volume mount %q: no such volume in the pod", c.Name, vm.Name)
 		}
 		var source string
+		var check func(string) error
 		switch {
 		case vol.EmptyDir != nil:
-			source = emptyDirPath(stateDir, pod, vol.Name)
+			source = emptyDirPath(s.stateDir, pod, vol.Name)
 		case vol.HostPath != nil:
-			if hp == nil {
+			if s.hostPath == nil {
 				return nil, configErrorf("container %q: volume %q: hostPath volumes are not allowed for this pod", c.Name, vol.Name)
 			}
 			source = filepath.Clean(vol.HostPath.Path)
+			check = s.hostPath.check
 		default:
 			return nil, configErrorf("container %q: volume %q: only emptyDir and hostPath volumes are supported", c.Name, vol.Name)
 		}
-		if vm.SubPath != "" {
-			if !filepath.IsLocal(vm.SubPath) {
-				return nil, configErrorf("container %q: volume mount %q: subPath %q leaves the volume", c.Name, vm.Name, vm.SubPath)
+		switch {
+		case vm.SubPath != "" && s.subPath == nil:
+			return nil, configErrorf("container %q: volume mount %q: subPath cannot be resolved here", c.Name, vm.Name)
+		case vm.SubPath != "":
+			staged, err := s.subPath(vol.Name, source, vm.SubPath, i, check)
+			if err != nil {
+				return nil, configErrorf("container %q: volume mount %q: %v", c.Name, vm.Name, err)
 			}
-			source = filepath.Join(source, vm.SubPath)
-		}
-		if vol.HostPath != nil {
-			if err := hp.check(source); err != nil {
+			source = staged
+		case check != nil:
+			if err := check(source); err != nil {
 				return nil, configErrorf("container %q: volume %q: %v", c.Name, vol.Name, err)
 			}
 		}

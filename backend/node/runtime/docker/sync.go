@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -212,11 +214,18 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 	if reason, message := r.ensureImage(ctx, ps, c, log); reason != "" {
 		return waiting(reason, message)
 	}
+	if err := r.makeVolumes(pod); err != nil {
+		return waiting(reasonConfig, err.Error())
+	}
 	spec := appSpec{
 		infraID:  infra.ID,
 		podIP:    podIP(infra),
 		stateDir: r.stateDir,
 		restarts: next,
+		subPath: func(volume, root, subPath string, index int, check func(string) error) (string, error) {
+			target := filepath.Join(r.podDir(string(pod.UID)), subPathsDir, volume, c.Name, strconv.Itoa(index))
+			return bindSubPath(root, subPath, target, check)
+		},
 	}
 	if r.allowHostPath(pod) {
 		spec.hostPath = &hostPathPolicy{sockets: r.sockets}
@@ -226,9 +235,6 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		return waiting(reasonConfig, err.Error())
 	}
 	cfg.Labels[LabelScope] = r.scope
-	if err := r.makeVolumes(pod); err != nil {
-		return waiting(reasonConfig, err.Error())
-	}
 	name := containerName(pod, c.Name, next)
 	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, name)
 	if err != nil {
