@@ -38,7 +38,7 @@ func TestStatus(t *testing.T) {
 		{"too large", errdefs.New(errdefs.ErrTooLarge, "patch result too big"), 413, metav1.StatusReasonRequestEntityTooLarge, "Request entity too large: patch result too big"},
 		{"max bytes", &http.MaxBytesError{Limit: 3 << 20}, 413, metav1.StatusReasonRequestEntityTooLarge, "Request entity too large: the request body exceeds the limit of 3 MiB"},
 		{"unavailable", errdefs.New(errdefs.ErrUnavailable, "node x does not answer"), 503, metav1.StatusReasonServiceUnavailable, "node x does not answer"},
-		{"status passes through", apierrors.NewGone("gone"), 410, metav1.StatusReasonGone, "gone"},
+		{"status passes through", apierrors.NewResourceExpired("gone"), 410, metav1.StatusReasonExpired, "gone"},
 		{"unclassified", errors.New("boom"), 500, metav1.StatusReasonInternalError, "Internal error occurred: boom"},
 	}
 	for _, tt := range tests {

@@ -142,14 +142,15 @@ func (c *ClientSession) Run(ctx context.Context, stdin io.Reader, stdout, stderr
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
 	}
-	if len(status) == 0 && readErr != nil && !websocket.IsCloseError(readErr, websocket.CloseNormalClosure) {
+	if len(status) == 0 && !websocket.IsCloseError(readErr, websocket.CloseNormalClosure) {
 		return 0, fmt.Errorf("session ended without an exit status: %w", readErr)
 	}
 	return decodeStatus(status)
 }
 
 // readLoop demultiplexes the server's messages until the connection ends
-// and returns the content of the error channel.
+// and returns the content of the error channel and the error that ended the
+// connection (never nil).
 func (c *ClientSession) readLoop(extend func(), stdout, stderr io.Writer) ([]byte, error) {
 	var status []byte
 	for {

@@ -16,7 +16,7 @@ func TestNodeUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	opts, err := unit.Deserialize(f)
+	opts, err := unit.DeserializeOptions(f)
 	if err != nil {
 		t.Fatalf("berth-node.service does not parse: %v", err)
 	}

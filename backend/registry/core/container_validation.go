@@ -196,7 +196,7 @@ func sortedResourceNames(list v1.ResourceList) []v1.ResourceName {
 // extended ones, which must carry a domain ("example.com/gpu").
 func validateContainerResourceName(name v1.ResourceName, fldPath *field.Path) field.ErrorList {
 	if strings.Contains(string(name), "/") {
-		return invalidEach(fldPath, name, content.IsQualifiedName(string(name)))
+		return invalidEach(fldPath, name, content.IsLabelKey(string(name)))
 	}
 	if slices.Contains(standardContainerResources, name) || strings.HasPrefix(string(name), v1.ResourceHugePagesPrefix) {
 		return nil

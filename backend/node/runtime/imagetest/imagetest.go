@@ -194,24 +194,15 @@ func compile(ctx context.Context, dir, name, source string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, name)
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", bin, src)
+	// "go" is the toolchain running the tests: go test puts its GOROOT/bin
+	// first on the PATH of the test binaries it starts.
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, src)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-buildvcs=false", "GO111MODULE=on")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s (CGO_ENABLED=0): %w\n%s", name, err, out)
 	}
 	return bin, nil
-}
-
-// goTool is the go command of the toolchain running the tests, else the
-// one on PATH.
-func goTool() string {
-	if p := filepath.Join(goruntime.GOROOT(), "bin", "go"); goruntime.GOROOT() != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }
 
 // current reports whether the image tag exists and was built from the
