@@ -30,6 +30,7 @@ import (
 	"github.com/berthpaas/berth/backend/etcdserver"
 	"github.com/berthpaas/berth/backend/leader"
 	"github.com/berthpaas/berth/backend/pgserver"
+	"github.com/berthpaas/berth/backend/pki"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"github.com/labstack/echo/v4"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -223,11 +224,11 @@ func withTLS(cfg Config, ln net.Listener, e *echo.Echo) (net.Listener, string, e
 	if dir == "" {
 		return ln, "", nil
 	}
-	tlsConfig, err := loadOrCreateTLS(dir)
+	_, tlsConfig, err := loadOrCreateTLS(dir)
 	if err != nil {
 		return nil, "", err
 	}
-	caFile := tlsFiles{dir: dir}.caCert()
+	caFile := filepath.Join(dir, pki.CACertFile)
 	// The CA certificate is public: clients fetch it to trust the server.
 	e.GET("/ca.crt", func(c echo.Context) error { return c.Attachment(caFile, "berth-ca.crt") })
 	return newMuxListener(ln, tlsConfig), caFile, nil

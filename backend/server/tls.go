@@ -2,21 +2,15 @@ package server
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/berthpaas/berth/backend/pki"
 )
 
 // kubectl sends a bearer token only over TLS, so the master serves TLS as
@@ -25,106 +19,40 @@ import (
 // a CA that `berth up` creates in DIR/tls on first start; clients trust
 // it with --certificate-authority DIR/tls/ca.crt.
 
-// tlsFiles are the paths of the CA and serving certificate.
-type tlsFiles struct {
-	dir string
-}
+// clusterCAName is the subject of the CA `berth up` creates.
+const clusterCAName = "Berth cluster CA"
 
-func (f tlsFiles) caCert() string     { return filepath.Join(f.dir, "ca.crt") }
-func (f tlsFiles) caKey() string      { return filepath.Join(f.dir, "ca.key") }
-func (f tlsFiles) serverCert() string { return filepath.Join(f.dir, "server.crt") }
-func (f tlsFiles) serverKey() string  { return filepath.Join(f.dir, "server.key") }
+// servingLifetime is the life of the master's serving certificate; it is
+// issued again at a start past two thirds of it.
+const servingLifetime = 365 * 24 * time.Hour
 
-// loadOrCreateTLS returns the serving certificate in dir, creating a CA and
-// a certificate for the loopback names and this host's name if missing.
-func loadOrCreateTLS(dir string) (*tls.Config, error) {
-	files := tlsFiles{dir: dir}
-	if _, err := os.Stat(files.serverCert()); errors.Is(err, os.ErrNotExist) {
-		if err := createTLS(files); err != nil {
-			return nil, fmt.Errorf("create TLS certificates in %q: %w", dir, err)
-		}
-	}
-	cert, err := tls.LoadX509KeyPair(files.serverCert(), files.serverKey())
+// loadOrCreateTLS returns the cluster CA kept in dir, creating it on first
+// start, and a serving configuration with a certificate of that CA for
+// the loopback names and this host's name (server.crt, server.key).
+func loadOrCreateTLS(dir string) (*pki.CA, *tls.Config, error) {
+	ca, err := pki.LoadOrCreateCA(dir, clusterCAName)
 	if err != nil {
-		return nil, fmt.Errorf("load TLS certificate from %q: %w", dir, err)
+		return nil, nil, fmt.Errorf("cluster CA in %q: %w", dir, err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}, nil
-}
-
-func createTLS(files tlsFiles) error {
-	if err := os.MkdirAll(files.dir, 0o700); err != nil {
-		return err
+	tmpl := pki.Template{
+		CommonName:  "berth",
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+		Usages:      []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Lifetime:    servingLifetime,
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "Berth local CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "berth"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(2, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-	}
-	if host, err := os.Hostname(); err == nil && host != "" {
+	if host, err := os.Hostname(); err == nil && host != "" && host != "localhost" {
 		tmpl.DNSNames = append(tmpl.DNSNames, host)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	certFile, keyFile, err := ca.EnsureFiles(dir, "server", tmpl)
 	if err != nil {
-		return err
+		return nil, nil, fmt.Errorf("serving certificate in %q: %w", dir, err)
 	}
-	if err := writePEM(files.caCert(), "CERTIFICATE", caDER, 0o644); err != nil {
-		return err
-	}
-	if err := writeKey(files.caKey(), caKey); err != nil {
-		return err
-	}
-	if err := writeKey(files.serverKey(), key); err != nil {
-		return err
-	}
-	return writePEM(files.serverCert(), "CERTIFICATE", der, 0o644)
-}
-
-func serial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	return n
-}
-
-func writeKey(path string, key *ecdsa.PrivateKey) error {
-	der, err := x509.MarshalECPrivateKey(key)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return err
+		return nil, nil, fmt.Errorf("load TLS certificate from %q: %w", dir, err)
 	}
-	return writePEM(path, "EC PRIVATE KEY", der, 0o600)
-}
-
-func writePEM(path, typ string, der []byte, mode os.FileMode) error {
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode)
+	return ca, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}, nil
 }
 
 // muxListener hands out plain connections as they are and TLS ones
