@@ -171,12 +171,8 @@ func TestNoDoubleBindingUnderLeaderElection(t *testing.T) {
 	var mu sync.Mutex
 	var leaders []int
 	for i := range clients {
-		client, err := clientv3.New(clientv3.Config{Endpoints: c.Env.Etcd.Endpoints(), DialTimeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		client := c.Env.NewEtcdClient(t)
 		clients[i] = client
-		t.Cleanup(func() { client.Close() })
 		wg.Go(func() {
 			leader.Run(ctx, client, "scheduler-test", fmt.Sprint("master-", i), controllertest.Logger(t), func(ctx context.Context) {
 				mu.Lock()

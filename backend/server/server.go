@@ -50,7 +50,11 @@ type Config struct {
 	DatabaseURL string
 	// EtcdEndpoints select an external etcd; empty embeds one.
 	EtcdEndpoints []string
-	Logger        *slog.Logger
+	// EtcdTLS is the CA the master trusts and the client certificate it
+	// presents to an external etcd (--etcd-cafile, --etcd-certfile,
+	// --etcd-keyfile). The embedded etcd has certificates of its own.
+	EtcdTLS etcdserver.ClientTLS
+	Logger  *slog.Logger
 	// Out receives the lines meant for the person who started Berth: the
 	// URL and, on first start, the admin's credentials.
 	Out io.Writer
@@ -275,13 +279,19 @@ func prepareDataDir(dir string) error {
 
 func openEtcd(ctx context.Context, cfg Config, logger *slog.Logger) (*clientv3.Client, func(), error) {
 	if len(cfg.EtcdEndpoints) > 0 {
-		c, err := clientv3.New(clientv3.Config{Endpoints: cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
+		if cfg.EtcdTLS.CertFile == "" {
+			logger.Warn("etcd without a client certificate: whoever reaches it reads every secret and writes any object; see the README on running etcd with client-cert-auth", "endpoints", cfg.EtcdEndpoints)
+		}
+		c, err := etcdserver.NewClient(cfg.EtcdEndpoints, cfg.EtcdTLS)
 		if err != nil {
-			return nil, nil, fmt.Errorf("connect to etcd %v: %w", cfg.EtcdEndpoints, err)
+			return nil, nil, err
 		}
 		return c, func() { c.Close() }, nil
 	}
-	srv, err := etcdserver.Start(ctx, filepath.Join(cfg.DataDir, "etcd"), logger, etcdserver.Options{UnsafeNoFsync: cfg.TestMode})
+	srv, err := etcdserver.Start(ctx, filepath.Join(cfg.DataDir, "etcd"), logger, etcdserver.Options{
+		PKIDir:        filepath.Join(cfg.DataDir, "etcd-pki"),
+		UnsafeNoFsync: cfg.TestMode,
+	})
 	if err != nil {
 		return nil, nil, err
 	}

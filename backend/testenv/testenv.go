@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/backend/etcdserver"
 	"github.com/berthpaas/berth/backend/pgserver"
 	"github.com/berthpaas/berth/backend/server"
 	"github.com/jackc/pgx/v5"
@@ -80,6 +81,9 @@ type Env struct {
 	Out *bytes.Buffer
 	// Etcd is the master's etcd client.
 	Etcd *clientv3.Client
+	// EtcdTLS is the master's client certificate of its embedded etcd,
+	// which refuses clients without one (NewEtcdClient uses it).
+	EtcdTLS etcdserver.ClientTLS
 
 	stop func()
 }
@@ -145,6 +149,12 @@ func Start(t testing.TB, opts ...Options) *Env {
 	t.Cleanup(env.stop)
 	env.HTTPSURL = "https" + strings.TrimPrefix(env.URL, "http")
 	env.CAFile = filepath.Join(o.DataDir, "tls", "ca.crt")
+	etcdPKI := filepath.Join(o.DataDir, "etcd-pki")
+	env.EtcdTLS = etcdserver.ClientTLS{
+		CAFile:   filepath.Join(etcdPKI, "ca.crt"),
+		CertFile: filepath.Join(etcdPKI, "client.crt"),
+		KeyFile:  filepath.Join(etcdPKI, "client.key"),
+	}
 	pw, err := os.ReadFile(filepath.Join(o.DataDir, "admin-password"))
 	if err != nil {
 		t.Fatalf("admin password: %v", err)
@@ -152,6 +162,18 @@ func Start(t testing.TB, opts ...Options) *Env {
 	env.AdminPassword = strings.TrimSpace(string(pw))
 	env.AdminToken = env.Login(t, "admin", env.AdminPassword)
 	return env
+}
+
+// NewEtcdClient opens another client of the master's etcd, closed when
+// the test ends.
+func (e *Env) NewEtcdClient(t testing.TB) *clientv3.Client {
+	t.Helper()
+	c, err := etcdserver.NewClient(e.Etcd.Endpoints(), e.EtcdTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // Stop shuts the master down now (it is also stopped at the end of the test).

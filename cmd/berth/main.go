@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/berthpaas/berth/backend/etcdserver"
 	"github.com/berthpaas/berth/backend/server"
 	"github.com/berthpaas/berth/backend/version"
 	"github.com/berthpaas/berth/cli"
@@ -54,6 +55,7 @@ func defaultDataDir() string {
 
 type serverFlags struct {
 	dataDir, listen, databaseURL, etcdEndpoints, logLevel string
+	etcdCAFile, etcdCertFile, etcdKeyFile                 string
 	noNode                                                bool
 	consoleDevDir                                         string
 	nodeRuntime                                           string
@@ -66,6 +68,9 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "address of the API and console")
 	cmd.Flags().StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (default: run a private PostgreSQL in the data dir)")
 	cmd.Flags().StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs (default: embedded etcd in the data dir)")
+	cmd.Flags().StringVar(&f.etcdCAFile, "etcd-cafile", "", "PEM file of the CA that signs the etcd servers' certificates (with --etcd-endpoints)")
+	cmd.Flags().StringVar(&f.etcdCertFile, "etcd-certfile", "", "PEM client certificate the master presents to etcd (with --etcd-endpoints)")
+	cmd.Flags().StringVar(&f.etcdKeyFile, "etcd-keyfile", "", "PEM private key of --etcd-certfile")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.consoleDevDir, "console-dev-dir", "", "serve the console from this directory on disk (development: edits show on reload)")
 }
@@ -90,11 +95,19 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 			endpoints = append(endpoints, e)
 		}
 	}
+	etcdTLS := etcdserver.ClientTLS{CAFile: f.etcdCAFile, CertFile: f.etcdCertFile, KeyFile: f.etcdKeyFile}
+	if len(endpoints) == 0 && !etcdTLS.Empty() {
+		return server.Config{}, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile are for an external etcd: give --etcd-endpoints")
+	}
+	if (etcdTLS.CertFile == "") != (etcdTLS.KeyFile == "") {
+		return server.Config{}, errors.New("--etcd-certfile and --etcd-keyfile go together")
+	}
 	return server.Config{
 		DataDir:       dataDir,
 		Listen:        f.listen,
 		DatabaseURL:   f.databaseURL,
 		EtcdEndpoints: endpoints,
+		EtcdTLS:       etcdTLS,
 		Logger:        logger,
 		Out:           cmd.OutOrStdout(),
 		Mount:         mountConsole(f.consoleDevDir, logger),
