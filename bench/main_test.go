@@ -5,6 +5,13 @@ import (
 	"testing"
 
 	"github.com/berthpaas/berth/backend/testenv"
+	"github.com/berthpaas/berth/internal/testbin"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+// TestMain runs the benchmarks, then removes the berth binary testbin built
+// for them.
+func TestMain(m *testing.M) {
+	code := testenv.Main(m)
+	testbin.Cleanup()
+	os.Exit(code)
+}

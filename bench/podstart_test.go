@@ -20,19 +20,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthpaas/berth/internal/syncbuf"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"github.com/docker/docker/api/types/container"
 	dockerclient "github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/node/runtime/imagetest"
 	"github.com/berthpaas/berth/backend/testenv"
 	"github.com/berthpaas/berth/client"
+	"github.com/berthpaas/berth/internal/syncbuf"
+	"github.com/berthpaas/berth/internal/testbin"
 )
 
 const (
@@ -454,13 +454,7 @@ func startBerthUp(b *testing.B) *berthUp {
 		b.Skip("runs berth up with pods on Docker; skipped in -short mode")
 	}
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "berth")
-	build := exec.CommandContext(b.Context(), "go", "build", "-o", bin, "./cmd/berth")
-	build.Dir = ".."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("go build ./cmd/berth: %v\n%s", err, out)
-	}
+	bin := testbin.Berth(b)
 	dataDir := filepath.Join(dir, "data")
 	cmd := exec.Command(bin, "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
 	var out, errOut lockedBuffer

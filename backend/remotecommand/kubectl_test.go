@@ -21,9 +21,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
+	"github.com/berthpaas/berth/internal/testbin"
 )
 
-const kubectlPath = "/usr/bin/kubectl"
+// TestMain removes the kubectl that testbin builds for TestKubectlExec.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
 
 // fakeAPIServer answers what `kubectl exec` asks for: discovery, the pod
 // "web" in "default", and its exec subresource served by Serve with run.
@@ -116,9 +122,10 @@ func fakeShell(ctx context.Context, s runtime.Streams) (int, error) {
 }
 
 func TestKubectlExec(t *testing.T) {
-	if _, err := os.Stat(kubectlPath); err != nil {
-		t.Skipf("kubectl not installed at %s: %v", kubectlPath, err)
+	if testing.Short() {
+		t.Skip("builds kubectl from source; skipped in -short mode")
 	}
+	kubectl := testbin.Kubectl(t)
 	server, offered := fakeAPIServer(t, fakeShell)
 	home := t.TempDir()
 
@@ -138,7 +145,7 @@ func TestKubectlExec(t *testing.T) {
 			defer cancel()
 			args := append([]string{"--server", server, "--insecure-skip-tls-verify", "--token", "x",
 				"--cache-dir", filepath.Join(home, "cache"), "exec"}, tt.args...)
-			cmd := exec.CommandContext(ctx, kubectlPath, args...)
+			cmd := exec.CommandContext(ctx, kubectl, args...)
 			cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG="+filepath.Join(home, "none"))
 			cmd.Stdin = strings.NewReader(tt.stdin)
 			var stdout, stderr bytes.Buffer

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +19,17 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/berthpaas/berth/internal/testbin"
 )
+
+// TestMain runs the tests, then removes the berth binary testbin built for
+// them.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
 
 // TestImage builds the berth image from the repository's Dockerfile with no
 // registry (the static binary built here, a tar context, the Docker Engine
@@ -32,14 +41,7 @@ func TestImage(t *testing.T) {
 	defer cancel()
 
 	// The static binary, as `make build` makes it.
-	bin := filepath.Join(t.TempDir(), "berth")
-	// "go" is the toolchain running the tests: go test puts its GOROOT/bin
-	// first on the PATH of the test binaries it starts.
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build (CGO_ENABLED=0): %v\n%s", err, out)
-	}
+	bin := testbin.Berth(t)
 
 	dockerfile, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
 	if err != nil {

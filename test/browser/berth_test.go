@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/berthpaas/berth/internal/syncbuf"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +24,8 @@ import (
 	noderuntime "github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/node/runtime/imagetest"
 	"github.com/berthpaas/berth/backend/testenv"
+	"github.com/berthpaas/berth/internal/syncbuf"
+	"github.com/berthpaas/berth/internal/testbin"
 )
 
 // The sample images of `make examples`.
@@ -58,7 +59,7 @@ func startCluster(t *testing.T) *cluster {
 
 	dataDir := filepath.Join(t.TempDir(), "data")
 	var out, errOut syncBuffer
-	cmd := exec.Command(berthBinary(t), "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	cmd := exec.Command(testbin.Berth(t), "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {

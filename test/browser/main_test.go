@@ -7,56 +7,24 @@
 package browser
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
+
+	"github.com/berthpaas/berth/internal/testbin"
 )
 
-// binDir holds the berth binary built for the tests; TestMain removes it.
-var binDir string
-
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "berth-browser-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binDir = dir
-	return m.Run()
+// TestMain runs the tests, then removes the berth binary testbin built for
+// them.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
 }
 
 // repoRoot is the repository's top directory.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-var (
-	buildOnce sync.Once
-	buildErr  error
-	buildOut  []byte
-)
-
-// berthBinary builds ./cmd/berth once per test binary, static as `make
-// build` makes it, and returns its path.
-func berthBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(binDir, "berth")
-	buildOnce.Do(func() {
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/berth")
-		cmd.Dir = repoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("go build ./cmd/berth: %v\n%s", buildErr, buildOut)
-	}
-	return bin
 }

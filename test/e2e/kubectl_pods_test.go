@@ -10,7 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 )
 
-// TestKubectlPodLogsAndExec runs the installed kubectl against pods that
+// TestKubectlPodLogsAndExec runs the pinned kubectl against pods that
 // really run: logs -f, exec with an exit code, exec with stdin.
 func TestKubectlPodLogsAndExec(t *testing.T) {
 	t.Parallel()

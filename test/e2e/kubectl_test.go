@@ -12,19 +12,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthpaas/berth/backend/testenv"
 	v1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/berthpaas/berth/backend/testenv"
+	"github.com/berthpaas/berth/internal/testbin"
 )
 
-// kubectlPath is where scripts/setup installs kubectl v1.32.
-const kubectlPath = "/usr/bin/kubectl"
-
-// kubectl runs the installed kubectl against one master with one token, in
+// kubectl runs kubectl, built from source at the version tools/kubectl
+// pins (never the machine's own), against one master with one token, in
 // a home and cache of its own so that discovery caches do not leak between
 // tests.
 type kubectl struct {
 	t     *testing.T
+	bin   string
 	env   *testenv.Env
 	token string
 	home  string
@@ -32,14 +33,12 @@ type kubectl struct {
 
 func newKubectl(t *testing.T, env *testenv.Env, token string) *kubectl {
 	t.Helper()
-	if _, err := os.Stat(kubectlPath); err != nil {
-		t.Fatalf("kubectl is required by the end-to-end tests (scripts/setup installs it; -short skips them): %v", err)
-	}
+	bin := testbin.Kubectl(t)
 	home := t.TempDir()
 	if err := os.WriteFile(filepath.Join(home, "kubeconfig"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &kubectl{t: t, env: env, token: token, home: home}
+	return &kubectl{t: t, bin: bin, env: env, token: token, home: home}
 }
 
 // command returns the kubectl command for args, not started.
@@ -51,7 +50,7 @@ func (k *kubectl) command(ctx context.Context, args ...string) *exec.Cmd {
 		"--cache-dir", filepath.Join(k.home, "cache"),
 		"--request-timeout", "30s",
 	}
-	cmd := exec.CommandContext(ctx, kubectlPath, append(base, args...)...)
+	cmd := exec.CommandContext(ctx, k.bin, append(base, args...)...)
 	cmd.Env = []string{
 		"HOME=" + k.home,
 		"KUBECONFIG=" + filepath.Join(k.home, "kubeconfig"),

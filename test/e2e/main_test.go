@@ -1,64 +1,28 @@
-// Package e2e tests Berth from the outside: the installed kubectl, the
-// berth CLI and the berth binary itself against real masters (embedded
-// etcd, real PostgreSQL). -short skips them.
+// Package e2e tests Berth from the outside: kubectl (built from source at
+// the version tools/kubectl pins), the berth CLI and the berth binary
+// itself against real masters (embedded etcd, real PostgreSQL). -short
+// skips them.
 package e2e
 
 import (
-	"fmt"
-	"github.com/berthpaas/berth/internal/syncbuf"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/berthpaas/berth/backend/testenv"
+	"github.com/berthpaas/berth/internal/syncbuf"
+	"github.com/berthpaas/berth/internal/testbin"
 )
-
-// binDir holds the berth binary built for the server tests; TestMain
-// removes it.
-var binDir string
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
+// run runs the tests, then removes the berth and kubectl binaries that
+// testbin built for them.
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "berth-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binDir = dir
+	defer testbin.Cleanup()
 	return testenv.Main(m)
-}
-
-var (
-	buildOnce sync.Once
-	buildErr  error
-	buildOut  []byte
-)
-
-// berthBinary builds ./cmd/berth once per test binary and returns its path.
-func berthBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(binDir, "berth")
-	buildOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/berth")
-		cmd.Dir = root
-		// Static, as make build makes it: the infra image runs it FROM scratch.
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("go build ./cmd/berth: %v\n%s", buildErr, buildOut)
-	}
-	return bin
 }
 
 // syncBuffer is shared with the other tests.

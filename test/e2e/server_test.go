@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthpaas/berth/backend/testenv"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/berthpaas/berth/backend/testenv"
+	"github.com/berthpaas/berth/internal/testbin"
 )
 
 // upProcess is a `berth up` running as a process of its own, with the
@@ -37,7 +39,7 @@ var consoleLine = regexp.MustCompile(`Console:\s+(http://\S+?)/?\s`)
 // berthCommand returns a berth command with a deadline, not started.
 func berthCommand(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, berthBinary(t), args...)
+	cmd := exec.CommandContext(ctx, testbin.Berth(t), args...)
 	var out, errOut syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.WaitDelay = 5 * time.Second
