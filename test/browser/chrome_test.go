@@ -87,8 +87,11 @@ func startBrowser(t *testing.T, base string) *browser {
 	return b
 }
 
-// screenshotDir is $BERTH_SCREENSHOTS or out/screenshots, emptied of the
-// screenshots of an earlier run.
+// emptyShots empties the screenshot directory of an earlier run's files,
+// once per test binary: every test of this run adds to it.
+var emptyShots sync.Once
+
+// screenshotDir is $BERTH_SCREENSHOTS or out/screenshots.
 func screenshotDir(t *testing.T) string {
 	dir := os.Getenv("BERTH_SCREENSHOTS")
 	if dir == "" {
@@ -97,11 +100,13 @@ func screenshotDir(t *testing.T) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("screenshot directory: %v", err)
 	}
-	old, _ := filepath.Glob(filepath.Join(dir, "[0-9][0-9]-*.png"))
-	failed, _ := filepath.Glob(filepath.Join(dir, "FAILED-*.png"))
-	for _, f := range append(old, failed...) {
-		_ = os.Remove(f)
-	}
+	emptyShots.Do(func() {
+		old, _ := filepath.Glob(filepath.Join(dir, "[0-9][0-9]-*.png"))
+		failed, _ := filepath.Glob(filepath.Join(dir, "FAILED-*.png"))
+		for _, f := range append(old, failed...) {
+			_ = os.Remove(f)
+		}
+	})
 	abs, _ := filepath.Abs(dir)
 	t.Logf("screenshots go to %s", abs)
 	return abs
