@@ -1,8 +1,6 @@
 package accounts
 
 import (
-	"time"
-
 	"github.com/berthpaas/berth/backend/errdefs"
 )
 
@@ -19,12 +17,6 @@ var (
 	ErrInvalidCredentials = errdefs.New(errdefs.ErrUnauthenticated, "invalid credentials")
 	// ErrUnauthenticated: the token is unknown, expired or revoked. [ErrUnauthenticated]
 	ErrUnauthenticated = errdefs.New(errdefs.ErrUnauthenticated, "unauthenticated")
-	// ErrRateLimited: too many failed logins; callers return it when
-	// LoginLimiter.Allow refuses. [ErrTooManyRequests]
-	ErrRateLimited error = &errdefs.RetryError{
-		Err:   errdefs.New(errdefs.ErrTooManyRequests, "too many failed logins; try again later"),
-		After: time.Minute,
-	}
 	// ErrInvalid: an argument breaks a rule (name syntax, password length,
 	// role, token kind). [ErrBadRequest]
 	ErrInvalid = errdefs.New(errdefs.ErrBadRequest, "invalid")

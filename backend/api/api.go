@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/auth"
@@ -37,17 +38,23 @@ type Config struct {
 	// AgentSecret is presented to node agents when the master proxies pod
 	// operations to them; agents learn it when they join.
 	AgentSecret string
-	// SecureCookies marks the session cookie Secure (serving over TLS).
-	SecureCookies bool
+	// MaxTokenTTL bounds the life of the tokens users create; zero means
+	// DefaultMaxTokenTTL.
+	MaxTokenTTL time.Duration
+	// ServesTLS says the server also serves HTTPS: session cookies are
+	// Secure, and passwords are refused over plain HTTP from other hosts.
+	ServesTLS bool
 }
 
 // API holds the handlers.
 type API struct {
-	store    *storage.Store
-	accounts *accounts.Store
-	logger   *slog.Logger
-	limiter  *accounts.LoginLimiter
-	secure   bool
+	store       *storage.Store
+	accounts    *accounts.Store
+	logger      *slog.Logger
+	limiter     *accounts.LoginLimiter
+	maxTokenTTL time.Duration
+	// servesTLS: see Config.ServesTLS.
+	servesTLS bool
 	// agentSecret authenticates the master to node agents.
 	agentSecret string
 	core        map[string]*resource
@@ -60,12 +67,16 @@ type API struct {
 
 // New builds the API.
 func New(cfg Config) *API {
+	if cfg.MaxTokenTTL <= 0 {
+		cfg.MaxTokenTTL = DefaultMaxTokenTTL
+	}
 	return &API{
-		store:    cfg.Store,
-		accounts: cfg.Accounts,
-		logger:   cfg.Logger,
-		limiter:  accounts.NewLoginLimiter(accounts.LimiterConfig{}),
-		secure:   cfg.SecureCookies,
+		store:       cfg.Store,
+		accounts:    cfg.Accounts,
+		logger:      cfg.Logger,
+		limiter:     accounts.NewLoginLimiter(accounts.LimiterConfig{}),
+		servesTLS:   cfg.ServesTLS,
+		maxTokenTTL: cfg.MaxTokenTTL,
 
 		agentSecret: cfg.AgentSecret,
 		core:        coreResources(cfg.Store),

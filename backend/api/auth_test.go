@@ -97,8 +97,8 @@ func TestLoginAndLogout(t *testing.T) {
 	if session.Value != login.Token || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" {
 		t.Errorf("session cookie %+v: want the token, HttpOnly, SameSite=Strict, Path=/", session)
 	}
-	if session.Secure {
-		t.Errorf("the session cookie is Secure over plain HTTP, so browsers would drop it")
+	if !session.Secure {
+		t.Errorf("the session cookie is not Secure though the server serves TLS (browsers keep Secure cookies over http://127.0.0.1)")
 	}
 
 	w := authnWhoami(t, env.Do(t, "GET", "/apis/berth.dev/v1/whoami", login.Token, nil))
@@ -186,24 +186,6 @@ func TestLoginAndLogout(t *testing.T) {
 		}
 		authnStatus(t, env.Do(t, "GET", "/apis/berth.dev/v1/whoami", tok, nil), http.StatusUnauthorized, metav1.StatusReasonUnauthorized)
 	})
-}
-
-// The limiter locks the address too, so this test has a master of its own.
-func TestLoginRateLimit(t *testing.T) {
-	t.Parallel()
-	env := testenv.Start(t)
-	env.CreateUser(t, "alice", false)
-	for i := range 5 {
-		authnStatus(t, authnLogin(t, env, "alice", "guess-"+string(rune('a'+i))), http.StatusUnauthorized, metav1.StatusReasonUnauthorized)
-	}
-	status := authnStatus(t, authnLogin(t, env, "alice", authnPassword), http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests)
-	if status.Details == nil || status.Details.RetryAfterSeconds <= 0 {
-		t.Errorf("429 without a retry time: %+v", status)
-	}
-	// A name's case does not reset its counter.
-	authnStatus(t, authnLogin(t, env, "ALICE", authnPassword), http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests)
-	// Sessions made before the lockout still work.
-	authnWhoami(t, env.Do(t, "GET", "/apis/berth.dev/v1/whoami", env.AdminToken, nil))
 }
 
 type authnToken struct {

@@ -6,16 +6,19 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/berthpaas/berth/backend/errdefs"
-
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/labstack/echo/v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 const (
@@ -123,17 +126,21 @@ type loginResponse struct {
 }
 
 // login checks a password and answers a session token, also set as the
-// console's cookie. Failures are rate-limited per user and per address.
+// console's cookie. Failures are rate-limited per client address and per
+// (user, address); see accounts.LoginLimiter.
 func (a *API) login(c echo.Context) error {
 	req := c.Request()
+	addr := c.RealIP()
+	if err := a.checkLoginRequest(req, addr); err != nil {
+		return statusError(err, zeroGR, "")
+	}
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, 64<<10)
 	var body loginRequest
 	if err := decodeJSONStrict(req, &body); err != nil {
 		return statusError(err, zeroGR, "")
 	}
-	addr := c.RealIP()
-	if !a.limiter.Allow(body.Username, addr) {
-		return statusError(accounts.ErrRateLimited, zeroGR, "")
+	if wait := a.limiter.RetryAfter(body.Username, addr); wait > 0 {
+		return statusError(errdefs.TooManyRequests(wait, "too many failed logins from this address; try again later"), zeroGR, "")
 	}
 	ctx := req.Context()
 	user, err := a.accounts.CheckPassword(ctx, body.Username, body.Password)
@@ -152,7 +159,7 @@ func (a *API) login(c echo.Context) error {
 		return err
 	}
 	a.audit.record(user.Name, "login", "sessions", "", "", http.StatusOK, req)
-	secure := a.secure || req.TLS != nil
+	secure := a.secureCookies(req)
 	c.SetCookie(&http.Cookie{
 		Name: SessionCookie, Value: secret, Path: "/", Expires: token.ExpiresAt,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure,
@@ -164,6 +171,39 @@ func (a *API) login(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, loginResponse{Token: secret, Username: user.Name, ExpiresAt: token.ExpiresAt})
 }
 
+// checkLoginRequest refuses what a login must not be:
+//   - a body that is not JSON: text/plain and form bodies are what another
+//     site's page can make a browser send without asking first (login
+//     CSRF signs the victim in to the attacker's account);
+//   - a request from a page of another origin;
+//   - a password sent over plain HTTP from another machine when the
+//     server serves HTTPS: it would cross the network in clear. Loopback
+//     clients (berth up's console on 127.0.0.1) stay on HTTP.
+func (a *API) checkLoginRequest(req *http.Request, addr string) error {
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "create", zeroGR, "",
+			fmt.Sprintf("login takes a JSON body (Content-Type: application/json), not %q", req.Header.Get("Content-Type")), 0, false)
+	}
+	if origin := req.Header.Get("Origin"); origin != "" && !sameOrigin(origin, req) {
+		return errdefs.Newf(errdefs.ErrForbidden, "login from origin %q refused: not this server", origin)
+	}
+	if a.servesTLS && req.TLS == nil {
+		if ip := net.ParseIP(addr); ip == nil || !ip.IsLoopback() {
+			return errdefs.Newf(errdefs.ErrForbidden, "log in over HTTPS (https://%s/): this server does not take passwords over plain HTTP from other machines", req.Host)
+		}
+	}
+	return nil
+}
+
+// secureCookies says whether cookies are marked Secure: always when the
+// server serves TLS. Browsers keep Secure cookies set over
+// http://127.0.0.1 and http://localhost too (both count as secure
+// contexts), so berth up's loopback console works all the same, and a
+// session cookie is never sent in clear to another host.
+func (a *API) secureCookies(req *http.Request) bool {
+	return a.servesTLS || req.TLS != nil
+}
+
 // logout revokes the credential the request came with and clears the
 // cookie.
 func (a *API) logout(c echo.Context) error {
@@ -171,10 +211,11 @@ func (a *API) logout(c echo.Context) error {
 	if err := a.accounts.RevokeTokenBySecret(c.Request().Context(), id.Secret); err != nil {
 		return err
 	}
+	secure := a.secureCookies(c.Request())
 	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secure || c.Request().TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure})
 	c.SetCookie(&http.Cookie{Name: CSRFCookie, Value: "", Path: "/", MaxAge: -1,
-		SameSite: http.SameSiteStrictMode, Secure: a.secure || c.Request().TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: secure})
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -25,8 +25,14 @@ const (
 	annotationDescription = "berth.dev/description"
 )
 
-// defaultTokenTTL is the life of an API token created without a ttl.
-const defaultTokenTTL = 90 * 24 * time.Hour
+const (
+	// defaultTokenTTL is the life of an API token created without a ttl
+	// (or the maximum, when that is shorter).
+	defaultTokenTTL = 90 * 24 * time.Hour
+	// DefaultMaxTokenTTL is the longest life a token may be given when
+	// the server sets no other (Config.MaxTokenTTL).
+	DefaultMaxTokenTTL = 365 * 24 * time.Hour
+)
 
 // serveBerth handles berth.dev/v1 resources.
 func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) error {
@@ -339,11 +345,18 @@ func (a *API) createToken(c echo.Context, res *resource) (runtime.Object, error)
 		return nil, err
 	}
 	var errs field.ErrorList
-	ttl := defaultTokenTTL
+	ttl := min(defaultTokenTTL, a.maxTokenTTL)
 	if t.Spec.TTL != "" {
 		d, err := time.ParseDuration(t.Spec.TTL)
-		if err != nil || d <= 0 {
+		switch {
+		case err != nil || d <= 0:
 			errs = append(errs, field.Invalid(field.NewPath("spec", "ttl"), t.Spec.TTL, "must be a positive duration such as 720h"))
+		case d > a.maxTokenTTL:
+			// A token that outlives everyone's memory of it is a standing
+			// key to the cluster: lifetimes are bounded, as service
+			// account tokens are (--service-account-max-token-expiration).
+			errs = append(errs, field.Invalid(field.NewPath("spec", "ttl"), t.Spec.TTL,
+				fmt.Sprintf("must be at most %s, the server's maximum (--max-token-ttl)", a.maxTokenTTL)))
 		}
 		ttl = d
 	}

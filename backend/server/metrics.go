@@ -20,9 +20,21 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	labels   labeler
 }
 
-func newMetrics() *metrics {
+// labeler names a request's verb and resource for the metrics, from a
+// bounded set (see api.API.MetricLabels).
+type labeler interface {
+	MetricLabels(ri auth.RequestInfo) (verb, resource string)
+}
+
+// auditDrops counts the audit entries lost (accounts.AuditWriter).
+type auditDrops interface {
+	Dropped() uint64
+}
+
+func newMetrics(labels labeler, audit auditDrops) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -34,8 +46,13 @@ func newMetrics() *metrics {
 			Help:    "API request latency by verb and resource (watches excluded).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"verb", "resource"}),
+		labels: labels,
 	}
 	m.registry.MustRegister(m.requests, m.latency,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "berth_audit_dropped_total",
+			Help: "Audit entries lost: the queue stayed full past the wait, or the database refused a batch.",
+		}, func() float64 { return float64(audit.Dropped()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -54,12 +71,20 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		code := c.Response().Status
 		var se *apierrors.StatusError
-		if errors.As(err, &se) {
+		var he *echo.HTTPError
+		switch {
+		case err == nil:
+		case errors.As(err, &se):
 			code = int(se.ErrStatus.Code)
+		case errors.As(err, &he):
+			code = he.Code
+		default:
+			code = http.StatusInternalServerError
 		}
-		m.requests.WithLabelValues(ri.Verb, ri.Resource, strconv.Itoa(code)).Inc()
+		verb, resource := m.labels.MetricLabels(ri)
+		m.requests.WithLabelValues(verb, resource, strconv.Itoa(code)).Inc()
 		if ri.Verb != "watch" {
-			m.latency.WithLabelValues(ri.Verb, ri.Resource).Observe(time.Since(start).Seconds())
+			m.latency.WithLabelValues(verb, resource).Observe(time.Since(start).Seconds())
 		}
 		return err
 	}

@@ -72,6 +72,9 @@ type Config struct {
 	// echo, whose handler also serves their in-process API calls; what it
 	// returns is called when the server shuts down.
 	Mount func(e *echo.Echo) (shutdown func())
+	// MaxTokenTTL bounds the life of the tokens users create (--max-token-ttl);
+	// zero means api.DefaultMaxTokenTTL, one year.
+	MaxTokenTTL time.Duration
 	// NoControllers leaves the scheduler and controllers out (API tests
 	// that must see only their own writes).
 	NoControllers bool
@@ -140,7 +143,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	store := storage.New(etcdClient)
-	apiServer := api.New(api.Config{Store: store, Accounts: acct, Audit: audit, Logger: logger, AgentSecret: agentSecret})
+	apiServer := api.New(api.Config{Store: store, Accounts: acct, Audit: audit, Logger: logger, AgentSecret: agentSecret,
+		ServesTLS: tlsDir(cfg) != "", MaxTokenTTL: cfg.MaxTokenTTL})
 	if err := ensureDefaultNamespace(ctx, store, acct); err != nil {
 		return err
 	}
@@ -148,7 +152,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cleanups = append(cleanups, startControllers(ctx, etcdClient, store, leaderIdentity(cfg.Listen), logger))
 	}
 
-	e := newEcho(apiServer, etcdClient, acct, logger)
+	e := newEcho(apiServer, etcdClient, acct, audit, logger)
 	var unmount func()
 	if cfg.Mount != nil {
 		unmount = cfg.Mount(e)
@@ -221,10 +225,7 @@ func startControllers(ctx context.Context, etcd *clientv3.Client, store *storage
 // (cfg.TLSDir, or DataDir/tls), and publishes the CA's certificate at
 // /ca.crt. It returns the listener to serve and the CA file ("" without TLS).
 func withTLS(cfg Config, ln net.Listener, e *echo.Echo) (net.Listener, string, error) {
-	dir := cfg.TLSDir
-	if dir == "" && cfg.DataDir != "" {
-		dir = filepath.Join(cfg.DataDir, "tls")
-	}
+	dir := tlsDir(cfg)
 	if dir == "" {
 		return ln, "", nil
 	}
@@ -236,6 +237,15 @@ func withTLS(cfg Config, ln net.Listener, e *echo.Echo) (net.Listener, string, e
 	// The CA certificate is public: clients fetch it to trust the server.
 	e.GET("/ca.crt", func(c echo.Context) error { return c.Attachment(caFile, "berth-ca.crt") })
 	return newMuxListener(ln, tlsConfig), caFile, nil
+}
+
+// tlsDir is the directory of the TLS certificates, "" when the master
+// serves plain HTTP only.
+func tlsDir(cfg Config) string {
+	if cfg.TLSDir == "" && cfg.DataDir != "" {
+		return filepath.Join(cfg.DataDir, "tls")
+	}
+	return cfg.TLSDir
 }
 
 // leaderIdentity names this master in elections.
@@ -375,14 +385,14 @@ func printWelcome(cfg Config, url, password, caFile string) {
 	fmt.Fprintln(cfg.Out)
 }
 
-func newEcho(a *api.API, etcd *clientv3.Client, acct *accounts.Store, logger *slog.Logger) *echo.Echo {
+func newEcho(a *api.API, etcd *clientv3.Client, acct *accounts.Store, audit *accounts.AuditWriter, logger *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	// Client addresses (login rate limits, audit) come from the connection;
 	// forwarded headers are not trusted, since no proxy is configured.
 	e.IPExtractor = echo.ExtractIPDirect()
-	m := newMetrics()
-	e.Use(m.middleware, recoverer(logger))
+	m := newMetrics(a, audit)
+	e.Use(m.middleware, recoverer(logger), strictTransportSecurity)
 	a.Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", readyz(etcd, acct))

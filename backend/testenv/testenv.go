@@ -97,6 +97,9 @@ type Options struct {
 	// Controllers runs the scheduler and controllers in the master; off by
 	// default so that tests see only their own writes.
 	Controllers bool
+	// Configure, if set, changes the master's configuration before it
+	// starts (limits, listen address, ...).
+	Configure func(*server.Config)
 }
 
 // Start runs a master for the test and stops it when the test ends.
@@ -120,13 +123,15 @@ func Start(t testing.TB, opts ...Options) *Env {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			DataDir: o.DataDir, Listen: "127.0.0.1:0", DatabaseURL: o.DatabaseURL,
-			Logger: logger, Out: env.Out, TestMode: true, NoControllers: !o.Controllers,
-			Ready: func(u string, c *clientv3.Client) { env.Etcd = c; ready <- u },
-		})
-	}()
+	cfg := server.Config{
+		DataDir: o.DataDir, Listen: "127.0.0.1:0", DatabaseURL: o.DatabaseURL,
+		Logger: logger, Out: env.Out, TestMode: true, NoControllers: !o.Controllers,
+		Ready: func(u string, c *clientv3.Client) { env.Etcd = c; ready <- u },
+	}
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	go func() { done <- server.Run(ctx, cfg) }()
 	select {
 	case env.URL = <-ready:
 	case err := <-done:

@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/berthpaas/berth/backend/api"
 
 	"github.com/berthpaas/berth/backend/etcdserver"
 	"github.com/berthpaas/berth/backend/server"
@@ -59,6 +62,7 @@ type serverFlags struct {
 	noNode                                                bool
 	consoleDevDir                                         string
 	nodeRuntime                                           string
+	maxTokenTTL                                           time.Duration
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -73,6 +77,7 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().StringVar(&f.etcdKeyFile, "etcd-keyfile", "", "PEM private key of --etcd-certfile")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.consoleDevDir, "console-dev-dir", "", "serve the console from this directory on disk (development: edits show on reload)")
+	cmd.Flags().DurationVar(&f.maxTokenTTL, "max-token-ttl", api.DefaultMaxTokenTTL, "longest life a user may give an API token")
 }
 
 func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
@@ -89,6 +94,9 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		dataDir = abs
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	if f.maxTokenTTL <= 0 {
+		return server.Config{}, fmt.Errorf("--max-token-ttl %v: must be positive", f.maxTokenTTL)
+	}
 	var endpoints []string
 	for _, e := range strings.Split(f.etcdEndpoints, ",") {
 		if e = strings.TrimSpace(e); e != "" {
@@ -111,6 +119,7 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		Logger:        logger,
 		Out:           cmd.OutOrStdout(),
 		Mount:         mountConsole(f.consoleDevDir, logger),
+		MaxTokenTTL:   f.maxTokenTTL,
 	}, nil
 }
 
