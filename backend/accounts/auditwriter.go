@@ -10,8 +10,15 @@ import (
 
 const (
 	// auditQueueLen entries may wait for the database; past that, Record
-	// drops entries rather than slow requests down.
+	// waits for room, up to auditQueueWait.
 	auditQueueLen = 8192
+	// auditQueueWait bounds how long Record holds a request up when the
+	// queue is full: a database hiccup shorter than that loses nothing,
+	// and a flood of requests is slowed down to the pace the database
+	// takes. Past it the entry is dropped and counted (Dropped, exported
+	// as berth_audit_dropped_total): a database that is down must not
+	// stop the API.
+	auditQueueWait = time.Second
 	// auditBatchLen bounds one COPY.
 	auditBatchLen = 512
 	// auditWriteTimeout bounds one write. Writes are detached from the
@@ -24,16 +31,18 @@ const (
 // ended.
 var errAuditWriterStopped = errors.New("audit writer stopped")
 
-// AuditWriter records audit entries in the background: Record only queues,
+// AuditWriter records audit entries in the background: Record queues,
 // and a goroutine writes what is queued in batches, as fast as the database
-// takes them. Entries are lost when the queue is full (Dropped counts them)
-// or when a write fails (logged).
+// takes them. When the queue is full, Record waits for room for a bounded
+// time (back-pressure); entries are lost only past that wait (Dropped
+// counts them) or when a write fails (logged, and counted too).
 type AuditWriter struct {
-	store   *Store
-	logger  *slog.Logger
-	queue   chan auditItem
-	done    chan struct{} // closed when the goroutine has written its last batch
-	dropped atomic.Uint64
+	store     *Store
+	logger    *slog.Logger
+	queue     chan auditItem
+	queueWait time.Duration
+	done      chan struct{} // closed when the goroutine has written its last batch
+	dropped   atomic.Uint64
 }
 
 // auditItem is an entry to write, or, when flushed is set, a request to
@@ -46,24 +55,44 @@ type auditItem struct {
 // NewAuditWriter starts a writer whose goroutine ends with ctx, after
 // writing what was queued by then. Wait for Done before closing the Store.
 func (s *Store) NewAuditWriter(ctx context.Context) *AuditWriter {
+	return s.newAuditWriter(ctx, auditQueueLen, auditQueueWait)
+}
+
+func (s *Store) newAuditWriter(ctx context.Context, queueLen int, queueWait time.Duration) *AuditWriter {
 	w := &AuditWriter{
-		store:  s,
-		logger: s.logger.With("subsystem", "audit"),
-		queue:  make(chan auditItem, auditQueueLen),
-		done:   make(chan struct{}),
+		store:     s,
+		logger:    s.logger.With("subsystem", "audit"),
+		queue:     make(chan auditItem, queueLen),
+		queueWait: queueWait,
+		done:      make(chan struct{}),
 	}
 	go w.run(ctx)
 	return w
 }
 
-// Record queues an entry without waiting.
+// Record queues an entry, with its fields capped (see AuditEntry). When
+// the queue is full it waits for room, at most the writer's queue wait,
+// then drops the entry and counts it.
 func (w *AuditWriter) Record(e AuditEntry) {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
+	item := auditItem{entry: e.bounded()}
 	select {
-	case w.queue <- auditItem{entry: e}:
+	case <-w.done:
+		w.dropped.Add(1)
+		return
+	case w.queue <- item:
+		return
 	default:
+	}
+	t := time.NewTimer(w.queueWait)
+	defer t.Stop()
+	select {
+	case w.queue <- item:
+	case <-t.C:
+		w.dropped.Add(1)
+	case <-w.done:
 		w.dropped.Add(1)
 	}
 }
@@ -97,7 +126,8 @@ func (w *AuditWriter) Flush(ctx context.Context) error {
 // Done is closed once the writer has stopped.
 func (w *AuditWriter) Done() <-chan struct{} { return w.done }
 
-// Dropped returns how many entries were lost to a full queue.
+// Dropped returns how many entries were lost: to a queue that stayed full
+// for the whole wait, to a stopped writer, or to a failed write.
 func (w *AuditWriter) Dropped() uint64 { return w.dropped.Load() }
 
 func (w *AuditWriter) run(ctx context.Context) {
@@ -115,7 +145,7 @@ func (w *AuditWriter) run(ctx context.Context) {
 			w.write(ctx, batch, waiters)
 			batch, waiters = batch[:0], waiters[:0]
 			if d := w.dropped.Load(); d != reportedDrops {
-				w.logger.Warn("audit queue full, entries dropped", "dropped_total", d)
+				w.logger.Warn("audit entries dropped", "dropped_total", d)
 				reportedDrops = d
 			}
 		case <-ctx.Done():
@@ -144,6 +174,7 @@ func (w *AuditWriter) write(ctx context.Context, batch []AuditEntry, waiters []c
 	var err error
 	if len(batch) > 0 {
 		if err = w.store.insertAudit(ctx, batch); err != nil {
+			w.dropped.Add(uint64(len(batch)))
 			w.logger.Error("audit entries lost", "count", len(batch), "error", err)
 		}
 	}

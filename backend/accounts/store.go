@@ -61,6 +61,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS,
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
+		// Migrations are numbered as they are written, on parallel
+		// branches: a database that has a later one still takes an earlier
+		// one that lands after it. Each migration stands on its own.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
