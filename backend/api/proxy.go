@@ -2,11 +2,13 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/errdefs"
@@ -23,6 +25,9 @@ var podSubresources = map[string]bool{
 // replacing the caller's credential with the master's. Streams (log
 // follow) and websocket upgrades (exec, attach) pass through.
 func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) error {
+	if err := validateSubresourceQuery(ri.Subresource, c.Request().URL.Query()); err != nil {
+		return statusError(err, res.groupResource(), ri.Name)
+	}
 	ctx := c.Request().Context()
 	obj, err := res.registry.Get(ctx, ri.Namespace, ri.Name)
 	if err != nil {
@@ -79,4 +84,67 @@ func (a *API) agentURL(c echo.Context, nodeName string) (*url.URL, error) {
 		return nil, statusError(fmt.Errorf("node %q has not published its address: %w", nodeName, errNodeUnreachable), zeroGR, "")
 	}
 	return &url.URL{Scheme: "http", Host: net.JoinHostPort(addr, strconv.Itoa(int(port)))}, nil
+}
+
+// maxSinceSeconds is the longest look back a log request may ask for:
+// what a time.Duration holds (292 years). Further back overflows the
+// agent's arithmetic; nothing older exists anyway.
+const maxSinceSeconds = math.MaxInt64 / int64(time.Second)
+
+// integerParam is a query parameter that must be an integer in [min, max].
+type integerParam struct {
+	name     string
+	min, max int64
+}
+
+// subresourceParams are the typed query parameters of each proxied pod
+// subresource, as Kubernetes' PodLogOptions, PodExecOptions and
+// PodAttachOptions define them, with its bounds (ValidatePodLogOptions).
+var subresourceParams = map[string]struct {
+	bools    []string
+	integers []integerParam
+}{
+	"log": {
+		bools: []string{"follow", "previous", "timestamps", "insecureSkipTLSVerifyBackend"},
+		integers: []integerParam{
+			{"sinceSeconds", 1, maxSinceSeconds},
+			{"tailLines", 0, math.MaxInt64},
+			{"limitBytes", 1, math.MaxInt64},
+		},
+	},
+	"exec":   {bools: []string{"stdin", "stdout", "stderr", "tty"}},
+	"attach": {bools: []string{"stdin", "stdout", "stderr", "tty"}},
+}
+
+// validateSubresourceQuery checks the typed query parameters of a pod
+// subresource before the request goes to the node, so that a bad one is a
+// 400 naming it rather than whatever the agent or Docker makes of it.
+func validateSubresourceQuery(subresource string, q url.Values) error {
+	params := subresourceParams[subresource]
+	for _, name := range params.bools {
+		for _, v := range q[name] {
+			if _, err := strconv.ParseBool(v); err != nil {
+				return errdefs.BadRequest("invalid value %q for query parameter %s: must be true or false", v, name)
+			}
+		}
+	}
+	for _, p := range params.integers {
+		for _, v := range q[p.name] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < p.min || n > p.max {
+				return errdefs.BadRequest("invalid value %q for query parameter %s: must be an integer from %d to %d", v, p.name, p.min, p.max)
+			}
+		}
+	}
+	if subresource == "log" {
+		for _, v := range q["sinceTime"] {
+			if _, err := time.Parse(time.RFC3339, v); err != nil {
+				return errdefs.BadRequest("invalid value %q for query parameter sinceTime: must be an RFC 3339 time", v)
+			}
+		}
+		if q.Has("sinceTime") && q.Has("sinceSeconds") {
+			return errdefs.BadRequest("at most one of sinceTime or sinceSeconds may be specified")
+		}
+	}
+	return nil
 }
