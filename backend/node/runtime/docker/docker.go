@@ -45,6 +45,8 @@ type Options struct {
 	// AllowHostPath says whether a pod may mount hostPath volumes; nil
 	// allows none. The Docker socket is never mounted.
 	AllowHostPath func(pod *v1.Pod) bool
+	// Limits bound every container; the zero value takes the defaults.
+	Limits Limits
 }
 
 // Runtime runs pods on one Docker engine. It is safe for concurrent use.
@@ -54,6 +56,7 @@ type Runtime struct {
 	scope         string // the LabelScope value of this runtime's containers
 	logger        *slog.Logger
 	allowHostPath func(pod *v1.Pod) bool
+	limits        Limits
 	// sockets are the paths no hostPath volume may expose.
 	sockets []string
 
@@ -80,6 +83,10 @@ type podState struct {
 
 // New connects to the Docker engine and checks that it answers.
 func New(ctx context.Context, opts Options) (*Runtime, error) {
+	limits, err := opts.Limits.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	clientOpts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	if opts.Host != "" {
 		clientOpts = append(clientOpts, client.WithHost(opts.Host))
@@ -97,6 +104,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		stateDir:      opts.StateDir,
 		logger:        opts.Logger,
 		allowHostPath: opts.AllowHostPath,
+		limits:        limits,
 		sockets:       []string{"/var/run/docker.sock", "/run/docker.sock"},
 		infraImage:    opts.InfraImage,
 		pods:          map[string]*podState{},

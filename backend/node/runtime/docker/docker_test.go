@@ -224,6 +224,7 @@ func TestRuntime(t *testing.T) {
 	t.Run("subPath escape", func(t *testing.T) { t.Parallel(); testSubPathEscape(t, e) })
 	t.Run("subPath of a hostPath", func(t *testing.T) { t.Parallel(); testSubPathHostPath(t, e) })
 	t.Run("subPath swap race", func(t *testing.T) { t.Parallel(); testSubPathSwapRace(t, e) })
+	t.Run("limits", func(t *testing.T) { t.Parallel(); testLimits(t, e) })
 }
 
 func testEcho(t *testing.T, e *env) {

@@ -119,6 +119,7 @@ func (r *Runtime) ensureInfra(ctx context.Context, pod *v1.Pod, pc *podContainer
 		return container.InspectResponse{}, nil, errors.New("no infra image: EnsureInfraImage has not been called")
 	}
 	cfg, host := infraConfig(pod, image, next)
+	r.limits.apply(host)
 	cfg.Labels[LabelScope] = r.scope
 	name := containerName(pod, runtime.InfraContainerName, next)
 	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, name)
@@ -234,6 +235,7 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 	if err != nil {
 		return waiting(reasonConfig, err.Error())
 	}
+	r.limits.apply(host)
 	cfg.Labels[LabelScope] = r.scope
 	name := containerName(pod, c.Name, next)
 	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, name)
