@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
@@ -28,6 +30,9 @@ type Agent struct {
 	hostIP string
 	port   int
 	scheme string // of container IDs, from the runtime's version ("docker")
+	// allocatable is what the node offers pods (admission.go); set by
+	// register, before the runners start.
+	allocatable v1.ResourceList
 
 	mu      sync.Mutex
 	workers map[string]*podWorker // guarded by mu; by pod UID

@@ -61,6 +61,10 @@ type Config struct {
 	// ResyncInterval is the time between full reconciliations of every
 	// pod with the runtime; DefaultResyncInterval when 0.
 	ResyncInterval time.Duration
+	// EmptyDirLimit is the size limit, in bytes, of emptyDir volumes
+	// that set no sizeLimit; DefaultEmptyDirLimit when 0, none when
+	// negative. A pod past a limit is evicted (eviction.go).
+	EmptyDirLimit int64
 	// Ready, when set, is called once the Node is registered and the
 	// endpoint serves, with the endpoint's address (tests use it).
 	Ready func(addr net.Addr)
@@ -94,6 +98,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ResyncInterval <= 0 {
 		c.ResyncInterval = DefaultResyncInterval
+	}
+	if c.EmptyDirLimit == 0 {
+		c.EmptyDirLimit = DefaultEmptyDirLimit
 	}
 	return nil
 }

@@ -17,7 +17,8 @@
 //	     ──► runners, until ctx ends:
 //	           heartbeat   every HeartbeatInterval: PATCH nodes/NAME/status (Ready)
 //	           pod watch   list+watch spec.nodeName=NAME ─► one worker per pod
-//	           resync      every ResyncInterval: poke every worker; kill orphans
+//	           resync      every ResyncInterval: poke every worker; evict pods
+//	                       past their emptyDir limits; kill orphans
 //	           watchdog    WATCHDOG=1 at half of WATCHDOG_USEC
 //	     ──► ctx done: sd_notify STOPPING=1, endpoint shut down; containers keep running
 //
@@ -29,10 +30,13 @@
 //
 // # Pod worker lifecycle
 //
-//	          ADDED (watch or list)
-//	                │
-//	                ▼
+//	          ADDED (watch or list, oldest first)
+//	                │ admission (admission.go): fits beside the admitted pods?
+//	                │   no: failed ─► KillPod(0), PATCH status Failed
+//	                ▼       (OutOfcpu|OutOfmemory|OutOfpods|NodePorts), never started
 //	┌──────────► syncing: runtime.SyncPod ─► v1.PodStatus ─► PATCH status if changed
+//	│                 │ resync: an emptyDir past its limit (eviction.go) ─► failed
+//	│                 │   (Evicted): containers killed, never run again
 //	│ poke (watch     │ error: back-off (engine down, master away), retry
 //	│ event, resync)  │
 //	└─────────────────┤

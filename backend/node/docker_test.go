@@ -3,9 +3,12 @@ package node_test
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/berthpaas/berth/backend/node"
 	"github.com/berthpaas/berth/backend/node/runtime"
@@ -84,5 +87,75 @@ func TestAgentOnDocker(t *testing.T) {
 		if uid == string(p.UID) {
 			t.Fatal("containers of the deleted pod remain")
 		}
+	}
+}
+
+// TestAgentBoundsOnDocker: on the real engine, a container that writes
+// past its emptyDir's limit gets its pod evicted and its containers
+// removed, and a pod bound to the node that asks for more memory than the
+// host has is rejected without a container ever being created.
+func TestAgentBoundsOnDocker(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := t.Context()
+	cli := imagetest.Client(t)
+	const ns = "dockerbounds"
+	imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+ns)
+	shell := imagetest.BuildShellImage(ctx, t, cli)
+	rt, err := docker.New(ctx, docker.Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	if _, err := rt.EnsureInfraImage(ctx, imagetest.BuildPauseBinary(ctx, t)); err != nil {
+		t.Fatal(err)
+	}
+	startAgent(t, node.Config{
+		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env), Name: "docker-bounds",
+		StateDir: t.TempDir(), Runtime: rt,
+	})
+	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)
+	grace := int64(1)
+	shellPod := func(name, script string) *v1.Pod {
+		p := boundPod(name, "docker-bounds")
+		p.Spec.TerminationGracePeriodSeconds = &grace
+		c := &p.Spec.Containers[0]
+		c.Image, c.ImagePullPolicy, c.Command = shell, v1.PullNever, []string{"sh", "-c", script}
+		return p
+	}
+	failedWith := func(name, reason string) *v1.Pod {
+		t.Helper()
+		var last *v1.Pod
+		eventually(t, 60*time.Second, name+" failed with "+reason, func() (bool, string) {
+			last, _ = getPod(t, env, ns, name)
+			if last == nil {
+				return false, "no pod"
+			}
+			return last.Status.Phase == v1.PodFailed && last.Status.Reason == reason, last.Status.String()
+		})
+		return last
+	}
+
+	writer := shellPod("writer", "dd if=/dev/zero of=/v/fill bs=1M count=4; sleep 3600")
+	writer.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: "v", MountPath: "/v"}}
+	limit := resource.MustParse("2Mi")
+	writer.Spec.Volumes = []v1.Volume{{Name: "v", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{SizeLimit: &limit}}}}
+	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/"+ns+"/pods", env.AdminToken, writer), http.StatusCreated)
+	p := failedWith("writer", "Evicted")
+	if want := `Usage of EmptyDir volume "v" exceeds the limit "2Mi". `; p.Status.Message != want {
+		t.Errorf("message %q, want %q", p.Status.Message, want)
+	}
+	eventually(t, 30*time.Second, "the evicted pod's containers removed", func() (bool, string) {
+		return !slices.Contains(podUIDs(t, rt), string(p.UID)), "still there"
+	})
+
+	greedy := shellPod("greedy", "sleep 3600")
+	greedy.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1.ResourceMemory: resource.MustParse("64Ti")}
+	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/"+ns+"/pods", env.AdminToken, greedy), http.StatusCreated)
+	p = failedWith("greedy", "OutOfmemory")
+	if !strings.HasPrefix(p.Status.Message, "Pod was rejected: Node didn't have enough resource: memory, requested: 70368744177664, used: 0, capacity: ") {
+		t.Errorf("message %q", p.Status.Message)
+	}
+	if slices.Contains(podUIDs(t, rt), string(p.UID)) {
+		t.Errorf("the rejected pod has containers")
 	}
 }

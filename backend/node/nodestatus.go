@@ -61,7 +61,9 @@ func (a *Agent) register(ctx context.Context) error {
 				return fmt.Errorf("update node: %w", err)
 			}
 		}
-		return a.patchNodeStatus(ctx, api, map[string]any{"status": a.nodeStatus(info, time.Now())})
+		status := a.nodeStatus(info, time.Now())
+		a.allocatable = status.Allocatable
+		return a.patchNodeStatus(ctx, api, map[string]any{"status": status})
 	})
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -98,6 +99,10 @@ func (a *Agent) listAndWatch(ctx context.Context, listed func()) error {
 
 // replacePods makes the workers match a full list of the node's pods.
 func (a *Agent) replacePods(ctx context.Context, pods []v1.Pod) {
+	// In the order of their creation, as the kubelet admits them.
+	slices.SortStableFunc(pods, func(a, b v1.Pod) int {
+		return a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time)
+	})
 	seen := make(map[string]bool, len(pods))
 	for i := range pods {
 		seen[string(pods[i].UID)] = true
@@ -129,6 +134,7 @@ func (a *Agent) upsertPod(ctx context.Context, pod *v1.Pod) {
 	w, ok := a.workers[uid]
 	if !ok {
 		w = a.newPodWorker(pod)
+		a.admitLocked(w, pod)
 		a.workers[uid] = w
 	}
 	a.mu.Unlock()
@@ -137,6 +143,37 @@ func (a *Agent) upsertPod(ctx context.Context, pod *v1.Pod) {
 		return
 	}
 	go w.run(ctx)
+}
+
+// admitLocked decides whether a new worker's pod may run (see
+// admission.go); the caller holds a.mu, so that admissions are serial.
+func (a *Agent) admitLocked(w *podWorker, pod *v1.Pod) {
+	switch {
+	case failedByNode(pod):
+		w.failure = &pod.Status
+		return
+	case terminal(pod) || pod.DeletionTimestamp != nil:
+		return
+	}
+	var admitted []*v1.Pod
+	for _, other := range a.workers {
+		if p, _ := other.state(); other.admitted && other.failed() == nil && !terminal(p) {
+			admitted = append(admitted, p)
+		}
+	}
+	rej := admit(pod, admitted, a.allocatable)
+	if rej == nil {
+		w.admitted = true
+		return
+	}
+	w.log.Warn("pod rejected", "reason", rej.reason, "message", rej.message)
+	w.failure = &v1.PodStatus{
+		Phase:   v1.PodFailed,
+		Reason:  rej.reason,
+		Message: rej.message,
+		HostIP:  a.hostIP,
+		HostIPs: []v1.HostIP{{IP: a.hostIP}},
+	}
 }
 
 // removePod tells the worker of a pod that left the API to stop its

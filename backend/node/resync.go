@@ -16,7 +16,8 @@ const orphanGrace = 10 * time.Second
 // (which catches crashed containers and a restarted engine) and, once the
 // pods have been listed, stops the containers of pods that are not bound
 // here any more (orphans: deleted while the agent was away, or force
-// deleted). An engine that does not answer is retried with back-off.
+// deleted). It also evicts the pods past their emptyDir limits
+// (eviction.go). An engine that does not answer is retried with back-off.
 func (a *Agent) resync(ctx context.Context) {
 	log := a.log.With("runner", "resync")
 	bo := newBackOff(a.cfg.ResyncInterval, time.Minute)
@@ -46,6 +47,7 @@ func (a *Agent) resync(ctx context.Context) {
 			engineDown = false
 			bo.Reset()
 		}
+		a.enforceVolumeLimits(ctx)
 		if !synced {
 			continue
 		}

@@ -31,9 +31,19 @@ type podWorker struct {
 	wake  chan struct{} // capacity 1: a pending request to sync
 	done  chan struct{} // closed when run returns
 
+	// admitted: the pod passed admission and counts against the node's
+	// resources. Set before run starts.
+	admitted bool
+	// killed: the containers of a failed pod are gone. Only run uses it.
+	killed bool
+
 	mu      sync.Mutex
 	pod     *v1.Pod // guarded by mu; the latest object seen
 	removed bool    // guarded by mu; the pod left the API
+	// failure, once set, is the status the agent decided for the pod
+	// (rejected at admission, evicted): the worker kills the containers,
+	// writes it, and never runs the pod again. Guarded by mu.
+	failure *v1.PodStatus
 }
 
 func (a *Agent) newPodWorker(pod *v1.Pod) *podWorker {
@@ -74,6 +84,25 @@ func (w *podWorker) remove() {
 	w.poke()
 }
 
+// fail makes the worker kill the pod's containers and write status, for
+// good.
+func (w *podWorker) fail(status *v1.PodStatus) {
+	w.mu.Lock()
+	if w.failure == nil {
+		w.failure = status
+	}
+	w.mu.Unlock()
+	w.poke()
+}
+
+// failed returns the status the agent decided for the pod, nil while it
+// runs.
+func (w *podWorker) failed() *v1.PodStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failure
+}
+
 func (w *podWorker) state() (*v1.Pod, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -109,9 +138,12 @@ func (w *podWorker) run(ctx context.Context) {
 		pod, removed := w.state()
 		var err error
 		finished := false
-		if removed || pod.DeletionTimestamp != nil {
+		switch failure := w.failed(); {
+		case removed || pod.DeletionTimestamp != nil:
 			finished, err = w.terminate(ctx, pod, removed)
-		} else {
+		case failure != nil:
+			err = w.settle(ctx, pod, failure)
+		default:
 			err = w.sync(ctx, pod)
 		}
 		if finished {
@@ -150,7 +182,27 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 	if err != nil {
 		return err
 	}
-	status := podStatus(pod, observed, a.hostIP, a.scheme, time.Now())
+	return w.writeStatus(ctx, pod, podStatus(pod, observed, a.hostIP, a.scheme, time.Now()))
+}
+
+// settle kills the containers of a pod the agent failed, at once, and
+// writes the status it decided.
+func (w *podWorker) settle(ctx context.Context, pod *v1.Pod, status *v1.PodStatus) error {
+	if !w.killed {
+		if err := w.agent.rt.KillPod(ctx, w.uid, 0); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return err
+		}
+		w.killed = true
+	}
+	if pod.Status.Phase == status.Phase && pod.Status.Reason == status.Reason {
+		return nil
+	}
+	return w.writeStatus(ctx, pod, *status)
+}
+
+// writeStatus patches the pod's status to status when it changed.
+func (w *podWorker) writeStatus(ctx context.Context, pod *v1.Pod, status v1.PodStatus) error {
+	a := w.agent
 	if equality.Semantic.DeepEqual(status, pod.Status) {
 		return nil
 	}
@@ -176,7 +228,7 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 		w.mu.Unlock()
 	}
 	if pod.Status.Phase != status.Phase {
-		w.log.Info("pod phase", "phase", status.Phase, "pod_ip", status.PodIP)
+		w.log.Info("pod phase", "phase", status.Phase, "pod_ip", status.PodIP, "reason", status.Reason)
 	}
 	return nil
 }

@@ -16,6 +16,16 @@ import (
 	"github.com/berthpaas/berth/backend/node/runtime/fake"
 )
 
+// NodeLimits bound the containers of the local node agent, as the flags
+// of `berth node` bound a node's; zero values take the defaults.
+type NodeLimits struct {
+	// Containers are the pids, default memory and log bounds of every
+	// container (docker.Limits).
+	Containers docker.Limits
+	// EmptyDirLimit is node.Config.EmptyDirLimit.
+	EmptyDirLimit int64
+}
+
 // localNodeToken names the bootstrap token `berth up` gives its own agent.
 const localNodeToken = "local-node-bootstrap"
 
@@ -55,6 +65,7 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 			Listen:             "127.0.0.1:0",
 			Runtime:            rt,
 			Logger:             logger,
+			EmptyDirLimit:      cfg.NodeLimits.EmptyDirLimit,
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("node agent stopped", "error", err)
@@ -67,7 +78,10 @@ func localRuntime(ctx context.Context, cfg Config, name, stateDir string, logger
 	if cfg.NodeRuntime == "fake" {
 		return fake.New(fake.Options{Hostname: name}), nil
 	}
-	d, err := docker.New(ctx, docker.Options{StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: runtime.HostPathAllowed, Logger: logger})
+	d, err := docker.New(ctx, docker.Options{
+		StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: runtime.HostPathAllowed, Logger: logger,
+		Limits: cfg.NodeLimits.Containers,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,9 @@ type Config struct {
 	// Docker engine or, with NodeRuntime "fake", simulated containers.
 	RunNode     bool
 	NodeRuntime string
+	// NodeLimits bound the local node agent's containers; the zero value
+	// takes the defaults.
+	NodeLimits NodeLimits
 	// Mount adds routes beside the API (the web console) to the server's
 	// echo, whose handler also serves their in-process API calls; what it
 	// returns is called when the server shuts down.

@@ -63,6 +63,7 @@ type serverFlags struct {
 	consoleDevDir                                         string
 	nodeRuntime                                           string
 	maxTokenTTL                                           time.Duration
+	nodeLimits                                            limitFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -145,12 +146,16 @@ func upCommand() *cobra.Command {
 				return err
 			}
 			cfg.RunNode, cfg.NodeRuntime = !f.noNode, f.nodeRuntime
+			if cfg.NodeLimits, err = f.nodeLimits.parse(); err != nil {
+				return err
+			}
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
 	f.register(cmd, true)
 	cmd.Flags().BoolVar(&f.noNode, "no-node", false, "do not run a node agent on the local Docker engine")
 	cmd.Flags().StringVar(&f.nodeRuntime, "node-runtime", "docker", "runtime of the local node agent: docker, or fake (simulated containers)")
+	f.nodeLimits.register(cmd)
 	return cmd
 }
 

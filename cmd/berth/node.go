@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berthpaas/berth/backend/server"
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/berthpaas/berth/backend/node"
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/node/runtime/docker"
@@ -19,6 +22,7 @@ import (
 type nodeFlags struct {
 	master, tokenFile, name, labels, dockerHost, stateDir string
 	listen, address, runtime, caFile, logLevel            string
+	limits                                                limitFlags
 }
 
 func nodeCommand() *cobra.Command {
@@ -43,7 +47,58 @@ func nodeCommand() *cobra.Command {
 	fl.StringVar(&f.runtime, "runtime", "docker", "container runtime: docker, or fake (simulated containers for scale tests)")
 	fl.StringVar(&f.caFile, "certificate-authority", "", "PEM file of the CA that signs the master's certificate")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.limits.register(cmd)
 	return cmd
+}
+
+// limitFlags bound a node's containers: `berth node`'s, and those of the
+// agent `berth up` runs.
+type limitFlags struct {
+	pids                                int64
+	memory, logMaxSize, emptyDirDefault string
+	logMaxFiles                         int
+}
+
+func (l *limitFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.Int64Var(&l.pids, "pids-limit", docker.DefaultPidsLimit, "most processes in one container; -1 for no limit")
+	fl.StringVar(&l.memory, "default-memory-limit", "512Mi", "memory limit of containers that set none (swap is never more than a container's memory limit); 0 for none")
+	fl.StringVar(&l.logMaxSize, "container-log-max-size", "10Mi", "size at which a container's log is rotated")
+	fl.IntVar(&l.logMaxFiles, "container-log-max-files", docker.DefaultLogMaxFiles, "log files kept per container, the current one included")
+	fl.StringVar(&l.emptyDirDefault, "emptydir-default-limit", "1Gi", "size limit of emptyDir volumes that set no sizeLimit (a pod past a limit is evicted); 0 for none")
+}
+
+// parse reads the flags; a zero memory or emptyDir limit means none.
+func (l limitFlags) parse() (server.NodeLimits, error) {
+	quantity := func(flag, s string) (int64, error) {
+		q, err := resource.ParseQuantity(s)
+		if err != nil || q.Sign() < 0 {
+			return 0, fmt.Errorf("--%s %q: want a size such as 512Mi", flag, s)
+		}
+		if q.IsZero() {
+			return -1, nil
+		}
+		return q.Value(), nil
+	}
+	var out server.NodeLimits
+	var err error
+	out.Containers.PidsLimit, out.Containers.LogMaxFiles = l.pids, l.logMaxFiles
+	if l.pids == 0 {
+		return out, errors.New("--pids-limit 0: want a positive limit, or -1 for none")
+	}
+	if out.Containers.DefaultMemory, err = quantity("default-memory-limit", l.memory); err != nil {
+		return out, err
+	}
+	if out.Containers.LogMaxSize, err = quantity("container-log-max-size", l.logMaxSize); err != nil || out.Containers.LogMaxSize < 0 {
+		return out, fmt.Errorf("--container-log-max-size %q: want a positive size such as 10Mi", l.logMaxSize)
+	}
+	if l.logMaxFiles < 1 {
+		return out, fmt.Errorf("--container-log-max-files %d: want at least 1", l.logMaxFiles)
+	}
+	if out.EmptyDirLimit, err = quantity("emptydir-default-limit", l.emptyDirDefault); err != nil {
+		return out, err
+	}
+	return out, nil
 }
 
 func runNode(cmd *cobra.Command, f nodeFlags) error {
@@ -73,6 +128,10 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	// --insecure-skip-tls-verify is the CLI's global flag.
 	insecure, _ := cmd.Flags().GetBool("insecure-skip-tls-verify")
 
+	limits, err := f.limits.parse()
+	if err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	var rt runtime.Runtime
 	switch f.runtime {
@@ -80,7 +139,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		d, err := docker.New(ctx, docker.Options{
 			Host:     f.dockerHost,
 			StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: runtime.HostPathAllowed,
-			Logger: logger.With("node", name),
+			Logger: logger.With("node", name), Limits: limits.Containers,
 		})
 		if err != nil {
 			return err
@@ -110,6 +169,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		Logger:                logger,
 		CAFile:                f.caFile,
 		InsecureSkipTLSVerify: insecure,
+		EmptyDirLimit:         limits.EmptyDirLimit,
 	})
 }
 

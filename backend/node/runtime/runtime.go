@@ -176,4 +176,8 @@ type Runtime interface {
 	Attach(ctx context.Context, uid, container string, s Streams) error
 	// Diff lists the container's filesystem changes.
 	Diff(ctx context.Context, uid, container string) ([]Change, error)
+	// VolumeUsage reports the bytes that each emptyDir volume of the pod
+	// takes on the host, by volume name; volumes not made yet are
+	// missing. ErrNotFound if the pod has none here.
+	VolumeUsage(ctx context.Context, uid string) (map[string]int64, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	goruntime "runtime"
 	"sort"
 	"strconv"
@@ -97,6 +98,9 @@ type pod struct {
 	restartPolicy        v1.RestartPolicy
 	stopped              bool // by StopPod, until StartPod
 	containers           []*container
+	// volumes is the simulated usage of its emptyDir volumes, in bytes
+	// (SetVolumeUsage).
+	volumes map[string]int64
 }
 
 // container is one app container of a pod; guarded by Runtime.mu.
@@ -399,6 +403,35 @@ func (r *Runtime) StartPod(_ context.Context, uid string) error {
 		}
 	}
 	return nil
+}
+
+// SetVolumeUsage simulates a pod's container filling an emptyDir volume
+// to bytes. ErrNotFound if the runtime does not run the pod.
+func (r *Runtime) SetVolumeUsage(uid, volume string, bytes int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.pods[uid]
+	if !ok {
+		return fmt.Errorf("pod %q: %w", uid, runtime.ErrNotFound)
+	}
+	if p.volumes == nil {
+		p.volumes = map[string]int64{}
+	}
+	p.volumes[volume] = bytes
+	return nil
+}
+
+// VolumeUsage reports what SetVolumeUsage set; see runtime.Runtime.
+func (r *Runtime) VolumeUsage(_ context.Context, uid string) (map[string]int64, error) {
+	if err := r.lock(); err != nil {
+		return nil, err
+	}
+	defer r.mu.Unlock()
+	p, ok := r.pods[uid]
+	if !ok {
+		return nil, fmt.Errorf("pod %q: %w", uid, runtime.ErrNotFound)
+	}
+	return maps.Clone(p.volumes), nil
 }
 
 // lookup finds a container of a pod; the caller holds mu.
