@@ -134,6 +134,38 @@ func (s *Store) ProjectsOf(ctx context.Context, userID int64) (map[string]string
 	return projects, nil
 }
 
+// StartProject makes a user the admin, and the only member, of a project
+// just created: any membership left of an earlier project of the same
+// name (a deletion that failed half-way, a race with one) goes in the
+// same transaction, so it can never grant anything in the new project.
+// It returns ErrInvalid for a bad project name and ErrNotFound for an
+// unknown user.
+func (s *Store) StartProject(ctx context.Context, project, userName string) error {
+	if err := validateLabel("project", project); err != nil {
+		return err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM memberships WHERE project = $1`, project); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO memberships (project, user_id, role)
+			SELECT $1, id, $3 FROM users WHERE name = $2`, project, userName, RoleAdmin)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("user %q: %w", userName, ErrNotFound)
+		}
+		return nil
+	})
+	s.roles.invalidate(func(k roleKey, _ string) bool { return k.project == project })
+	if err != nil {
+		return fmt.Errorf("start project %q: %w", project, err)
+	}
+	s.logger.Info("started project", "project", project, "admin", userName)
+	return nil
+}
+
 // DeleteProject drops every membership of a project, as when the project
 // itself is deleted. An unknown project is not an error.
 func (s *Store) DeleteProject(ctx context.Context, project string) error {

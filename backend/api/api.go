@@ -8,7 +8,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -19,7 +18,7 @@ import (
 
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/auth"
-	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/labstack/echo/v4"
 	"sigs.k8s.io/yaml"
 )
@@ -30,8 +29,10 @@ const MaxBodyBytes = 3 << 20
 
 // Config wires the API to its stores.
 type Config struct {
-	Store    *storage.Store
-	Accounts *accounts.Store
+	// Registries are the core/v1 resources (core.NewRegistries), shared
+	// with the scheduler and the controllers.
+	Registries *core.Registries
+	Accounts   *accounts.Store
 	// Audit receives an entry per mutating request; required.
 	Audit  *accounts.AuditWriter
 	Logger *slog.Logger
@@ -48,7 +49,7 @@ type Config struct {
 
 // API holds the handlers.
 type API struct {
-	store       *storage.Store
+	regs        *core.Registries
 	accounts    *accounts.Store
 	logger      *slog.Logger
 	limiter     *accounts.LoginLimiter
@@ -70,8 +71,8 @@ func New(cfg Config) *API {
 	if cfg.MaxTokenTTL <= 0 {
 		cfg.MaxTokenTTL = DefaultMaxTokenTTL
 	}
-	return &API{
-		store:       cfg.Store,
+	a := &API{
+		regs:        cfg.Registries,
 		accounts:    cfg.Accounts,
 		logger:      cfg.Logger,
 		limiter:     accounts.NewLoginLimiter(accounts.LimiterConfig{}),
@@ -79,12 +80,13 @@ func New(cfg Config) *API {
 		maxTokenTTL: cfg.MaxTokenTTL,
 
 		agentSecret: cfg.AgentSecret,
-		core:        coreResources(cfg.Store),
-		berth:       berthResources(),
 		audit:       &auditor{writer: cfg.Audit, logger: cfg.Logger},
 
 		streamsDone: make(chan struct{}),
 	}
+	a.core = a.coreResources(cfg.Registries)
+	a.berth = a.berthResources()
+	return a
 }
 
 // Register adds the API's routes and error handler to e.
@@ -115,13 +117,6 @@ func (a *API) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-type ctxKey int
-
-const (
-	identityKey ctxKey = iota
-	requestInfoKey
-)
-
 // identity returns the caller set by authenticate.
 func identity(c echo.Context) auth.Identity {
 	id, _ := c.Get("identity").(auth.Identity)
@@ -131,13 +126,6 @@ func identity(c echo.Context) auth.Identity {
 func requestInfo(c echo.Context) auth.RequestInfo {
 	ri, _ := c.Get("requestInfo").(auth.RequestInfo)
 	return ri
-}
-
-// IdentityFrom returns the caller of a request handled by the API, for
-// other packages' handlers that run behind Authenticate.
-func IdentityFrom(ctx context.Context) (auth.Identity, bool) {
-	id, ok := ctx.Value(identityKey).(auth.Identity)
-	return id, ok
 }
 
 // serveAPI routes everything under /api and /apis.
@@ -168,7 +156,7 @@ func (a *API) lookup(ri auth.RequestInfo) (*resource, error) {
 	case ri.APIGroup == berthGroup && ri.APIVersion == "v1":
 		res = a.berth[ri.Resource]
 	}
-	if res == nil || (ri.Namespace != "" && !res.namespaced && res.name != "namespaces") {
+	if res == nil || (ri.Namespace != "" && !res.namespaced && !ri.IsNamespaceObject()) {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "the server could not find the requested resource")
 	}
 	return res, nil

@@ -280,7 +280,7 @@ func TestAPITokens(t *testing.T) {
 			t.Fatalf("node token: %s", resp.Body)
 		}
 		// A node credential carries a node's rights, not its creator's.
-		mustCode(t, env.Do(t, "GET", "/api/v1/pods", tok.Status.Secret, nil), http.StatusOK)
+		mustCode(t, env.Do(t, "GET", "/api/v1/nodes", tok.Status.Secret, nil), http.StatusOK)
 		authnStatus(t, env.Do(t, "GET", "/apis/berth.dev/v1/users", tok.Status.Secret, nil), http.StatusForbidden, metav1.StatusReasonForbidden)
 	})
 
@@ -313,7 +313,7 @@ func TestAuditLog(t *testing.T) {
 	mustCode(t, env.Do(t, "POST", "/apis/berth.dev/v1/namespaces/audited/members", alice, authzMember("vic", "view")), http.StatusCreated)
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/audited/pods", alice, pod("web", nil)), http.StatusCreated)
 	mustCode(t, env.Do(t, "PATCH", "/api/v1/namespaces/audited/pods/web", alice, `{"metadata":{"labels":{"a":"b"}}}`, "application/merge-patch+json"), http.StatusOK)
-	mustCode(t, env.Do(t, "PUT", "/api/v1/namespaces/audited/pods/web/status", alice, getPod(t, env, "audited", "web")), http.StatusOK)
+	mustCode(t, env.Do(t, "PUT", "/api/v1/namespaces/audited/pods/web/status", alice, getPod(t, env, "audited", "web")), http.StatusForbidden)
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/audited/pods", vic, pod("sneaky", nil)), http.StatusForbidden)
 	mustCode(t, env.Do(t, "GET", "/api/v1/namespaces/audited/pods/web", alice, nil), http.StatusOK)
 	mustCode(t, env.Do(t, "DELETE", "/api/v1/namespaces/audited/pods/web", alice, nil), http.StatusOK)
@@ -324,7 +324,7 @@ func TestAuditLog(t *testing.T) {
 		{"alice", "create", "members", "audited", "vic", 201},
 		{"alice", "create", "pods", "audited", "web", 201},
 		{"alice", "patch", "pods", "audited", "web", 200},
-		{"alice", "update", "pods/status", "audited", "web", 200},
+		{"alice", "update", "pods/status", "audited", "web", 403},
 		{"vic", "create", "pods", "audited", "", 403},
 		{"alice", "delete", "pods", "audited", "web", 200},
 		{"alice", "login", "sessions", "", "", 401},

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -62,7 +61,7 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		c.Set("identity", id)
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), identityKey, id)))
+		c.SetRequest(req.WithContext(auth.WithIdentity(req.Context(), id)))
 		return next(c)
 	}
 }

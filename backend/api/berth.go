@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,6 +18,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -34,73 +37,68 @@ const (
 	DefaultMaxTokenTTL = 365 * 24 * time.Hour
 )
 
-// serveBerth handles berth.dev/v1 resources.
+// serveBerth handles berth.dev/v1 resources, with the handler the
+// resource declares for the verb.
 func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) error {
-	var (
-		obj  runtime.Object
-		code = http.StatusOK
-		err  error
-	)
-	switch res.name + ":" + ri.Verb {
-	case "whoami:list", "whoami:get":
-		id := identity(c)
-		obj = &berthv1.WhoAmI{Username: id.Name, ClusterAdmin: id.ClusterAdmin, Via: id.Via}
-		return writeJSON(c, http.StatusOK, withKind(obj, res))
-	case "projects:list":
-		obj, err = a.listProjects(c)
-	case "projects:get":
-		obj, err = a.getProject(c, ri.Name)
-	case "projects:create":
-		obj, err = a.createProject(c, res)
-		code = http.StatusCreated
-	case "projects:delete":
-		_, err = a.delete(c, ri, a.core["namespaces"], "")
-		obj = &berthv1.Project{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}, Status: berthv1.ProjectStatus{Phase: "Terminating"}}
-	case "members:list":
-		obj, err = a.listMembers(c, ri.Namespace)
-	case "members:get":
-		obj, err = a.getMember(c, ri.Namespace, ri.Name)
-	case "members:create", "members:update":
-		obj, err = a.putMember(c, res, ri)
-		if ri.Verb == "create" {
-			code = http.StatusCreated
-		}
-	case "members:delete":
-		err = a.accounts.RemoveMember(c.Request().Context(), ri.Namespace, ri.Name)
-		obj = &berthv1.Member{ObjectMeta: metav1.ObjectMeta{Name: ri.Name, Namespace: ri.Namespace}}
-	case "users:list":
-		obj, err = a.listUsers(c)
-	case "users:get":
-		obj, err = a.getUser(c, ri.Name)
-	case "users:create":
-		obj, err = a.createUser(c, res)
-		code = http.StatusCreated
-	case "users:delete":
-		if ri.Name == identity(c).Name {
-			return echo.NewHTTPError(http.StatusConflict, "you cannot delete yourself")
-		}
-		err = a.accounts.DeleteUser(c.Request().Context(), ri.Name)
-		obj = &berthv1.User{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}}
-	case "auditentries:list":
-		obj, err = a.listAudit(c)
-	case "tokens:list":
-		obj, err = a.listTokens(c)
-	case "tokens:create":
-		obj, err = a.createToken(c, res)
-		code = http.StatusCreated
-	case "tokens:delete":
-		err = a.accounts.RevokeToken(c.Request().Context(), identity(c).UserID, ri.Name)
-		obj = &berthv1.Token{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}}
-	default:
+	h, ok := res.verbs[ri.Verb]
+	if !ok || ri.Subresource != "" {
 		return echo.NewHTTPError(http.StatusMethodNotAllowed, fmt.Sprintf("%s does not support %s", res.name, ri.Verb))
 	}
+	obj, err := h(c, ri)
 	if err != nil {
 		return statusError(err, res.groupResource(), ri.Name)
 	}
-	if m, ok := obj.(metav1.Object); ok && code == http.StatusCreated {
-		c.Set("auditName", m.GetName())
+	code := http.StatusOK
+	if ri.Verb == "create" {
+		code = http.StatusCreated
+		if m, ok := obj.(metav1.Object); ok {
+			c.Set("auditName", m.GetName())
+		}
 	}
 	return writeJSON(c, code, withKind(obj, res))
+}
+
+func (a *API) whoAmI(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
+	id := identity(c)
+	return &berthv1.WhoAmI{Username: id.Name, ClusterAdmin: id.ClusterAdmin, Via: id.Via}, nil
+}
+
+func (a *API) deleteProject(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
+	opts, err := deleteOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := a.regs.Namespaces.Delete(c.Request().Context(), "", ri.Name, opts)
+	if err != nil {
+		return nil, err
+	}
+	p := projectOf(obj.(*v1.Namespace), "")
+	p.Status.Phase = string(v1.NamespaceTerminating)
+	return &p, nil
+}
+
+func (a *API) deleteMember(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
+	if err := a.accounts.RemoveMember(c.Request().Context(), ri.Namespace, ri.Name); err != nil {
+		return nil, err
+	}
+	return &berthv1.Member{ObjectMeta: metav1.ObjectMeta{Name: ri.Name, Namespace: ri.Namespace}}, nil
+}
+
+func (a *API) deleteUser(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
+	if ri.Name == identity(c).Name {
+		return nil, errdefs.New(errdefs.ErrConflict, "you cannot delete yourself")
+	}
+	if err := a.accounts.DeleteUser(c.Request().Context(), ri.Name); err != nil {
+		return nil, err
+	}
+	return &berthv1.User{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}}, nil
+}
+
+func (a *API) deleteToken(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
+	if err := a.accounts.RevokeToken(c.Request().Context(), identity(c).UserID, ri.Name); err != nil {
+		return nil, err
+	}
+	return &berthv1.Token{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}}, nil
 }
 
 func withKind(obj runtime.Object, res *resource) runtime.Object {
@@ -127,9 +125,9 @@ func projectOf(ns *v1.Namespace, role string) berthv1.Project {
 	}
 }
 
-func (a *API) listProjects(c echo.Context) (runtime.Object, error) {
+func (a *API) listProjects(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
 	ctx := c.Request().Context()
-	list, err := a.core["namespaces"].registry.List(ctx, "", generic.ListOptions{})
+	list, err := a.regs.Namespaces.List(ctx, "", generic.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +148,9 @@ func (a *API) listProjects(c echo.Context) (runtime.Object, error) {
 	return out, nil
 }
 
-func (a *API) getProject(c echo.Context, name string) (runtime.Object, error) {
-	ctx := c.Request().Context()
-	obj, err := a.core["namespaces"].registry.Get(ctx, "", name)
+func (a *API) getProject(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
+	ctx, name := c.Request().Context(), ri.Name
+	obj, err := a.regs.Namespaces.Get(ctx, "", name)
 	if err != nil {
 		return nil, err
 	}
@@ -164,10 +162,9 @@ func (a *API) getProject(c echo.Context, name string) (runtime.Object, error) {
 	return &p, nil
 }
 
-func (a *API) createProject(c echo.Context, res *resource) (runtime.Object, error) {
+func (a *API) createProject(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
 	var p berthv1.Project
-	body := &p
-	if err := a.decodeBody(c, res, body); err != nil {
+	if err := a.decodeBody(c, a.berth["projects"], &p); err != nil {
 		return nil, err
 	}
 	ns := &v1.Namespace{ObjectMeta: metav1.ObjectMeta{
@@ -184,24 +181,20 @@ func (a *API) createProject(c echo.Context, res *resource) (runtime.Object, erro
 			ns.Annotations[annotationDescription] = p.Spec.Description
 		}
 	}
-	ctx := c.Request().Context()
-	created, err := a.core["namespaces"].registry.Create(ctx, "", ns)
+	created, err := a.regs.Namespaces.Create(c.Request().Context(), "", ns, metav1.CreateOptions{DryRun: dryRun(c)})
 	if err != nil {
-		if inv, ok := err.(*errdefs.InvalidError); ok {
+		var inv *errdefs.InvalidError
+		if errors.As(err, &inv) {
 			inv.Kind = "Project"
 		}
-		return nil, err
-	}
-	if err := a.makeCreatorAdmin(ctx, c, created); err != nil {
-		a.undoNamespace(created)
 		return nil, err
 	}
 	out := projectOf(created.(*v1.Namespace), berthv1.RoleAdmin)
 	return &out, nil
 }
 
-func (a *API) listMembers(c echo.Context, project string) (runtime.Object, error) {
-	members, err := a.accounts.ListMembers(c.Request().Context(), project)
+func (a *API) listMembers(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
+	members, err := a.accounts.ListMembers(c.Request().Context(), ri.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -216,8 +209,9 @@ func memberOf(m accounts.Member) berthv1.Member {
 	return berthv1.Member{ObjectMeta: metav1.ObjectMeta{Name: m.User, Namespace: m.Project}, Spec: berthv1.MemberSpec{Role: m.Role}}
 }
 
-func (a *API) getMember(c echo.Context, project, user string) (runtime.Object, error) {
-	members, err := a.accounts.ListMembers(c.Request().Context(), project)
+func (a *API) getMember(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
+	user := ri.Name
+	members, err := a.accounts.ListMembers(c.Request().Context(), ri.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -230,9 +224,9 @@ func (a *API) getMember(c echo.Context, project, user string) (runtime.Object, e
 	return nil, accounts.ErrNotFound
 }
 
-func (a *API) putMember(c echo.Context, res *resource, ri auth.RequestInfo) (runtime.Object, error) {
+func (a *API) putMember(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
 	var m berthv1.Member
-	if err := a.decodeBody(c, res, &m); err != nil {
+	if err := a.decodeBody(c, a.berth["members"], &m); err != nil {
 		return nil, err
 	}
 	if ri.Name != "" && m.Name != ri.Name {
@@ -251,8 +245,12 @@ func (a *API) putMember(c echo.Context, res *resource, ri auth.RequestInfo) (run
 		return nil, &errdefs.InvalidError{Kind: "Member", Name: m.Name, Errs: errs}
 	}
 	ctx := c.Request().Context()
-	if _, err := a.core["namespaces"].registry.Get(ctx, "", ri.Namespace); err != nil {
-		return nil, fmt.Errorf("project %q: %w", ri.Namespace, err)
+	ns, err := a.regs.Namespaces.Get(ctx, "", ri.Namespace)
+	if err != nil {
+		return nil, errdefs.WithSubject(err, schema.GroupResource{Group: berthGroup, Resource: "projects"}, ri.Namespace)
+	}
+	if ns.(*v1.Namespace).DeletionTimestamp != nil {
+		return nil, errdefs.Forbidden("project %s is being deleted: it takes no new members", ri.Namespace)
 	}
 	if err := a.accounts.SetMember(ctx, ri.Namespace, m.Name, m.Spec.Role); err != nil {
 		return nil, err
@@ -268,7 +266,7 @@ func userOf(u accounts.User) berthv1.User {
 	}
 }
 
-func (a *API) listUsers(c echo.Context) (runtime.Object, error) {
+func (a *API) listUsers(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
 	users, err := a.accounts.ListUsers(c.Request().Context())
 	if err != nil {
 		return nil, err
@@ -280,8 +278,8 @@ func (a *API) listUsers(c echo.Context) (runtime.Object, error) {
 	return out, nil
 }
 
-func (a *API) getUser(c echo.Context, name string) (runtime.Object, error) {
-	u, err := a.accounts.GetUser(c.Request().Context(), name)
+func (a *API) getUser(c echo.Context, ri auth.RequestInfo) (runtime.Object, error) {
+	u, err := a.accounts.GetUser(c.Request().Context(), ri.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -289,9 +287,9 @@ func (a *API) getUser(c echo.Context, name string) (runtime.Object, error) {
 	return &out, nil
 }
 
-func (a *API) createUser(c echo.Context, res *resource) (runtime.Object, error) {
+func (a *API) createUser(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
 	var u berthv1.User
-	if err := a.decodeBody(c, res, &u); err != nil {
+	if err := a.decodeBody(c, a.berth["users"], &u); err != nil {
 		return nil, err
 	}
 	var errs field.ErrorList
@@ -327,7 +325,7 @@ func tokenOf(t accounts.Token, secret string) berthv1.Token {
 	return out
 }
 
-func (a *API) listTokens(c echo.Context) (runtime.Object, error) {
+func (a *API) listTokens(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
 	tokens, err := a.accounts.ListTokens(c.Request().Context(), identity(c).UserID)
 	if err != nil {
 		return nil, err
@@ -339,9 +337,9 @@ func (a *API) listTokens(c echo.Context) (runtime.Object, error) {
 	return out, nil
 }
 
-func (a *API) createToken(c echo.Context, res *resource) (runtime.Object, error) {
+func (a *API) createToken(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
 	var t berthv1.Token
-	if err := a.decodeBody(c, res, &t); err != nil {
+	if err := a.decodeBody(c, a.berth["tokens"], &t); err != nil {
 		return nil, err
 	}
 	var errs field.ErrorList
@@ -388,14 +386,14 @@ func (a *API) createToken(c echo.Context, res *resource) (runtime.Object, error)
 
 // listAudit answers the audit log, newest first, filtered by the query's
 // user, namespace and resource, and bounded by limit.
-func (a *API) listAudit(c echo.Context) (runtime.Object, error) {
+func (a *API) listAudit(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
 	f := accounts.AuditFilter{User: c.QueryParam("user"), Namespace: c.QueryParam("namespace"), Resource: c.QueryParam("resource")}
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return nil, errdefs.BadRequest("invalid limit %q", s)
-		}
-		f.Limit = n
+	limit, err := intParam(c, "limit", 0, math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	if limit != nil {
+		f.Limit = int(*limit)
 	}
 	if s := c.QueryParam("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)

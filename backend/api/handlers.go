@@ -1,27 +1,19 @@
 package api
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
-	"time"
 
-	"github.com/berthpaas/berth/backend/errdefs"
-
-	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/manifest"
 	"github.com/berthpaas/berth/backend/registry/generic"
-	"github.com/berthpaas/berth/backend/registry/storage"
 	"github.com/labstack/echo/v4"
-	v1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -34,26 +26,26 @@ var zeroGR = schema.GroupResource{}
 // serveRegistry handles the verbs of an etcd-backed resource.
 func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) error {
 	ns := ri.Namespace
-	if res.name == "namespaces" {
+	if !res.namespaced {
 		ns = ""
+	}
+	if ri.Subresource != "" && ri.Subresource != "status" {
+		sub, ok := res.subresources[ri.Subresource]
+		if !ok {
+			return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%s has no subresource %q", res.name, ri.Subresource))
+		}
+		return sub.serve(c, ri, res)
+	}
+	if ri.Subresource == "status" && !res.hasStatus() {
+		return echo.NewHTTPError(http.StatusNotFound, res.name+" has no status subresource")
 	}
 	var (
 		obj runtime.Object
 		err error
 	)
-	switch {
-	case res.name == "pods" && podSubresources[ri.Subresource]:
-		return a.proxyToNode(c, ri, res)
-	case res.name == "replicationcontrollers" && ri.Subresource == "scale":
-		return a.serveScale(c, ri, res)
-	case ri.Subresource != "" && ri.Subresource != "status":
-		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%s has no subresource %q", res.name, ri.Subresource))
-	case ri.Subresource == "status" && !contains(res.subresources, "status"):
-		return echo.NewHTTPError(http.StatusNotFound, res.name+" has no status subresource")
-	}
 	switch ri.Verb {
 	case "get":
-		obj, err = res.registry.Get(c.Request().Context(), ns, ri.Name)
+		obj, err = a.get(c, res, ns, ri.Name)
 	case "list":
 		return a.list(c, res, ns)
 	case "watch":
@@ -81,8 +73,22 @@ func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) 
 	return a.writeObject(c, http.StatusOK, res, obj)
 }
 
+// get reads one object. A node credential reads only the namespaced
+// objects bound to its node (its pods), as Kubernetes' Node authorizer
+// allows: that is known only once the object is read.
+func (a *API) get(c echo.Context, res *resource, ns, name string) (runtime.Object, error) {
+	obj, err := res.registry.Get(c.Request().Context(), ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if id := identity(c); id.IsNode() && res.namespaced && res.registry.Strategy.Fields(obj)["spec.nodeName"] != id.NodeName {
+		return nil, errdefs.Forbidden("node %q may only read %s bound to it", id.NodeName, res.name)
+	}
+	return obj, nil
+}
+
 func (a *API) list(c echo.Context, res *resource, ns string) error {
-	opts, err := listOptions(c)
+	opts, err := a.listOptions(c, res)
 	if err != nil {
 		return statusError(err, res.groupResource(), "")
 	}
@@ -93,38 +99,12 @@ func (a *API) list(c echo.Context, res *resource, ns string) error {
 	if err != nil {
 		return statusError(err, res.groupResource(), "")
 	}
-	if res.name == "namespaces" {
-		if list, err = a.visibleNamespaces(c, list); err != nil {
-			return err
-		}
-	}
 	return a.writeObject(c, http.StatusOK, res, list)
 }
 
-// visibleNamespaces keeps the namespaces the caller is a member of.
-func (a *API) visibleNamespaces(c echo.Context, list runtime.Object) (runtime.Object, error) {
-	id := identity(c)
-	if id.ClusterAdmin {
-		return list, nil
-	}
-	projects, err := a.accounts.ProjectsOf(c.Request().Context(), id.UserID)
-	if err != nil {
-		return nil, err
-	}
-	items, err := meta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	kept := items[:0]
-	for _, item := range items {
-		if m, err := meta.Accessor(item); err == nil && projects[m.GetName()] != "" {
-			kept = append(kept, item)
-		}
-	}
-	return list, meta.SetList(list, kept)
-}
-
-func listOptions(c echo.Context) (generic.ListOptions, error) {
+// listOptions reads a list's or a watch's query: selectors, paging, the
+// version to watch from, and what the caller may see of the resource.
+func (a *API) listOptions(c echo.Context, res *resource) (generic.ListOptions, error) {
 	q := c.QueryParams()
 	var opts generic.ListOptions
 	if s := q.Get("labelSelector"); s != "" {
@@ -141,16 +121,45 @@ func listOptions(c echo.Context) (generic.ListOptions, error) {
 		}
 		opts.Fields = sel
 	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return opts, errdefs.BadRequest("invalid limit %q", s)
-		}
-		opts.Limit = n
+	limit, err := intParam(c, "limit", 0, math.MaxInt64)
+	if err != nil {
+		return opts, err
+	}
+	if limit != nil {
+		opts.Limit = *limit
 	}
 	opts.Continue = q.Get("continue")
 	opts.ResourceVersion = q.Get("resourceVersion")
+	if rv := opts.ResourceVersion; rv != "" {
+		if n, err := strconv.ParseInt(rv, 10, 64); err != nil || n < 0 {
+			return opts, errdefs.BadRequest("invalid resourceVersion %q: must be a resourceVersion the server gave", rv)
+		}
+	}
+	if res.visible != nil {
+		if opts.Predicate, err = res.visible(c); err != nil {
+			return opts, err
+		}
+	}
 	return opts, nil
+}
+
+// intParam reads an integer query parameter within [lo, hi]; nil when it
+// is absent, and a bad request naming it when it is not such an integer.
+func intParam(c echo.Context, name string, lo, hi int64) (*int64, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return nil, errdefs.BadRequest("invalid %s %q: must be an integer from %d to %d", name, s, lo, hi)
+	}
+	return &n, nil
+}
+
+// dryRun reads the dryRun query parameter ("All", or absent).
+func dryRun(c echo.Context) []string {
+	return c.QueryParams()["dryRun"]
 }
 
 func (a *API) create(c echo.Context, res *resource, ns string) error {
@@ -158,48 +167,12 @@ func (a *API) create(c echo.Context, res *resource, ns string) error {
 	if err := a.decodeBody(c, res, obj); err != nil {
 		return statusError(err, res.groupResource(), "")
 	}
-	if err := admitHostPath(c, obj); err != nil {
+	created, err := res.registry.Create(c.Request().Context(), ns, obj, metav1.CreateOptions{DryRun: dryRun(c)})
+	if err != nil {
 		return statusError(err, res.groupResource(), objectName(obj))
 	}
-	if dryRun(c) {
-		return a.writeObject(c, http.StatusCreated, res, obj)
-	}
-	ctx := c.Request().Context()
-	created, err := res.registry.Create(ctx, ns, obj)
-	if err != nil {
-		name := ""
-		if m, merr := meta.Accessor(obj); merr == nil {
-			name = m.GetName()
-		}
-		return statusError(err, res.groupResource(), name)
-	}
 	c.Set("auditName", objectName(created)) // the URL of a create names no object
-	if res.name == "namespaces" {
-		if err := a.makeCreatorAdmin(ctx, c, created); err != nil {
-			a.undoNamespace(created)
-			return err
-		}
-	}
 	return a.writeObject(c, http.StatusCreated, res, created)
-}
-
-// undoNamespace removes a namespace whose creator could not be made its
-// admin, so that it is not left without one.
-func (a *API) undoNamespace(ns runtime.Object) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := a.core["namespaces"].registry.Delete(ctx, "", objectName(ns), ""); err != nil {
-		a.logger.Error("namespace left without an admin", "namespace", objectName(ns), "error", err)
-	}
-}
-
-// makeCreatorAdmin records the creator of a namespace as its project admin.
-func (a *API) makeCreatorAdmin(ctx context.Context, c echo.Context, ns runtime.Object) error {
-	m, err := meta.Accessor(ns)
-	if err != nil {
-		return err
-	}
-	return a.accounts.SetMember(ctx, m.GetName(), identity(c).Name, berthv1.RoleAdmin)
 }
 
 func (a *API) update(c echo.Context, ri auth.RequestInfo, res *resource, ns string) (runtime.Object, error) {
@@ -208,14 +181,8 @@ func (a *API) update(c echo.Context, ri auth.RequestInfo, res *resource, ns stri
 		return nil, err
 	}
 	return res.registry.Update(c.Request().Context(), ns, ri.Name, updateKind(ri), func(runtime.Object) (runtime.Object, error) {
-		next := obj.DeepCopyObject()
-		if ri.Subresource == "" {
-			if err := admitHostPath(c, next); err != nil {
-				return nil, err
-			}
-		}
-		return next, nil
-	})
+		return obj.DeepCopyObject(), nil
+	}, metav1.UpdateOptions{DryRun: dryRun(c)})
 }
 
 func updateKind(ri auth.RequestInfo) generic.UpdateKind {
@@ -226,63 +193,19 @@ func updateKind(ri auth.RequestInfo) generic.UpdateKind {
 }
 
 func (a *API) delete(c echo.Context, ri auth.RequestInfo, res *resource, ns string) (runtime.Object, error) {
-	ctx := c.Request().Context()
 	opts, err := deleteOptions(c)
 	if err != nil {
 		return nil, err
 	}
-	if res.name == "pods" {
-		if obj, done, err := a.gracefulPodDelete(ctx, ns, ri.Name, opts); done || err != nil {
-			return obj, err
-		}
-	}
-	precondition := ""
-	if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
-		precondition = *opts.Preconditions.ResourceVersion
-	}
-	obj, err := res.registry.Delete(ctx, ns, ri.Name, precondition)
-	if err != nil {
-		return nil, err
-	}
-	if res.name == "namespaces" {
-		if err := a.deleteNamespaceContents(ctx, ri.Name); err != nil {
-			return nil, err
-		}
-	}
-	return obj, nil
+	return res.registry.Delete(c.Request().Context(), ns, ri.Name, opts)
 }
 
-// gracefulPodDelete handles the deletion of a pod that a node runs: it
-// marks the pod and leaves the removal to the node agent, which deletes
-// it with a zero grace period once its containers are gone. It reports
-// done=false when the pod should be removed at once (not bound to a node,
-// or a zero grace period).
-func (a *API) gracefulPodDelete(ctx context.Context, ns, name string, opts metav1.DeleteOptions) (runtime.Object, bool, error) {
-	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds == 0 {
-		return nil, false, nil
-	}
-	reg := a.core["pods"].registry
-	obj, err := reg.Get(ctx, ns, name)
-	if err != nil {
-		return nil, true, err
-	}
-	pod := obj.(*v1.Pod)
-	if pod.Spec.NodeName == "" {
-		return nil, false, nil
-	}
-	grace := int64(30)
-	switch {
-	case opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds > 0:
-		grace = *opts.GracePeriodSeconds
-	case pod.Spec.TerminationGracePeriodSeconds != nil:
-		grace = *pod.Spec.TerminationGracePeriodSeconds
-	}
-	marked, err := reg.MarkDeleting(ctx, ns, name, grace)
-	return marked, true, err
-}
+// maxGracePeriod keeps a grace period in seconds within what a
+// time.Duration holds, so no agent's arithmetic overflows.
+const maxGracePeriod = math.MaxInt64 / int64(1e9)
 
 // deleteOptions reads DeleteOptions from the body and the query
-// (gracePeriodSeconds), as kubectl sends either.
+// (gracePeriodSeconds, dryRun), as kubectl sends either.
 func deleteOptions(c echo.Context) (metav1.DeleteOptions, error) {
 	var opts metav1.DeleteOptions
 	body, err := io.ReadAll(c.Request().Body)
@@ -294,27 +217,20 @@ func deleteOptions(c echo.Context) (metav1.DeleteOptions, error) {
 			return opts, err
 		}
 	}
-	if s := c.QueryParam("gracePeriodSeconds"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return opts, errdefs.BadRequest("invalid gracePeriodSeconds %q", s)
-		}
-		opts.GracePeriodSeconds = &n
+	grace, err := intParam(c, "gracePeriodSeconds", 0, maxGracePeriod)
+	if err != nil {
+		return opts, err
+	}
+	if grace != nil {
+		opts.GracePeriodSeconds = grace
+	}
+	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxGracePeriod) {
+		return opts, errdefs.BadRequest("invalid gracePeriodSeconds %d: must be from 0 to %d", *g, maxGracePeriod)
+	}
+	if d := dryRun(c); len(d) > 0 {
+		opts.DryRun = d
 	}
 	return opts, nil
-}
-
-// deleteNamespaceContents removes what lived in a deleted namespace and its
-// memberships.
-func (a *API) deleteNamespaceContents(ctx context.Context, ns string) error {
-	for _, res := range a.core {
-		if res.namespaced {
-			if _, err := a.store.DeletePrefix(ctx, storage.Prefix(res.name, ns)); err != nil {
-				return err
-			}
-		}
-	}
-	return a.accounts.DeleteProject(ctx, ns)
 }
 
 // decodeBody decodes a JSON or YAML request body into obj, checks its kind,
@@ -370,29 +286,16 @@ func checkKind(obj runtime.Object, res *resource) error {
 	return nil
 }
 
-func dryRun(c echo.Context) bool {
-	return c.QueryParam("dryRun") == "All"
-}
-
 // decodeJSONStrict reads a small JSON body with no unknown fields.
 func decodeJSONStrict(req *http.Request, into any) error {
-	dec := json.NewDecoder(req.Body)
+	dec := jsonDecoder(req.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			return err
 		}
-		return apierrors.NewBadRequest("invalid JSON body: " + err.Error())
+		return errdefs.BadRequest("invalid JSON body: %v", err)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

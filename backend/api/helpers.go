@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"io"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
@@ -31,4 +32,4 @@ func fieldsAnd(sel fields.Selector, key, value string) fields.Selector {
 	return fields.AndSelectors(sel, one)
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+func jsonDecoder(r io.Reader) *json.Decoder { return json.NewDecoder(r) }

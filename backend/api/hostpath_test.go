@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/berthpaas/berth/backend/node/runtime"
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/testenv"
 	v1 "k8s.io/api/core/v1"
 )
@@ -34,23 +34,23 @@ func TestHostPathOnlyForClusterAdmins(t *testing.T) {
 	mustCode(t, resp, http.StatusCreated)
 	var created v1.Pod
 	resp.JSON(t, &created)
-	if !runtime.HostPathAllowed(&created) {
+	if !berthv1.HostPathAllowed(&created) {
 		t.Fatalf("an admin's hostPath pod is not marked: %v", created.Annotations)
 	}
 
 	// A tenant cannot mark a pod itself.
 	forged := pod("forged", nil)
-	forged["metadata"].(map[string]any)["annotations"] = map[string]string{runtime.AnnotationHostPathAllowed: "true"}
+	forged["metadata"].(map[string]any)["annotations"] = map[string]string{berthv1.AnnotationHostPathAllowed: "true"}
 	resp = env.Do(t, "POST", "/api/v1/namespaces/demo/pods", editor, forged)
 	mustCode(t, resp, http.StatusCreated)
 	var tenants v1.Pod
 	resp.JSON(t, &tenants)
-	if runtime.HostPathAllowed(&tenants) {
+	if berthv1.HostPathAllowed(&tenants) {
 		t.Fatal("a tenant's own annotation was kept")
 	}
 	mustCode(t, env.Do(t, "PATCH", "/api/v1/namespaces/demo/pods/forged", editor,
-		`{"metadata":{"annotations":{"`+runtime.AnnotationHostPathAllowed+`":"true"}}}`, "application/merge-patch+json"), http.StatusOK)
-	if runtime.HostPathAllowed(getPod(t, env, "demo", "forged")) {
+		`{"metadata":{"annotations":{"`+berthv1.AnnotationHostPathAllowed+`":"true"}}}`, "application/merge-patch+json"), http.StatusOK)
+	if berthv1.HostPathAllowed(getPod(t, env, "demo", "forged")) {
 		t.Fatal("a tenant's patch set the annotation")
 	}
 	// Nor through a replication controller's template.

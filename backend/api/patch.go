@@ -2,19 +2,39 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"mime"
-	"net/http"
 
 	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/manifest"
 	"github.com/labstack/echo/v4"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 )
+
+// Bounds on what a patch may cost the master, as kube-apiserver sets
+// them: a 2 KB JSON patch of self-copies doubles the document with each
+// operation and would exhaust the master's memory in about 24.
+const (
+	// maxJSONPatchOperations is kube-apiserver's limit.
+	maxJSONPatchOperations = 10000
+	// maxCopySize bounds the bytes a JSON patch's copy operations add, in
+	// total (kube-apiserver's 10 MB).
+	maxCopySize = 10 << 20
+	// maxPatchedSize bounds the patched object: no larger than a body may
+	// be, which is what a PUT could store.
+	maxPatchedSize = MaxBodyBytes
+)
+
+func init() {
+	// The library keeps this limit in a package variable, read by every
+	// Apply; Berth applies JSON patches only here.
+	jsonpatch.AccumulatedCopySizeLimit = maxCopySize
+}
 
 // patch applies a JSON merge patch, a strategic merge patch (core types)
 // or a JSON patch to the stored object, retrying on concurrent writes; a
@@ -25,8 +45,10 @@ func (a *API) patch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 	if err != nil {
 		return nil, err
 	}
-	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	apply, err := patcher(mt, patchBody, res)
+	if res.group != "" && isStrategic(req.Header.Get("Content-Type")) {
+		return nil, errdefs.Newf(errdefs.ErrUnsupportedMediaType, "strategic merge patches are for core resources; use application/merge-patch+json or application/json-patch+json for %s", res.name)
+	}
+	apply, err := patcher(req.Header.Get("Content-Type"), patchBody, res.registry.Strategy.New())
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +60,7 @@ func (a *API) patch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 		}
 		patched, err := apply(currentJSON)
 		if err != nil {
-			return nil, apierrors.NewBadRequest("the patch could not be applied: " + err.Error())
+			return nil, err
 		}
 		obj := res.registry.Strategy.New()
 		problems, err := manifest.Decode(patched, "application/json", obj)
@@ -48,16 +70,19 @@ func (a *API) patch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 		if err := a.fieldValidation(c, problems); err != nil {
 			return nil, err
 		}
-		if ri.Subresource == "" {
-			if err := admitHostPath(c, obj); err != nil {
-				return nil, err
-			}
-		}
 		return obj, checkKind(obj, res)
-	})
+	}, metav1.UpdateOptions{DryRun: dryRun(c)})
 }
 
-func patcher(mediaType string, patchBody []byte, res *resource) (func([]byte) ([]byte, error), error) {
+func isStrategic(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "application/strategic-merge-patch+json"
+}
+
+// patcher returns what applies patchBody, of the given content type, to
+// a JSON document, within the bounds above. schema is an object of the
+// patched type, for strategic merge patches.
+func patcher(contentType string, patchBody []byte, schema runtime.Object) (func([]byte) ([]byte, error), error) {
 	if len(patchBody) > 0 && patchBody[0] != '{' && patchBody[0] != '[' {
 		converted, _, err := manifest.ToJSON(patchBody, "application/yaml")
 		if err != nil {
@@ -65,28 +90,37 @@ func patcher(mediaType string, patchBody []byte, res *resource) (func([]byte) ([
 		}
 		patchBody = converted
 	}
-	switch mediaType {
+	var apply func([]byte) ([]byte, error)
+	switch mt, _, _ := mime.ParseMediaType(contentType); mt {
 	case "application/merge-patch+json":
-		return func(cur []byte) ([]byte, error) { return jsonpatch.MergePatch(cur, patchBody) }, nil
+		apply = func(cur []byte) ([]byte, error) { return jsonpatch.MergePatch(cur, patchBody) }
 	case "application/strategic-merge-patch+json":
-		if res.group != "" {
-			return nil, unsupportedPatch(mediaType, res)
+		apply = func(cur []byte) ([]byte, error) {
+			return strategicpatch.StrategicMergePatch(cur, patchBody, schema)
 		}
-		schemaObj := res.registry.Strategy.New()
-		return func(cur []byte) ([]byte, error) {
-			return strategicpatch.StrategicMergePatch(cur, patchBody, schemaObj)
-		}, nil
 	case "application/json-patch+json":
 		p, err := jsonpatch.DecodePatch(patchBody)
 		if err != nil {
-			return nil, apierrors.NewBadRequest("invalid JSON patch: " + err.Error())
+			return nil, errdefs.BadRequest("invalid JSON patch: %v", err)
 		}
-		return p.Apply, nil
+		if len(p) > maxJSONPatchOperations {
+			return nil, errdefs.Newf(errdefs.ErrTooLarge, "the JSON patch has %d operations, more than the %d allowed", len(p), maxJSONPatchOperations)
+		}
+		apply = p.Apply
+	default:
+		return nil, errdefs.Newf(errdefs.ErrUnsupportedMediaType, "the patch type %q is not supported; use application/merge-patch+json, application/json-patch+json or application/strategic-merge-patch+json", mt)
 	}
-	return nil, unsupportedPatch(mediaType, res)
-}
-
-func unsupportedPatch(mediaType string, res *resource) error {
-	return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", res.groupResource(), "",
-		fmt.Sprintf("the patch type %q is not supported for %s; use application/merge-patch+json, application/json-patch+json or application/strategic-merge-patch+json (core resources)", mediaType, res.name), 0, false)
+	return func(cur []byte) ([]byte, error) {
+		patched, err := apply(cur)
+		var copyErr *jsonpatch.AccumulatedCopySizeError
+		switch {
+		case errors.As(err, &copyErr):
+			return nil, errdefs.Newf(errdefs.ErrTooLarge, "the JSON patch copies more than %d bytes", maxCopySize)
+		case err != nil:
+			return nil, errdefs.BadRequest("the patch could not be applied: %v", err)
+		case len(patched) > maxPatchedSize:
+			return nil, errdefs.Newf(errdefs.ErrTooLarge, "the patched object would be %d bytes, more than the %d allowed", len(patched), maxPatchedSize)
+		}
+		return patched, nil
+	}, nil
 }

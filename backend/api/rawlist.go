@@ -16,7 +16,7 @@ import (
 // plain JSON, no selector, nothing to filter per caller.
 func canListRaw(c echo.Context, res *resource, opts generic.ListOptions) bool {
 	accept := c.Request().Header.Get("Accept")
-	return res.name != "namespaces" &&
+	return opts.Predicate == nil &&
 		(opts.Labels == nil || opts.Labels.Empty()) &&
 		(opts.Fields == nil || opts.Fields.Empty()) &&
 		!wantsTable(accept) && !strings.HasPrefix(accept, "application/yaml")

@@ -1,16 +1,30 @@
 package api
 
 import (
+	"sort"
+
+	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
+// handlerFunc serves one subresource; it writes its own answer.
+type handlerFunc func(c echo.Context, ri auth.RequestInfo, res *resource) error
+
+// objectHandler serves one verb of a Berth resource kept outside etcd: it
+// returns the object to answer with, which serveBerth writes.
+type objectHandler func(c echo.Context, ri auth.RequestInfo) (runtime.Object, error)
+
 // resource describes one served resource: its names for discovery, and
-// the registry that stores it (nil for Berth resources kept in PostgreSQL,
-// which have handlers of their own).
+// either the registry that stores it in etcd or, for Berth resources kept
+// in PostgreSQL, a handler per verb. What is particular to a resource
+// (its subresources, what a caller may see of it) is declared here, with
+// the resource; the generic handlers ask for it and never test names.
 type resource struct {
 	group      string
 	name       string
@@ -18,40 +32,86 @@ type resource struct {
 	kind       string
 	shortNames []string
 	namespaced bool
-	verbs      []string
-	// subresources lists the subresources served besides the resource.
-	subresources []string
-	registry     *generic.Registry
+	// registry serves the etcd-backed resources (every verb of crudVerbs).
+	registry *generic.Registry
+	// verbs serve Berth's resources that are not in etcd, by verb.
+	verbs map[string]objectHandler
+	// subresources beside status (which the registry serves when the
+	// strategy HasStatus).
+	subresources map[string]subresource
+	// visible, when set, narrows what a caller sees of a list or a watch
+	// (namespaces: those they are a member of), before paging.
+	visible func(c echo.Context) (storage.Predicate, error)
+}
+
+// subresource is served by its own handler.
+type subresource struct {
+	// verbs for discovery.
+	verbs []string
+	// group, version and kind when they are not the resource's (scale is
+	// an autoscaling/v1 Scale).
+	gvk   schema.GroupVersionKind
+	serve handlerFunc
 }
 
 func (r *resource) groupResource() schema.GroupResource {
 	return schema.GroupResource{Group: r.group, Resource: r.name}
 }
 
+// hasStatus reports whether the resource serves a status subresource.
+func (r *resource) hasStatus() bool { return r.registry != nil && r.registry.Strategy.HasStatus() }
+
 var (
 	crudVerbs  = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 	berthGroup = "berth.dev"
 )
 
-// coreResources builds the core/v1 resources on the store.
-func coreResources(store *storage.Store) map[string]*resource {
-	reg := func(name, kind string, s generic.Strategy) *generic.Registry {
-		return &generic.Registry{Resource: name, Kind: kind, Strategy: s, Store: store}
-	}
+// coreResources serves the core/v1 registries.
+func (a *API) coreResources(regs *core.Registries) map[string]*resource {
+	nodeOps := func(verbs ...string) subresource { return subresource{verbs: verbs, serve: a.proxyToNode} }
 	list := []*resource{
 		{name: "namespaces", singular: "namespace", kind: "Namespace", shortNames: []string{"ns"},
-			verbs: crudVerbs, subresources: []string{"status"}, registry: reg("namespaces", "Namespace", core.NamespaceStrategy{})},
-		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, namespaced: true,
-			verbs: crudVerbs, subresources: []string{"status"}, registry: reg("pods", "Pod", core.PodStrategy{})},
-		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, namespaced: true,
-			verbs: crudVerbs, subresources: []string{"status"}, registry: reg("services", "Service", core.ServiceStrategy{})},
-		{name: "replicationcontrollers", singular: "replicationcontroller", kind: "ReplicationController", shortNames: []string{"rc"}, namespaced: true,
-			verbs: crudVerbs, subresources: []string{"status", "scale"}, registry: reg("replicationcontrollers", "ReplicationController", core.ReplicationControllerStrategy{})},
-		{name: "events", singular: "event", kind: "Event", shortNames: []string{"ev"}, namespaced: true,
-			verbs: crudVerbs, registry: reg("events", "Event", core.EventStrategy{})},
-		{name: "nodes", singular: "node", kind: "Node", shortNames: []string{"no"},
-			verbs: crudVerbs, subresources: []string{"status"}, registry: reg("nodes", "Node", core.NodeStrategy{})},
+			registry: regs.Namespaces, visible: a.visibleNamespaces},
+		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, namespaced: true, registry: regs.Pods,
+			subresources: map[string]subresource{
+				"log": nodeOps("get"), "exec": nodeOps("create", "get"), "attach": nodeOps("create", "get"),
+				"diff": nodeOps("get"), "stop": nodeOps("create"), "start": nodeOps("create"), "restart": nodeOps("create"),
+			}},
+		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, namespaced: true, registry: regs.Services},
+		{name: "replicationcontrollers", singular: "replicationcontroller", kind: "ReplicationController", shortNames: []string{"rc"},
+			namespaced: true, registry: regs.ReplicationControllers,
+			subresources: map[string]subresource{"scale": {
+				verbs: []string{"get", "patch", "update"},
+				gvk:   schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"},
+				serve: a.serveScale,
+			}}},
+		{name: "events", singular: "event", kind: "Event", shortNames: []string{"ev"}, namespaced: true, registry: regs.Events},
+		{name: "nodes", singular: "node", kind: "Node", shortNames: []string{"no"}, registry: regs.Nodes},
 	}
+	return byName(list)
+}
+
+// berthResources are Berth's own resources, kept in PostgreSQL (projects
+// are namespaces seen from Berth) and served by the handlers in berth.go.
+func (a *API) berthResources() map[string]*resource {
+	list := []*resource{
+		{group: berthGroup, name: "projects", singular: "project", kind: "Project", shortNames: []string{"proj"},
+			verbs: map[string]objectHandler{"list": a.listProjects, "get": a.getProject, "create": a.createProject, "delete": a.deleteProject}},
+		{group: berthGroup, name: "members", singular: "member", kind: "Member", namespaced: true,
+			verbs: map[string]objectHandler{"list": a.listMembers, "get": a.getMember, "create": a.putMember, "update": a.putMember, "delete": a.deleteMember}},
+		{group: berthGroup, name: "users", singular: "user", kind: "User",
+			verbs: map[string]objectHandler{"list": a.listUsers, "get": a.getUser, "create": a.createUser, "delete": a.deleteUser}},
+		{group: berthGroup, name: "tokens", singular: "token", kind: "Token",
+			verbs: map[string]objectHandler{"list": a.listTokens, "create": a.createToken, "delete": a.deleteToken}},
+		{group: berthGroup, name: "whoami", singular: "whoami", kind: "WhoAmI",
+			verbs: map[string]objectHandler{"get": a.whoAmI, "list": a.whoAmI}},
+		{group: berthGroup, name: "auditentries", singular: "auditentry", kind: "AuditEntry",
+			verbs: map[string]objectHandler{"list": a.listAudit}},
+	}
+	return byName(list)
+}
+
+func byName(list []*resource) map[string]*resource {
 	out := make(map[string]*resource, len(list))
 	for _, r := range list {
 		out[r.name] = r
@@ -59,25 +119,17 @@ func coreResources(store *storage.Store) map[string]*resource {
 	return out
 }
 
-// berthResources are Berth's own resources, served by handlers in berth.go.
-func berthResources() map[string]*resource {
-	list := []*resource{
-		{group: berthGroup, name: "projects", singular: "project", kind: "Project", shortNames: []string{"proj"},
-			verbs: []string{"create", "delete", "get", "list"}},
-		{group: berthGroup, name: "members", singular: "member", kind: "Member", namespaced: true,
-			verbs: []string{"create", "delete", "get", "list", "update"}},
-		{group: berthGroup, name: "users", singular: "user", kind: "User",
-			verbs: []string{"create", "delete", "get", "list"}},
-		{group: berthGroup, name: "tokens", singular: "token", kind: "Token",
-			verbs: []string{"create", "delete", "list"}},
-		{group: berthGroup, name: "whoami", singular: "whoami", kind: "WhoAmI", verbs: []string{"get"}},
-		{group: berthGroup, name: "auditentries", singular: "auditentry", kind: "AuditEntry", verbs: []string{"list"}},
+// discoveryVerbs are the verbs a resource serves, for discovery.
+func (r *resource) discoveryVerbs() []string {
+	if r.registry != nil {
+		return crudVerbs
 	}
-	out := make(map[string]*resource, len(list))
-	for _, r := range list {
-		out[r.name] = r
+	verbs := make([]string, 0, len(r.verbs))
+	for v := range r.verbs {
+		verbs = append(verbs, v)
 	}
-	return out
+	sort.Strings(verbs)
+	return verbs
 }
 
 // apiResourceList is the discovery document of one group version.
@@ -90,15 +142,23 @@ func apiResourceList(groupVersion string, resources map[string]*resource) *metav
 		r := resources[name]
 		list.APIResources = append(list.APIResources, metav1.APIResource{
 			Name: r.name, SingularName: r.singular, Namespaced: r.namespaced,
-			Kind: r.kind, Verbs: r.verbs, ShortNames: r.shortNames,
+			Kind: r.kind, Verbs: r.discoveryVerbs(), ShortNames: r.shortNames,
 		})
-		for _, sub := range r.subresources {
-			sr := metav1.APIResource{
-				Name: r.name + "/" + sub, Namespaced: r.namespaced, Kind: r.kind,
-				Verbs: []string{"get", "patch", "update"},
-			}
-			if sub == "scale" {
-				sr.Group, sr.Version, sr.Kind = "autoscaling", "v1", "Scale"
+		if r.hasStatus() {
+			list.APIResources = append(list.APIResources, metav1.APIResource{
+				Name: r.name + "/status", Namespaced: r.namespaced, Kind: r.kind, Verbs: []string{"get", "patch", "update"},
+			})
+		}
+		subs := make([]string, 0, len(r.subresources))
+		for s := range r.subresources {
+			subs = append(subs, s)
+		}
+		sort.Strings(subs)
+		for _, s := range subs {
+			sub := r.subresources[s]
+			sr := metav1.APIResource{Name: r.name + "/" + s, Namespaced: r.namespaced, Kind: r.kind, Verbs: sub.verbs}
+			if !sub.gvk.Empty() {
+				sr.Group, sr.Version, sr.Kind = sub.gvk.Group, sub.gvk.Version, sub.gvk.Kind
 			}
 			list.APIResources = append(list.APIResources, sr)
 		}

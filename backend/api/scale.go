@@ -1,22 +1,21 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/manifest"
+	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/labstack/echo/v4"
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 )
 
 // serveScale serves a replication controller's scale subresource (an
@@ -52,14 +51,15 @@ func (a *API) serveScale(c echo.Context, ri auth.RequestInfo, res *resource) err
 		replicas := want.Spec.Replicas
 		rc.Spec.Replicas = &replicas
 		return rc, nil
-	})
+	}, metav1.UpdateOptions{DryRun: dryRun(c)})
 	if err != nil {
 		return statusError(err, res.groupResource(), ri.Name)
 	}
 	return writeJSON(c, http.StatusOK, scaleOf(updated.(*v1.ReplicationController)))
 }
 
-// desiredScale decodes a PUT body, or applies a PATCH to the current scale.
+// desiredScale decodes a PUT body, or applies a PATCH to the current
+// scale within the bounds every patch has.
 func desiredScale(verb string, body []byte, contentType string, current *autoscalingv1.Scale) (*autoscalingv1.Scale, error) {
 	var want autoscalingv1.Scale
 	if verb == "update" {
@@ -68,26 +68,17 @@ func desiredScale(verb string, body []byte, contentType string, current *autosca
 		}
 		return &want, nil
 	}
-	cur, err := jsonMarshal(current)
+	apply, err := patcher(contentType, body, &autoscalingv1.Scale{})
 	if err != nil {
 		return nil, err
 	}
-	var patched []byte
-	switch mt, _, _ := mime.ParseMediaType(contentType); mt {
-	case "application/merge-patch+json":
-		patched, err = jsonpatch.MergePatch(cur, body)
-	case "application/strategic-merge-patch+json":
-		patched, err = strategicpatch.StrategicMergePatch(cur, body, &autoscalingv1.Scale{})
-	case "application/json-patch+json":
-		var p jsonpatch.Patch
-		if p, err = jsonpatch.DecodePatch(body); err == nil {
-			patched, err = p.Apply(cur)
-		}
-	default:
-		return nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", zeroGR, "", "unsupported patch type "+mt, 0, false)
-	}
+	cur, err := json.Marshal(current)
 	if err != nil {
-		return nil, apierrors.NewBadRequest("the patch could not be applied: " + err.Error())
+		return nil, err
+	}
+	patched, err := apply(cur)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := manifest.Decode(patched, "application/json", &want); err != nil {
 		return nil, err
@@ -107,6 +98,6 @@ func scaleOf(rc *v1.ReplicationController) *autoscalingv1.Scale {
 			ResourceVersion: rc.ResourceVersion, CreationTimestamp: rc.CreationTimestamp,
 		},
 		Spec:   autoscalingv1.ScaleSpec{Replicas: replicas},
-		Status: autoscalingv1.ScaleStatus{Replicas: rc.Status.Replicas, Selector: selectorString(rc.Spec.Selector)},
+		Status: autoscalingv1.ScaleStatus{Replicas: rc.Status.Replicas, Selector: core.SelectorString(rc.Spec.Selector)},
 	}
 }

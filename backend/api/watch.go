@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/berthpaas/berth/backend/auth"
@@ -22,7 +22,7 @@ const maxWatchTimeout = 30 * time.Minute
 
 // watch streams events as newline-separated WatchEvent JSON.
 func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns string) error {
-	opts, err := listOptions(c)
+	opts, err := a.listOptions(c, res)
 	if err != nil {
 		return statusError(err, res.groupResource(), "")
 	}
@@ -30,19 +30,18 @@ func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 		opts.Fields = fieldsAnd(opts.Fields, "metadata.name", ri.Name)
 	}
 	timeout := maxWatchTimeout
-	if s := c.QueryParam("timeoutSeconds"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 && time.Duration(n)*time.Second < timeout {
-			timeout = time.Duration(n) * time.Second
-		}
+	seconds, err := intParam(c, "timeoutSeconds", 0, math.MaxInt64)
+	if err != nil {
+		return statusError(err, res.groupResource(), "")
+	}
+	if seconds != nil && *seconds > 0 && *seconds < int64(maxWatchTimeout/time.Second) {
+		timeout = time.Duration(*seconds) * time.Second
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 	defer cancel()
 	events, err := res.registry.Watch(ctx, ns, opts)
 	if err != nil {
 		return statusError(err, res.groupResource(), "")
-	}
-	if res.name == "namespaces" && !identity(c).ClusterAdmin {
-		events = a.filterNamespaceEvents(c, events)
 	}
 	table := wantsTable(c.Request().Header.Get("Accept"))
 	bookmarks := c.QueryParam("allowWatchBookmarks") == "true"
@@ -102,30 +101,4 @@ func (a *API) watchEvent(ev storage.Event, res *resource, table, first bool) (*m
 		obj = t
 	}
 	return &metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Object: obj}}, nil
-}
-
-// filterNamespaceEvents passes the events of namespaces the caller belongs
-// to, looking memberships up as events arrive (a namespace created after
-// the watch began shows up).
-func (a *API) filterNamespaceEvents(c echo.Context, in <-chan storage.Event) <-chan storage.Event {
-	out := make(chan storage.Event)
-	ctx := c.Request().Context()
-	id := identity(c)
-	go func() {
-		defer close(out)
-		for ev := range in {
-			if ev.Type != watch.Error {
-				name := objectName(ev.Object)
-				if role, err := a.accounts.RoleOf(ctx, id.UserID, name); err != nil || role == "" {
-					continue
-				}
-			}
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
 }

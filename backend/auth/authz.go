@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/fields"
+
 	"github.com/berthpaas/berth/backend/errdefs"
 
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
@@ -22,6 +24,9 @@ type Identity struct {
 	// NodeName is the node a node credential belongs to ("" for a
 	// bootstrap token, which may only join).
 	NodeName string
+	// Component names an in-process component of the master ("scheduler");
+	// empty for every caller of the API.
+	Component string
 }
 
 // workloads are the namespaced resources that edit may change and view
@@ -53,31 +58,48 @@ func Decide(id Identity, role string, ri RequestInfo) error {
 // TokenKindNode marks the credentials of node agents.
 const TokenKindNode = "node"
 
-// nodeAllowed holds what a node agent needs: read pods everywhere (it
-// watches those bound to it), write their status, confirm their deletion;
-// register and heartbeat its Node; record events.
+// nodeAllowed is Kubernetes' Node authorizer for Berth: a node reads the
+// pods bound to it (a list or watch must select spec.nodeName=<node>; a
+// single pod is checked once read), writes their status and confirms their
+// deletion, registers and heartbeats its own Node, and records events.
+// Which pod, which Node and which event is NodeRestriction's to check
+// (backend/admission), since it takes the objects.
 func nodeAllowed(id Identity, ri RequestInfo) bool {
-	if ri.APIGroup != "" {
+	if ri.APIGroup != "" || id.NodeName == "" {
 		return false
 	}
 	switch ri.Resource {
 	case "pods":
 		switch {
-		case ri.Subresource == "" && (IsReadOnly(ri.Verb) || ri.Verb == "delete"):
+		case ri.Subresource == "" && (ri.Verb == "list" || ri.Verb == "watch"):
+			return selectsNode(ri.FieldSelector, id.NodeName)
+		case ri.Subresource == "" && (ri.Verb == "get" || ri.Verb == "delete"):
 			return true
 		case ri.Subresource == "status":
-			return true
+			return ri.Verb == "get" || ri.Verb == "update" || ri.Verb == "patch"
 		}
 	case "nodes":
-		// A node reads every node, but changes only its own.
-		return IsReadOnly(ri.Verb) || ri.Verb == "create" ||
-			(ri.Name != "" && ri.Name == id.NodeName && ri.Verb != "delete")
+		switch ri.Verb {
+		case "get", "list", "watch", "create":
+			return ri.Subresource == "" || ri.Subresource == "status"
+		case "update", "patch":
+			return ri.Name == id.NodeName
+		}
 	case "events":
-		return ri.Verb != "delete" && ri.Verb != "deletecollection"
-	case "namespaces":
-		return IsReadOnly(ri.Verb) && ri.Subresource == ""
+		return ri.Verb == "create" || ri.Verb == "update" || ri.Verb == "patch"
 	}
 	return false
+}
+
+// selectsNode reports whether a field selector asks only for the objects
+// bound to node (spec.nodeName=node, possibly with more terms).
+func selectsNode(selector, node string) bool {
+	sel, err := fields.ParseSelector(selector)
+	if err != nil {
+		return false
+	}
+	value, ok := sel.RequiresExactMatch("spec.nodeName")
+	return ok && value == node
 }
 
 func allowed(id Identity, role string, ri RequestInfo) bool {
@@ -93,6 +115,12 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 		case workloads[ri.Resource]:
 			if ri.Namespace == "" {
 				return false // all-namespace lists are for cluster admins
+			}
+			if ri.Subresource == "status" && !read {
+				// Status is what nodes and controllers observe: a member
+				// who could write it could mark a pod Failed or an RC
+				// satisfied. Only they (and cluster admins) write it.
+				return false
 			}
 			if ri.Subresource != "" && ri.Subresource != "status" && ri.Subresource != "scale" {
 				// Operations on a pod's containers: reading what they
@@ -138,6 +166,8 @@ var readSubresources = map[string]bool{"log": true, "diff": true}
 // members read; project admins change and delete.
 func namespaceAllowed(ri RequestInfo, read, member, admin bool) bool {
 	switch {
+	case ri.Subresource != "" && !read:
+		return false // status and finalize are the master's
 	case ri.Name == "" && (ri.Verb == "list" || ri.Verb == "watch" || ri.Verb == "create"):
 		return true
 	case read:

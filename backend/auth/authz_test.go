@@ -46,8 +46,10 @@ func TestDecide(t *testing.T) {
 		{"DELETE", "/api/v1/namespaces/ns/pods", "cluster-admin admin edit"},
 		{"GET", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin admin edit view"},
 		{"GET", "/api/v1/namespaces/ns/pods/web/log", "cluster-admin admin edit view"},
-		{"PUT", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin admin edit"},
-		{"PATCH", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin admin edit"},
+		// Status is written by nodes and controllers: no member writes it.
+		{"PUT", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin"},
+		{"PATCH", "/api/v1/namespaces/ns/pods/web/status", "cluster-admin"},
+		{"PATCH", "/api/v1/namespaces/ns/replicationcontrollers/rc/status", "cluster-admin"},
 		{"GET", "/api/v1/namespaces/ns/pods/web/diff", "cluster-admin admin edit view"},
 		// Acting on containers needs edit, whatever the method (exec and
 		// attach upgrade a GET to a websocket).
@@ -82,7 +84,7 @@ func TestDecide(t *testing.T) {
 		{"GET", "/api/v1/namespaces/ns/status", "cluster-admin admin edit view"},
 		{"PUT", "/api/v1/namespaces/ns", "cluster-admin admin"},
 		{"PATCH", "/api/v1/namespaces/ns", "cluster-admin admin"},
-		{"PUT", "/api/v1/namespaces/ns/status", "cluster-admin admin"},
+		{"PUT", "/api/v1/namespaces/ns/status", "cluster-admin"},
 		{"DELETE", "/api/v1/namespaces/ns", "cluster-admin admin"},
 		{"DELETE", "/api/v1/namespaces", "cluster-admin"},
 		// Projects are namespaces seen from berth.dev.
@@ -211,8 +213,16 @@ func TestDecideNodeToken(t *testing.T) {
 		method, path string
 		want         bool
 	}{
-		{"GET", "/api/v1/pods", true},
-		{"GET", "/api/v1/pods?watch=1", true},
+		// A node lists and watches only the pods bound to it.
+		{"GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1", true},
+		{"GET", "/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3Dn1", true},
+		{"GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1,status.phase%3DRunning", true},
+		{"GET", "/api/v1/pods", false},
+		{"GET", "/api/v1/pods?watch=1", false},
+		{"GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn2", false},
+		{"GET", "/api/v1/pods?fieldSelector=spec.nodeName!%3Dn1", false},
+		{"GET", "/api/v1/namespaces/ns/pods?fieldSelector=spec.nodeName%3Dn1", true},
+		{"GET", "/api/v1/namespaces/ns/secrets", false},
 		{"GET", "/api/v1/namespaces/ns/pods/web", true},
 		{"PUT", "/api/v1/namespaces/ns/pods/web/status", true},
 		{"PATCH", "/api/v1/namespaces/ns/pods/web/status", true},
@@ -229,7 +239,8 @@ func TestDecideNodeToken(t *testing.T) {
 		{"DELETE", "/api/v1/nodes/n1", false},
 		{"POST", "/api/v1/namespaces/ns/events", true},
 		{"DELETE", "/api/v1/namespaces/ns/events/e", false},
-		{"GET", "/api/v1/namespaces/ns", true},
+		{"GET", "/api/v1/namespaces/ns", false},
+		{"GET", "/api/v1/namespaces/ns/events", false},
 		{"PUT", "/api/v1/namespaces/ns", false},
 		{"PUT", "/api/v1/namespaces/ns/status", false},
 		{"GET", "/api/v1/namespaces/ns/services", false},

@@ -26,6 +26,9 @@ type RequestInfo struct {
 	Name        string
 	// Path is the request path, kept for messages and audit.
 	Path string
+	// FieldSelector is the query's field selector, which decides what a
+	// node's list or watch may return.
+	FieldSelector string
 }
 
 // namespaceSubresources are the subresources of a namespace itself, so that
@@ -35,7 +38,7 @@ var namespaceSubresources = map[string]bool{"status": true, "finalize": true}
 // ParseRequestInfo reads the resource coordinates from an API path
 // (/api/v1/... or /apis/GROUP/VERSION/...).
 func ParseRequestInfo(r *http.Request) RequestInfo {
-	ri := RequestInfo{Path: r.URL.Path}
+	ri := RequestInfo{Path: r.URL.Path, FieldSelector: r.URL.Query().Get("fieldSelector")}
 	parts := splitPath(r.URL.Path)
 	switch {
 	case len(parts) >= 2 && parts[0] == "api":
@@ -107,6 +110,13 @@ func splitPath(p string) []string {
 		return nil
 	}
 	return strings.Split(p, "/")
+}
+
+// IsNamespaceObject reports whether the request is about a namespace
+// object itself (/api/v1/namespaces/NAME[/status]), whose name the path
+// carries where other requests carry their namespace.
+func (ri RequestInfo) IsNamespaceObject() bool {
+	return ri.Resource == "namespaces" && ri.Name == ri.Namespace
 }
 
 // IsReadOnly reports whether a verb only reads.

@@ -1,9 +1,11 @@
 // Package controller runs the master's background work: the scheduler and
-// the controllers (replication, node lifecycle), together, in the one
-// master that holds the leadership.
+// the controllers (replication, node lifecycle, namespace), together, in
+// the one master that holds the leadership. They share the registries the
+// API serves (core.NewRegistries), so their writes pass the same admission
+// and are audited under their own names (system:<component>).
 //
 //	leader.Run(ctx, etcd, "controllers", id, logger, func(ctx) {
-//		controller.RunAll(ctx, store, logger, controller.Options{})
+//		controller.RunAll(ctx, registries, logger, controller.Options{})
 //	})
 //
 // Its subpackages hold the controllers and what they share: cache (watch

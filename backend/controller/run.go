@@ -6,9 +6,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthpaas/berth/backend/controller/namespace"
+
+	"github.com/berthpaas/berth/backend/registry/core"
+
 	"github.com/berthpaas/berth/backend/controller/nodelifecycle"
 	"github.com/berthpaas/berth/backend/controller/replication"
-	"github.com/berthpaas/berth/backend/registry/storage"
 	"github.com/berthpaas/berth/backend/scheduler"
 )
 
@@ -25,18 +28,19 @@ type Options struct {
 	SchedulerRetryInterval time.Duration
 }
 
-// RunAll runs the scheduler, the replication manager and the node
-// lifecycle controller on store until ctx ends, and returns once all of
+// RunAll runs the scheduler, the replication manager, the node lifecycle
+// and the namespace controllers on the registries until ctx ends, and returns once all of
 // them have stopped.
-func RunAll(ctx context.Context, store *storage.Store, logger *slog.Logger, opts Options) {
-	sched := scheduler.New(store, logger)
+func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opts Options) {
+	sched := scheduler.New(regs.Pods, regs.Nodes, regs.Events, logger)
 	if opts.SchedulerRetryInterval > 0 {
 		sched.RetryInterval = opts.SchedulerRetryInterval
 	}
 	runners := []func(context.Context){
 		sched.Run,
-		replication.New(store, logger, opts.Replication).Run,
-		nodelifecycle.New(store, logger, opts.NodeLifecycle).Run,
+		replication.New(regs.ReplicationControllers, regs.Pods, regs.Events, logger, opts.Replication).Run,
+		nodelifecycle.New(regs.Nodes, regs.Pods, regs.Events, logger, opts.NodeLifecycle).Run,
+		namespace.New(regs.Namespaces, logger, 0).Run,
 	}
 	var wg sync.WaitGroup
 	for _, run := range runners {

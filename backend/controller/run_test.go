@@ -19,7 +19,7 @@ func TestRunAllSpreadsAReplicationControllersPods(t *testing.T) {
 	c.CreateNode(t, controllertest.Node("a", "4", "8Gi"))
 	c.CreateNode(t, controllertest.Node("b", "4", "8Gi"))
 	replicas := int32(4)
-	_, err := c.RCs.Create(t.Context(), "demo", &v1.ReplicationController{
+	_, err := c.RCs.Create(controllertest.Ctx(t), "demo", &v1.ReplicationController{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: v1.ReplicationControllerSpec{
 			Replicas: &replicas,
@@ -28,13 +28,13 @@ func TestRunAllSpreadsAReplicationControllersPods(t *testing.T) {
 				Spec:       v1.PodSpec{Containers: []v1.Container{{Name: "web", Image: "registry.example/web:1"}}},
 			},
 		},
-	})
+	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { controller.RunAll(ctx, c.Store, controllertest.Logger(t), controller.Options{}) })
+	wg.Go(func() { controller.RunAll(ctx, c.Registries, controllertest.Logger(t), controller.Options{}) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
 	perNode := map[string]int{}

@@ -44,8 +44,10 @@ var (
 	ErrExpired = errors.New("expired")
 	// ErrTooLarge: a body or a computed result exceeds its limit. 413.
 	ErrTooLarge = errors.New("too large")
-	// ErrUnsupported: the method or media type is not served. 405 or 415.
+	// ErrUnsupported: the method is not served. 405.
 	ErrUnsupported = errors.New("unsupported")
+	// ErrUnsupportedMediaType: the body's media type is not served. 415.
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
 	// ErrUnavailable: a dependency (a node, the database) does not answer
 	// now; retrying later may work. 503.
 	ErrUnavailable = errors.New("unavailable")

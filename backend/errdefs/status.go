@@ -82,6 +82,8 @@ func Status(err error, gr schema.GroupResource, name string) *apierrors.StatusEr
 		return apierrors.NewForbidden(gr, name, err)
 	case errors.Is(err, ErrUnsupported):
 		return newStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, err.Error())
+	case errors.Is(err, ErrUnsupportedMediaType):
+		return newStatus(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, err.Error())
 	case errors.Is(err, ErrUnavailable):
 		se := apierrors.NewServiceUnavailable(err.Error())
 		if errors.As(err, &retry) {

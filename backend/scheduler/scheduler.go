@@ -23,10 +23,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthpaas/berth/backend/auth"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/berthpaas/berth/backend/controller/cache"
 	"github.com/berthpaas/berth/backend/controller/queue"
 	"github.com/berthpaas/berth/backend/controller/record"
-	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	v1 "k8s.io/api/core/v1"
@@ -59,20 +61,28 @@ type Scheduler struct {
 	// RetryInterval: see DefaultRetryInterval.
 	RetryInterval time.Duration
 
-	pods         *generic.Registry
-	nodeRegistry *generic.Registry
+	pods         Pods
+	nodeRegistry cache.Source
 	recorder     *record.Recorder
 	logger       *slog.Logger
 }
 
-// New returns a scheduler working on store.
-func New(store *storage.Store, logger *slog.Logger) *Scheduler {
+// Pods is what the scheduler needs of the pods registry.
+type Pods interface {
+	cache.Source
+	Get(ctx context.Context, ns, name string) (runtime.Object, error)
+	Update(ctx context.Context, ns, name string, kind generic.UpdateKind, newObject generic.ObjectFunc, opts metav1.UpdateOptions) (runtime.Object, error)
+}
+
+// New returns a scheduler that binds pods to nodes and records events
+// through events.
+func New(pods Pods, nodes cache.Source, events record.Events, logger *slog.Logger) *Scheduler {
 	logger = logger.With("component", Name)
 	return &Scheduler{
 		RetryInterval: DefaultRetryInterval,
-		pods:          &generic.Registry{Resource: "pods", Kind: "Pod", Strategy: core.PodStrategy{}, Store: store},
-		nodeRegistry:  &generic.Registry{Resource: "nodes", Kind: "Node", Strategy: core.NodeStrategy{}, Store: store},
-		recorder:      record.New(store, Name, logger),
+		pods:          pods,
+		nodeRegistry:  nodes,
+		recorder:      record.New(events, Name, logger),
 		logger:        logger,
 	}
 }
@@ -93,6 +103,7 @@ type run struct {
 
 // Run schedules pods until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) {
+	ctx = auth.WithIdentity(ctx, auth.ComponentIdentity(Name))
 	r := &run{Scheduler: s, queue: queue.New(), unschedulable: map[string]bool{}}
 	defer r.queue.Stop()
 	r.unbound = cache.New(s.pods, "", generic.ListOptions{Fields: fields.OneTermEqualSelector("spec.nodeName", "")}, r.onUnbound, s.logger)
@@ -272,7 +283,7 @@ func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string) (*v1.Pod
 			current.ResourceVersion = pod.ResourceVersion
 			current.Spec.NodeName = node
 			return current, nil
-		})
+		}, metav1.UpdateOptions{})
 		switch {
 		case err == nil:
 			return obj.(*v1.Pod), nil

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/backend/registry/core"
+
 	"github.com/berthpaas/berth/backend/controller/controllertest"
 	"github.com/berthpaas/berth/backend/leader"
 	"github.com/berthpaas/berth/backend/registry/storage"
@@ -17,10 +19,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// runScheduler runs a scheduler on store until the test ends.
-func runScheduler(t *testing.T, store *storage.Store) {
+// runScheduler runs a scheduler on the cluster's registries until the
+// test ends.
+func runScheduler(t *testing.T, regs *core.Registries) {
 	t.Helper()
-	s := scheduler.New(store, controllertest.Logger(t))
+	s := scheduler.New(regs.Pods, regs.Nodes, regs.Events, controllertest.Logger(t))
 	s.RetryInterval = 500 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -45,7 +48,7 @@ func TestBindsToTheNodeThatFits(t *testing.T) {
 	c.CreateNode(t, controllertest.Node("big", "4", "8Gi"))
 	c.CreateNode(t, controllertest.NotReady(controllertest.Node("down", "16", "64Gi")))
 	c.CreatePod(t, "demo", controllertest.Pod("web", "2", "2Gi"))
-	runScheduler(t, c.Store)
+	runScheduler(t, c.Registries)
 
 	pod := waitBound(t, c, "demo", "web")
 	if pod.Spec.NodeName != "big" {
@@ -73,7 +76,7 @@ func TestFailedSchedulingCountsReasonsAndRetriesWhenNodesChange(t *testing.T) {
 	c.CreateNode(t, controllertest.Node("b", "4", "1Gi"))
 	c.CreateNode(t, controllertest.NotReady(controllertest.Node("c", "4", "64Gi")))
 	c.CreatePod(t, "demo", controllertest.Pod("hungry", "1", "4Gi"))
-	runScheduler(t, c.Store)
+	runScheduler(t, c.Registries)
 
 	const want = "0/3 nodes are available: 2 insufficient memory, 1 not ready."
 	controllertest.Eventually(t, 10*time.Second, func() (bool, string) {
@@ -109,7 +112,7 @@ func TestSpreadsAControllersPods(t *testing.T) {
 		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ReplicationController", Name: "web", UID: "rc-uid", Controller: &yes}}
 		c.CreatePod(t, "demo", p)
 	}
-	runScheduler(t, c.Store)
+	runScheduler(t, c.Registries)
 
 	perNode := map[string]int{}
 	controllertest.Eventually(t, 10*time.Second, func() (bool, string) {
@@ -133,7 +136,7 @@ func TestSkipsPodsBeingDeleted(t *testing.T) {
 	c.Namespace(t, "demo")
 	c.CreatePod(t, "demo", controllertest.Pod("leaving", "", ""))
 	// Graceful deletion marks the pod; the raw store stands in for it here.
-	err := c.Store.GuaranteedUpdate(t.Context(), storage.Key("pods", "demo", "leaving"), &v1.Pod{}, 0, func(cur runtime.Object) (runtime.Object, error) {
+	err := c.Store.GuaranteedUpdate(t.Context(), storage.Key("pods", "demo", "leaving"), &v1.Pod{}, storage.UpdateOptions{}, func(cur runtime.Object) (runtime.Object, error) {
 		p := cur.(*v1.Pod)
 		now := metav1.Now()
 		p.DeletionTimestamp = &now
@@ -144,7 +147,7 @@ func TestSkipsPodsBeingDeleted(t *testing.T) {
 	}
 	c.CreatePod(t, "demo", controllertest.Pod("staying", "", ""))
 	c.CreateNode(t, controllertest.Node("a", "4", "8Gi"))
-	runScheduler(t, c.Store)
+	runScheduler(t, c.Registries)
 
 	waitBound(t, c, "demo", "staying")
 	time.Sleep(time.Second)
@@ -178,7 +181,8 @@ func TestNoDoubleBindingUnderLeaderElection(t *testing.T) {
 				mu.Lock()
 				leaders = append(leaders, i)
 				mu.Unlock()
-				s := scheduler.New(storage.New(client), controllertest.Logger(t))
+				regs := core.NewRegistries(storage.New(client, storage.Options{}), core.Config{})
+				s := scheduler.New(regs.Pods, regs.Nodes, regs.Events, controllertest.Logger(t))
 				s.Run(ctx)
 			})
 		})

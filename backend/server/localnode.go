@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/node"
 	"github.com/berthpaas/berth/backend/node/runtime"
@@ -79,7 +81,7 @@ func localRuntime(ctx context.Context, cfg Config, name, stateDir string, logger
 		return fake.New(fake.Options{Hostname: name}), nil
 	}
 	d, err := docker.New(ctx, docker.Options{
-		StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: runtime.HostPathAllowed, Logger: logger,
+		StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: berthv1.HostPathAllowed, Logger: logger,
 		Limits: cfg.NodeLimits.Containers,
 	})
 	if err != nil {

@@ -24,6 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berthpaas/berth/backend/admission"
+	"github.com/berthpaas/berth/backend/registry/core"
+
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/api"
 	"github.com/berthpaas/berth/backend/controller"
@@ -83,6 +86,12 @@ type Config struct {
 	NoControllers bool
 	// TestMode trades etcd durability for speed; tests only.
 	TestMode bool
+	// MaxReplicas caps the replicas of one replication controller
+	// (admission.DefaultMaxReplicas when zero).
+	MaxReplicas int32
+	// HostPorts is the range of host ports tenants may publish
+	// (admission.DefaultHostPortRange when zero).
+	HostPorts admission.PortRange
 }
 
 // Run serves until ctx ends, then shuts down cleanly.
@@ -145,14 +154,22 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	store := storage.New(etcdClient)
-	apiServer := api.New(api.Config{Store: store, Accounts: acct, Audit: audit, Logger: logger, AgentSecret: agentSecret,
+	continueKey, err := clusterSecret(ctx, etcdClient, continueKeyKey)
+	if err != nil {
+		return err
+	}
+	store := storage.New(etcdClient, storage.Options{ContinueKey: continueKey})
+	regs := core.NewRegistries(store, core.Config{
+		Memberships: acct, Auditor: componentAuditor{writer: audit},
+		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts,
+	})
+	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger, AgentSecret: agentSecret,
 		ServesTLS: tlsDir(cfg) != "", MaxTokenTTL: cfg.MaxTokenTTL})
 	if err := ensureDefaultNamespace(ctx, store, acct); err != nil {
 		return err
 	}
 	if !cfg.NoControllers {
-		cleanups = append(cleanups, startControllers(ctx, etcdClient, store, leaderIdentity(cfg.Listen), logger))
+		cleanups = append(cleanups, startControllers(ctx, etcdClient, regs, leaderIdentity(cfg.Listen), logger))
 	}
 
 	e := newEcho(apiServer, etcdClient, acct, audit, logger)
@@ -213,13 +230,13 @@ func Run(ctx context.Context, cfg Config) error {
 
 // startControllers runs the scheduler and the controllers whenever this
 // master holds the election, and returns what stops them.
-func startControllers(ctx context.Context, etcd *clientv3.Client, store *storage.Store, identity string, logger *slog.Logger) func() {
+func startControllers(ctx context.Context, etcd *clientv3.Client, regs *core.Registries, identity string, logger *slog.Logger) func() {
 	done := make(chan struct{})
 	ctx, stop := context.WithCancel(ctx)
 	go func() {
 		defer close(done)
 		leader.Run(ctx, etcd, controller.ElectionName, identity, logger,
-			func(ctx context.Context) { controller.RunAll(ctx, store, logger, controller.Options{}) })
+			func(ctx context.Context) { controller.RunAll(ctx, regs, logger, controller.Options{}) })
 	}()
 	return func() { stop(); <-done }
 }
@@ -266,7 +283,7 @@ func ensureDefaultNamespace(ctx context.Context, store *storage.Store, acct *acc
 		ObjectMeta: metav1.ObjectMeta{Name: "default", UID: uuid.NewUUID(), CreationTimestamp: metav1.Now()},
 		Status:     v1.NamespaceStatus{Phase: v1.NamespaceActive},
 	}
-	err := store.Create(ctx, storage.Key("namespaces", "", "default"), ns)
+	err := store.Create(ctx, storage.Key("namespaces", "", "default"), ns, storage.CreateOptions{})
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
 		return nil

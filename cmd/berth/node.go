@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/server"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -138,7 +139,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	case "docker":
 		d, err := docker.New(ctx, docker.Options{
 			Host:     f.dockerHost,
-			StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: runtime.HostPathAllowed,
+			StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: berthv1.HostPathAllowed,
 			Logger: logger.With("node", name), Limits: limits.Containers,
 		})
 		if err != nil {

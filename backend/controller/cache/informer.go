@@ -9,10 +9,14 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/berthpaas/berth/backend/registry/storage"
+	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/berthpaas/berth/backend/registry/generic"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -37,7 +41,7 @@ const relistDelay = time.Second
 
 // Informer mirrors the objects of Registry that match Options.
 type Informer[T Object] struct {
-	registry  *generic.Registry
+	source    Source
 	namespace string
 	options   generic.ListOptions
 	handler   Handler[T]
@@ -51,14 +55,23 @@ type Informer[T Object] struct {
 	syncedOnce sync.Once
 }
 
-// New returns an informer of the objects of registry in namespace (all
+// Source is what an informer reads: a registry.
+type Source interface {
+	List(ctx context.Context, ns string, opts generic.ListOptions) (runtime.Object, error)
+	Watch(ctx context.Context, ns string, opts generic.ListOptions) (<-chan storage.Event, error)
+	// Fields returns what field selectors match on obj.
+	Fields(obj runtime.Object) fields.Set
+}
+
+// New returns an informer of the objects of source in namespace (all
 // namespaces when empty) that match opts (its ResourceVersion, Limit and
 // Continue are ignored). handler may be nil.
-func New[T Object](registry *generic.Registry, namespace string, opts generic.ListOptions, handler Handler[T], logger *slog.Logger) *Informer[T] {
+func New[T Object](source Source, namespace string, opts generic.ListOptions, handler Handler[T], logger *slog.Logger) *Informer[T] {
 	opts.ResourceVersion, opts.Limit, opts.Continue = "", 0, ""
+	var zero T
 	return &Informer[T]{
-		registry: registry, namespace: namespace, options: opts, handler: handler,
-		logger: logger.With("resource", registry.Resource),
+		source: source, namespace: namespace, options: opts, handler: handler,
+		logger: logger.With("object", fmt.Sprintf("%T", zero)),
 		items:  map[string]T{}, synced: make(chan struct{}),
 	}
 }
@@ -144,12 +157,12 @@ func (i *Informer[T]) matches(obj T) bool {
 	if o.Labels != nil && !o.Labels.Matches(generic.Labels(obj)) {
 		return false
 	}
-	return o.Fields == nil || o.Fields.Matches(i.registry.Strategy.Fields(obj))
+	return o.Fields == nil || o.Fields.Matches(i.source.Fields(obj))
 }
 
 // relist replaces the copy with a fresh list and returns its revision.
 func (i *Informer[T]) relist(ctx context.Context) (string, error) {
-	listObj, err := i.registry.List(ctx, i.namespace, i.options)
+	listObj, err := i.source.List(ctx, i.namespace, i.options)
 	if err != nil {
 		return "", err
 	}
@@ -197,7 +210,7 @@ func (i *Informer[T]) watch(ctx context.Context, rv string) error {
 	defer cancel()
 	opts := i.options
 	opts.ResourceVersion = rv
-	events, err := i.registry.Watch(ctx, i.namespace, opts)
+	events, err := i.source.Watch(ctx, i.namespace, opts)
 	if err != nil {
 		return err
 	}

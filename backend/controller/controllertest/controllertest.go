@@ -4,10 +4,13 @@
 package controllertest
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/berthpaas/berth/backend/auth"
 
 	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/registry/generic"
@@ -23,6 +26,7 @@ import (
 type Cluster struct {
 	Env        *testenv.Env
 	Store      *storage.Store
+	Registries *core.Registries
 	Namespaces *generic.Registry
 	Nodes      *generic.Registry
 	Pods       *generic.Registry
@@ -34,18 +38,20 @@ type Cluster struct {
 func Start(t *testing.T) *Cluster {
 	t.Helper()
 	env := testenv.Start(t)
-	store := storage.New(env.Etcd)
-	reg := func(resource, kind string, s generic.Strategy) *generic.Registry {
-		return &generic.Registry{Resource: resource, Kind: kind, Strategy: s, Store: store}
-	}
+	store := storage.New(env.Etcd, storage.Options{})
+	regs := core.NewRegistries(store, core.Config{})
 	return &Cluster{
-		Env: env, Store: store,
-		Namespaces: reg("namespaces", "Namespace", core.NamespaceStrategy{}),
-		Nodes:      reg("nodes", "Node", core.NodeStrategy{}),
-		Pods:       reg("pods", "Pod", core.PodStrategy{}),
-		RCs:        reg("replicationcontrollers", "ReplicationController", core.ReplicationControllerStrategy{}),
-		Events:     reg("events", "Event", core.EventStrategy{}),
+		Env: env, Store: store, Registries: regs,
+		Namespaces: regs.Namespaces, Nodes: regs.Nodes, Pods: regs.Pods,
+		RCs: regs.ReplicationControllers, Events: regs.Events,
 	}
+}
+
+// Ctx is the test's context, writing as a cluster admin (the tests set
+// the stage as an admin would; the controllers under test write as
+// themselves).
+func Ctx(t *testing.T) context.Context {
+	return auth.WithIdentity(t.Context(), auth.Identity{Name: "admin", ClusterAdmin: true})
 }
 
 // Logger logs to the test at level Info.
@@ -63,7 +69,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // Namespace creates a namespace.
 func (c *Cluster) Namespace(t *testing.T, name string) {
 	t.Helper()
-	if _, err := c.Namespaces.Create(t.Context(), "", &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+	if _, err := c.Namespaces.Create(Ctx(t), "", &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace %q: %v", name, err)
 	}
 }
@@ -97,7 +103,7 @@ func NotReady(n *v1.Node) *v1.Node {
 // CreateNode stores a node as a node agent registers it.
 func (c *Cluster) CreateNode(t *testing.T, n *v1.Node) *v1.Node {
 	t.Helper()
-	obj, err := c.Nodes.Create(t.Context(), "", n)
+	obj, err := c.Nodes.Create(Ctx(t), "", n, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create node %q: %v", n.Name, err)
 	}
@@ -124,7 +130,7 @@ func Pod(name, cpu, memory string) *v1.Pod {
 // CreatePod stores a pod in ns.
 func (c *Cluster) CreatePod(t *testing.T, ns string, p *v1.Pod) *v1.Pod {
 	t.Helper()
-	obj, err := c.Pods.Create(t.Context(), ns, p)
+	obj, err := c.Pods.Create(Ctx(t), ns, p, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create pod %q: %v", p.Name, err)
 	}

@@ -16,9 +16,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthpaas/berth/backend/auth"
+
 	"github.com/berthpaas/berth/backend/controller/cache"
 	"github.com/berthpaas/berth/backend/controller/record"
-	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	v1 "k8s.io/api/core/v1"
@@ -51,16 +52,30 @@ type Options struct {
 
 // Controller runs the node lifecycle.
 type Controller struct {
-	nodes    *generic.Registry
-	pods     *generic.Registry
+	nodes    Nodes
+	pods     Pods
 	recorder *record.Recorder
 	logger   *slog.Logger
 	opts     Options
 	now      func() time.Time
 }
 
-// New returns a controller working on store.
-func New(store *storage.Store, logger *slog.Logger, opts Options) *Controller {
+// Nodes is what the controller needs of the nodes registry.
+type Nodes interface {
+	cache.Source
+	Get(ctx context.Context, ns, name string) (runtime.Object, error)
+	Update(ctx context.Context, ns, name string, kind generic.UpdateKind, newObject generic.ObjectFunc, opts metav1.UpdateOptions) (runtime.Object, error)
+}
+
+// Pods is what the controller needs of the pods registry.
+type Pods interface {
+	cache.Source
+	Delete(ctx context.Context, ns, name string, opts metav1.DeleteOptions) (runtime.Object, error)
+}
+
+// New returns a controller of nodes, which evicts their pods from pods and
+// records events through events.
+func New(nodes Nodes, pods Pods, events record.Events, logger *slog.Logger, opts Options) *Controller {
 	if opts.GracePeriod <= 0 {
 		opts.GracePeriod = DefaultGracePeriod
 	}
@@ -72,9 +87,9 @@ func New(store *storage.Store, logger *slog.Logger, opts Options) *Controller {
 	}
 	logger = logger.With("component", Component)
 	return &Controller{
-		nodes:    &generic.Registry{Resource: "nodes", Kind: "Node", Strategy: core.NodeStrategy{}, Store: store},
-		pods:     &generic.Registry{Resource: "pods", Kind: "Pod", Strategy: core.PodStrategy{}, Store: store},
-		recorder: record.New(store, Component, logger),
+		nodes:    nodes,
+		pods:     pods,
+		recorder: record.New(events, Component, logger),
 		logger:   logger,
 		opts:     opts,
 		now:      time.Now,
@@ -83,6 +98,7 @@ func New(store *storage.Store, logger *slog.Logger, opts Options) *Controller {
 
 // Run checks the nodes every MonitorPeriod until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
+	ctx = auth.WithIdentity(ctx, auth.ComponentIdentity(Component))
 	nodes := cache.New[*v1.Node](c.nodes, "", generic.ListOptions{}, nil, c.logger)
 	pods := cache.New[*v1.Pod](c.pods, "", generic.ListOptions{Fields: fields.OneTermNotEqualSelector("spec.nodeName", "")}, nil, c.logger)
 	var wg sync.WaitGroup
@@ -206,7 +222,7 @@ func (c *Controller) markUnknown(ctx context.Context, node *v1.Node, now time.Ti
 		cond.Message = "Kubelet stopped posting node status."
 		cond.LastTransitionTime = metav1.NewTime(now)
 		return n, nil
-	})
+	}, metav1.UpdateOptions{})
 	switch {
 	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
 		return nil, nil
@@ -232,7 +248,11 @@ func (c *Controller) nodeGone(ctx context.Context, name string) (bool, error) {
 func (c *Controller) deletePod(ctx context.Context, pod *v1.Pod, why string) error {
 	// The version read is the precondition: a pod that changed (or was
 	// replaced under the same name) is judged again on the next pass.
-	_, err := c.pods.Delete(ctx, pod.Namespace, pod.Name, pod.ResourceVersion)
+	// Its node is gone: nothing would finish a graceful deletion.
+	zero := int64(0)
+	_, err := c.pods.Delete(ctx, pod.Namespace, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{ResourceVersion: &pod.ResourceVersion},
+	})
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
 		return nil
 	}

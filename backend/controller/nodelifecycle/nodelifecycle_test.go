@@ -17,7 +17,7 @@ import (
 
 func startController(t *testing.T, c *controllertest.Cluster, opts nodelifecycle.Options) {
 	t.Helper()
-	ctl := nodelifecycle.New(c.Store, controllertest.Logger(t), opts)
+	ctl := nodelifecycle.New(c.Nodes, c.Pods, c.Events, controllertest.Logger(t), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { ctl.Run(ctx) })
@@ -94,7 +94,7 @@ func TestPodsOfDeletedNodesAreDeleted(t *testing.T) {
 	c.CreatePod(t, "demo", boundPod("on-b", "b"))
 	startController(t, c, nodelifecycle.Options{MonitorPeriod: 200 * time.Millisecond})
 
-	if _, err := c.Nodes.Delete(t.Context(), "", "a", ""); err != nil {
+	if _, err := c.Nodes.Delete(controllertest.Ctx(t), "", "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	controllertest.Eventually(t, 5*time.Second, func() (bool, string) { return podGone(t, c, "demo", "on-a") })

@@ -24,7 +24,7 @@ const maxRemembered = 4096
 
 // Recorder writes events as one component ("default-scheduler").
 type Recorder struct {
-	events    *generic.Registry
+	events    Events
 	component string
 	logger    *slog.Logger
 	now       func() time.Time
@@ -39,11 +39,17 @@ type seenKey struct {
 	uid, eventType, reason, message string
 }
 
-// New returns a recorder that writes through the events registry of store;
-// logger is expected to be scoped to the component already.
-func New(store *storage.Store, component string, logger *slog.Logger) *Recorder {
+// Events is what a recorder needs of the events registry.
+type Events interface {
+	Create(ctx context.Context, ns string, obj runtime.Object, opts metav1.CreateOptions) (runtime.Object, error)
+	Update(ctx context.Context, ns, name string, kind generic.UpdateKind, newObject generic.ObjectFunc, opts metav1.UpdateOptions) (runtime.Object, error)
+}
+
+// New returns a recorder that writes through events; logger is expected
+// to be scoped to the component already.
+func New(events Events, component string, logger *slog.Logger) *Recorder {
 	return &Recorder{
-		events:    &generic.Registry{Resource: "events", Kind: "Event", Strategy: core.EventStrategy{}, Store: store},
+		events:    events,
 		component: component,
 		logger:    logger,
 		now:       time.Now,
@@ -95,7 +101,7 @@ func (r *Recorder) record(ctx context.Context, ref v1.ObjectReference, eventType
 			ev.Count++
 			ev.LastTimestamp = now
 			return ev, nil
-		})
+		}, metav1.UpdateOptions{})
 		if err == nil || !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
@@ -112,7 +118,7 @@ func (r *Recorder) record(ctx context.Context, ref v1.ObjectReference, eventType
 		LastTimestamp:  now,
 		Count:          1,
 	}
-	if _, err := r.events.Create(ctx, ns, ev); err != nil {
+	if _, err := r.events.Create(ctx, ns, ev, metav1.CreateOptions{}); err != nil {
 		return err
 	}
 	r.mu.Lock()

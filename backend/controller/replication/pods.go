@@ -92,7 +92,7 @@ func (r *run) setOwner(ctx context.Context, pod *v1.Pod, owner *metav1.OwnerRefe
 		}
 		p.OwnerReferences = refs
 		return p, nil
-	})
+	}, metav1.UpdateOptions{})
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (r *run) createPods(ctx context.Context, rc *v1.ReplicationController, n in
 		var errs []error
 		for range batch {
 			wg.Go(func() {
-				obj, err := r.pods.Create(ctx, rc.Namespace, newPod(rc))
+				obj, err := r.pods.Create(ctx, rc.Namespace, newPod(rc), metav1.CreateOptions{})
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -261,7 +261,7 @@ func (r *run) updateStatus(ctx context.Context, rc *v1.ReplicationController, po
 		}
 		c.Status = status
 		return c, nil
-	})
+	}, metav1.UpdateOptions{})
 	if errors.Is(err, storage.ErrNotFound) {
 		return 0, nil
 	}

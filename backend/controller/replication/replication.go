@@ -22,10 +22,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/errdefs"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/berthpaas/berth/backend/controller/cache"
 	"github.com/berthpaas/berth/backend/controller/queue"
 	"github.com/berthpaas/berth/backend/controller/record"
-	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	v1 "k8s.io/api/core/v1"
@@ -53,15 +57,32 @@ type Options struct {
 
 // Manager runs the replication controllers.
 type Manager struct {
-	rcs      *generic.Registry
-	pods     *generic.Registry
+	rcs      Controllers
+	pods     Pods
 	recorder *record.Recorder
 	logger   *slog.Logger
 	opts     Options
 }
 
-// New returns a manager working on store.
-func New(store *storage.Store, logger *slog.Logger, opts Options) *Manager {
+// Controllers is what the manager needs of the replication controllers'
+// registry.
+type Controllers interface {
+	cache.Source
+	Get(ctx context.Context, ns, name string) (runtime.Object, error)
+	Update(ctx context.Context, ns, name string, kind generic.UpdateKind, newObject generic.ObjectFunc, opts metav1.UpdateOptions) (runtime.Object, error)
+}
+
+// Pods is what the manager needs of the pods registry.
+type Pods interface {
+	cache.Source
+	Create(ctx context.Context, ns string, obj runtime.Object, opts metav1.CreateOptions) (runtime.Object, error)
+	Update(ctx context.Context, ns, name string, kind generic.UpdateKind, newObject generic.ObjectFunc, opts metav1.UpdateOptions) (runtime.Object, error)
+	Delete(ctx context.Context, ns, name string, opts metav1.DeleteOptions) (runtime.Object, error)
+}
+
+// New returns a manager of the controllers in rcs, whose pods are in pods;
+// it records events through events.
+func New(rcs Controllers, pods Pods, events record.Events, logger *slog.Logger, opts Options) *Manager {
 	if opts.ResyncPeriod <= 0 {
 		opts.ResyncPeriod = DefaultResyncPeriod
 	}
@@ -70,9 +91,9 @@ func New(store *storage.Store, logger *slog.Logger, opts Options) *Manager {
 	}
 	logger = logger.With("component", Component)
 	return &Manager{
-		rcs:      &generic.Registry{Resource: "replicationcontrollers", Kind: "ReplicationController", Strategy: core.ReplicationControllerStrategy{}, Store: store},
-		pods:     &generic.Registry{Resource: "pods", Kind: "Pod", Strategy: core.PodStrategy{}, Store: store},
-		recorder: record.New(store, Component, logger),
+		rcs:      rcs,
+		pods:     pods,
+		recorder: record.New(events, Component, logger),
 		logger:   logger,
 		opts:     opts,
 	}
@@ -88,6 +109,8 @@ type run struct {
 
 // Run syncs replication controllers until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	// The manager writes as itself: admission and audit see who.
+	ctx = auth.WithIdentity(ctx, auth.ComponentIdentity(Component))
 	r := &run{Manager: m, queue: queue.New()}
 	defer r.queue.Stop()
 	r.rcInformer = cache.New(m.rcs, "", generic.ListOptions{}, r.onRC, m.logger)
@@ -207,20 +230,12 @@ func (r *run) collectGarbage(ctx context.Context, ns, name, keep string) error {
 	return errors.Join(errs...)
 }
 
+// deletePod deletes a pod as an API client would: one that a node runs
+// gracefully (the node stops its containers and then removes the object),
+// by the pods' own rules.
 func (r *run) deletePod(ctx context.Context, pod *v1.Pod) error {
-	var err error
-	if pod.Spec.NodeName != "" {
-		// A pod that a node runs is deleted gracefully: the node stops its
-		// containers and then removes the object.
-		grace := int64(30)
-		if pod.Spec.TerminationGracePeriodSeconds != nil {
-			grace = *pod.Spec.TerminationGracePeriodSeconds
-		}
-		_, err = r.pods.MarkDeleting(ctx, pod.Namespace, pod.Name, grace)
-	} else {
-		_, err = r.pods.Delete(ctx, pod.Namespace, pod.Name, "")
-	}
-	if errors.Is(err, storage.ErrNotFound) {
+	_, err := r.pods.Delete(ctx, pod.Namespace, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, errdefs.ErrConflict) {
 		return nil
 	}
 	return err

@@ -17,7 +17,7 @@ import (
 
 func startManager(t *testing.T, c *controllertest.Cluster) {
 	t.Helper()
-	m := replication.New(c.Store, controllertest.Logger(t), replication.Options{ResyncPeriod: 2 * time.Second})
+	m := replication.New(c.RCs, c.Pods, c.Events, controllertest.Logger(t), replication.Options{ResyncPeriod: 2 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { m.Run(ctx) })
@@ -65,11 +65,11 @@ func waitPods(t *testing.T, c *controllertest.Cluster, ns string, n int) []v1.Po
 
 func scale(t *testing.T, c *controllertest.Cluster, ns, name string, replicas int32) {
 	t.Helper()
-	_, err := c.RCs.Update(t.Context(), ns, name, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
+	_, err := c.RCs.Update(controllertest.Ctx(t), ns, name, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
 		rc := cur.(*v1.ReplicationController)
 		rc.Spec.Replicas = &replicas
 		return rc, nil
-	})
+	}, metav1.UpdateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func getRC(t *testing.T, c *controllertest.Cluster, ns, name string) *v1.Replica
 func TestScalesReplacesAndCollects(t *testing.T) {
 	c := controllertest.Start(t)
 	c.Namespace(t, "demo")
-	obj, err := c.RCs.Create(t.Context(), "demo", newRC("web", 3))
+	obj, err := c.RCs.Create(controllertest.Ctx(t), "demo", newRC("web", 3), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,19 +120,19 @@ func TestScalesReplacesAndCollects(t *testing.T) {
 	// Mark one pod bound and ready: scaling down keeps it.
 	pods = livePods(t, c, "demo")
 	keeper := pods[0].Name
-	if _, err := c.Pods.Update(t.Context(), "demo", keeper, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
+	if _, err := c.Pods.Update(controllertest.Ctx(t), "demo", keeper, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
 		p := cur.(*v1.Pod)
 		p.Spec.NodeName = "n1"
 		return p, nil
-	}); err != nil {
+	}, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Pods.Update(t.Context(), "demo", keeper, generic.UpdateStatus, func(cur runtime.Object) (runtime.Object, error) {
+	if _, err := c.Pods.Update(controllertest.Ctx(t), "demo", keeper, generic.UpdateStatus, func(cur runtime.Object) (runtime.Object, error) {
 		p := cur.(*v1.Pod)
 		p.Status.Phase = v1.PodRunning
 		p.Status.Conditions = []v1.PodCondition{{Type: v1.PodReady, Status: v1.ConditionTrue, LastTransitionTime: metav1.Now()}}
 		return p, nil
-	}); err != nil {
+	}, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	controllertest.Eventually(t, 5*time.Second, func() (bool, string) {
@@ -147,7 +147,7 @@ func TestScalesReplacesAndCollects(t *testing.T) {
 	}
 
 	// A deleted pod is replaced.
-	if _, err := c.Pods.Delete(t.Context(), "demo", keeper, ""); err != nil {
+	if _, err := c.Pods.Delete(controllertest.Ctx(t), "demo", keeper, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pods = waitPods(t, c, "demo", 1)
@@ -169,7 +169,7 @@ func TestScalesReplacesAndCollects(t *testing.T) {
 	}
 
 	// Deleting the controller deletes its pods.
-	if _, err := c.RCs.Delete(t.Context(), "demo", "web", ""); err != nil {
+	if _, err := c.RCs.Delete(controllertest.Ctx(t), "demo", "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitPods(t, c, "demo", 0)

@@ -26,16 +26,6 @@ const (
 	LabelRestartCount = "dev.berth.restart-count"
 )
 
-// AnnotationHostPathAllowed is set by the API server on pods that a
-// cluster admin created or updated; only those may mount hostPath volumes.
-// The server removes it from every other pod, so a tenant cannot set it.
-const AnnotationHostPathAllowed = "berth.dev/host-path-allowed"
-
-// HostPathAllowed reports whether the pod may mount hostPath volumes.
-func HostPathAllowed(pod *v1.Pod) bool {
-	return pod.Annotations[AnnotationHostPathAllowed] == "true"
-}
-
 // InfraContainerName names the container that holds a pod's network
 // namespace.
 const InfraContainerName = "POD"

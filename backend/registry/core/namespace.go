@@ -84,3 +84,11 @@ func validateNamespaceSpec(spec *v1.NamespaceSpec, fldPath *field.Path) field.Er
 	}
 	return allErrs
 }
+
+var _ generic.TerminatingStrategy = NamespaceStrategy{}
+
+// PrepareForDelete shows a namespace being deleted as Terminating, as
+// Kubernetes does while its contents go.
+func (NamespaceStrategy) PrepareForDelete(obj runtime.Object) {
+	obj.(*v1.Namespace).Status.Phase = v1.NamespaceTerminating
+}

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -191,4 +193,27 @@ func validatePodStatusUpdate(status, oldStatus *v1.PodStatus, fldPath *field.Pat
 		allErrs = append(allErrs, validation.IsValidIP(fldPath.Child("hostIP"), status.HostIP)...)
 	}
 	return allErrs
+}
+
+var _ generic.GracefulDeleteStrategy = PodStrategy{}
+
+// defaultGracePeriod is Kubernetes' default terminationGracePeriodSeconds.
+const defaultGracePeriod = 30
+
+// CheckGracefulDelete deletes a pod that a node runs gracefully: the API
+// marks it and its node agent removes it once its containers are gone
+// (SIGTERM, the grace period, SIGKILL). A pod bound to no node, or a zero
+// grace period (the agent's own final delete, or --force), goes at once.
+func (PodStrategy) CheckGracefulDelete(obj runtime.Object, opts *metav1.DeleteOptions) (bool, int64) {
+	pod := obj.(*v1.Pod)
+	if pod.Spec.NodeName == "" || (opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds == 0) {
+		return false, 0
+	}
+	switch {
+	case opts.GracePeriodSeconds != nil:
+		return true, *opts.GracePeriodSeconds
+	case pod.Spec.TerminationGracePeriodSeconds != nil:
+		return true, *pod.Spec.TerminationGracePeriodSeconds
+	}
+	return true, defaultGracePeriod
 }

@@ -7,25 +7,24 @@ import (
 	"strconv"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/berthpaas/berth/backend/errdefs"
-
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apimachinery/pkg/watch"
 )
 
 // Registry serves one resource: it stamps what the server owns (uid,
 // creation time, names from generateName), asks the Strategy for defaults
-// and validation, and reads and writes through the storage.
+// and validation and its hooks for admission, and reads and writes through
+// the storage. Build registries once (core.NewRegistries) and share them.
 type Registry struct {
 	// Resource is the plural, lowercase name ("pods"); required.
 	Resource string
@@ -35,6 +34,18 @@ type Registry struct {
 	Store    *storage.Store
 	// Now stamps creation times; time.Now when nil.
 	Now func() time.Time
+
+	// Admission decides every write; nil admits all.
+	Admission Admission
+	// TTL, when positive, is how long objects live before etcd drops them.
+	TTL time.Duration
+	// AfterCreate runs once an object is stored; its error undoes the
+	// create (a namespace whose creator could not be made its admin).
+	AfterCreate func(ctx context.Context, obj runtime.Object) error
+	// Finalizer, when set, makes deletion two-phase (see Finalizer).
+	Finalizer Finalizer
+	// Auditor records writes of in-process components; nil records none.
+	Auditor Auditor
 }
 
 // ListOptions narrow a list or a watch.
@@ -46,7 +57,14 @@ type ListOptions struct {
 	// ResourceVersion is where a watch starts; "" or "0" means a list of
 	// the current state as ADDED events, then changes.
 	ResourceVersion string
+	// Predicate, when set, further narrows the objects, before paging
+	// (what a caller may see).
+	Predicate storage.Predicate
 }
+
+// namespaceResource names namespaces, which every namespaced object
+// requires and whose termination blocks new objects.
+var namespaceResource = schema.GroupResource{Resource: "namespaces"}
 
 func (r *Registry) key(ns, name string) string {
 	if !r.Strategy.NamespaceScoped() {
@@ -62,13 +80,50 @@ func (r *Registry) now() time.Time {
 	return time.Now()
 }
 
+func (r *Registry) admit(ctx context.Context, a *Attributes) error {
+	if r.Admission == nil {
+		return nil
+	}
+	a.Resource = r.Resource
+	return r.Admission.Admit(ctx, a)
+}
+
+func (r *Registry) audit(ctx context.Context, verb, ns, name string, err error) {
+	if r.Auditor != nil {
+		r.Auditor.RecordWrite(ctx, verb, r.Resource, ns, name, err)
+	}
+}
+
+// IsDryRun reads metav1 options' dryRun list: nil or ["All"]; anything
+// else is a bad request naming the parameter.
+func IsDryRun(dryRun []string) (bool, error) {
+	switch {
+	case len(dryRun) == 0:
+		return false, nil
+	case len(dryRun) == 1 && dryRun[0] == metav1.DryRunAll:
+		return true, nil
+	}
+	return false, errdefs.Invalid("DryRun", "", field.ErrorList{
+		field.NotSupported(field.NewPath("dryRun"), dryRun, []string{metav1.DryRunAll}),
+	})
+}
+
 // Create stores a new object in namespace ns (ignored for cluster-scoped
-// resources). It fails with *InvalidError, storage.ErrAlreadyExists, or
-// storage.ErrParentNotFound when the namespace does not exist.
-func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object) (runtime.Object, error) {
+// resources); with opts.DryRun it checks everything and stores nothing.
+// It fails with *errdefs.InvalidError, storage.ErrAlreadyExists, a
+// not-found error about the namespace, ErrForbidden when the namespace is
+// terminating, or what admission refuses.
+func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object, opts metav1.CreateOptions) (out runtime.Object, err error) {
+	dryRun, err := IsDryRun(opts.DryRun)
+	if err != nil {
+		return nil, err
+	}
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
+	}
+	if !dryRun {
+		defer func() { r.audit(ctx, "create", ns, m.GetName(), err) }()
 	}
 	if err := r.adoptNamespace(m, ns); err != nil {
 		return nil, err
@@ -80,31 +135,56 @@ func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object) (r
 	m.SetUID(uuid.NewUUID())
 	m.SetCreationTimestamp(metav1.NewTime(r.now().Truncate(time.Second)))
 	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
 	m.SetManagedFields(nil)
 	r.Strategy.PrepareForCreate(obj)
-	var requires []string
+	storeOpts := storage.CreateOptions{TTL: int64(r.TTL / time.Second), DryRun: dryRun}
 	if r.Strategy.NamespaceScoped() {
-		requires = append(requires, storage.Key("namespaces", "", ns))
+		storeOpts.Requires = []string{storage.Key("namespaces", "", ns)}
+		storeOpts.Forbids = map[string]error{
+			storage.TerminatingKey("namespaces", ns): errdefs.Forbidden("unable to create new content in namespace %s because it is being terminated", ns),
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		if generated {
 			m.SetName(m.GetGenerateName() + rand.String(5))
 		}
-		if errs := r.Strategy.Validate(obj); len(errs) > 0 {
-			return nil, &errdefs.InvalidError{Kind: r.Kind, Name: m.GetName(), Errs: errs}
+		if err := r.admit(ctx, &Attributes{Operation: Create, Namespace: ns, Name: m.GetName(), Object: obj, DryRun: dryRun}); err != nil {
+			return nil, err
 		}
-		err = r.Store.Create(ctx, r.key(ns, m.GetName()), obj, requires...)
+		if err := errdefs.Invalid(r.Kind, m.GetName(), r.Strategy.Validate(obj)); err != nil {
+			return nil, err
+		}
+		err = r.Store.Create(ctx, r.key(ns, m.GetName()), obj, storeOpts)
 		if generated && errors.Is(err, storage.ErrAlreadyExists) && attempt < 8 {
 			continue
 		}
 		if errors.Is(err, storage.ErrParentNotFound) {
-			return nil, errdefs.WithSubject(err, schema.GroupResource{Resource: "namespaces"}, ns)
+			return nil, errdefs.WithSubject(err, namespaceResource, ns)
 		}
 		if err != nil {
 			return nil, err
 		}
+		break
+	}
+	if dryRun || r.AfterCreate == nil {
 		return obj, nil
 	}
+	if err := r.AfterCreate(ctx, obj); err != nil {
+		r.undoCreate(obj)
+		return nil, err
+	}
+	return obj, nil
+}
+
+// undoCreate removes an object whose AfterCreate failed, so that it is not
+// left half made (a namespace without an admin).
+func (r *Registry) undoCreate(obj runtime.Object) {
+	m, _ := meta.Accessor(obj)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rv, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
+	_ = r.Store.Delete(ctx, r.key(m.GetNamespace(), m.GetName()), r.Strategy.New(), storage.DeleteOptions{ExpectedRV: rv})
 }
 
 func (r *Registry) adoptNamespace(m metav1.Object, ns string) error {
@@ -113,9 +193,9 @@ func (r *Registry) adoptNamespace(m metav1.Object, ns string) error {
 		return nil
 	}
 	if m.GetNamespace() != "" && m.GetNamespace() != ns {
-		return &errdefs.InvalidError{Kind: r.Kind, Name: m.GetName(), Errs: field.ErrorList{
+		return errdefs.Invalid(r.Kind, m.GetName(), field.ErrorList{
 			field.Invalid(field.NewPath("metadata", "namespace"), m.GetNamespace(), "does not match the namespace of the request ("+ns+")"),
-		}}
+		})
 	}
 	m.SetNamespace(ns)
 	return nil
@@ -131,12 +211,24 @@ func (r *Registry) Get(ctx context.Context, ns, name string) (runtime.Object, er
 }
 
 // List returns a list object (e.g. *v1.PodList) of the matching objects in
-// ns, or in every namespace when ns is empty.
+// ns, or in every namespace when ns is empty. Selectors and the predicate
+// apply before paging, so a continue token never points past what the
+// caller may see.
 func (r *Registry) List(ctx context.Context, ns string, opts ListOptions) (runtime.Object, error) {
 	if !r.Strategy.NamespaceScoped() {
 		ns = ""
 	}
-	res, err := r.Store.List(ctx, storage.Prefix(r.Resource, ns),
+	prefix := storage.Prefix(r.Resource, ns)
+	if opts.Continue != "" && ns != "" {
+		rv, err := r.Store.ContinueRevision(opts.Continue, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.checkNamespaceIncarnation(ctx, ns, rv); err != nil {
+			return nil, err
+		}
+	}
+	res, err := r.Store.List(ctx, prefix,
 		storage.ListOptions{Limit: opts.Limit, Continue: opts.Continue},
 		r.Strategy.New, r.predicate(opts))
 	if err != nil {
@@ -155,18 +247,39 @@ func (r *Registry) List(ctx context.Context, ns string, opts ListOptions) (runti
 	return list, nil
 }
 
+// checkNamespaceIncarnation refuses a version of namespace ns's objects
+// from before the namespace that now has that name was created: it
+// belongs to an earlier namespace of the same name, maybe another
+// tenant's.
+func (r *Registry) checkNamespaceIncarnation(ctx context.Context, ns string, rv int64) error {
+	created, _, err := r.Store.CreateRevision(ctx, storage.Key("namespaces", "", ns))
+	if err != nil {
+		return errdefs.WithSubject(err, namespaceResource, ns)
+	}
+	if rv < created {
+		return errdefs.Newf(errdefs.ErrExpired, "too old resource version: %d (namespace %s was created at %d)", rv, ns, created)
+	}
+	return nil
+}
+
 func (r *Registry) predicate(opts ListOptions) storage.Predicate {
-	lsel, fsel := opts.Labels, opts.Fields
-	if (lsel == nil || lsel.Empty()) && (fsel == nil || fsel.Empty()) {
+	lsel, fsel, extra := opts.Labels, opts.Fields, opts.Predicate
+	if (lsel == nil || lsel.Empty()) && (fsel == nil || fsel.Empty()) && extra == nil {
 		return nil
 	}
 	return func(obj runtime.Object) bool {
 		if lsel != nil && !lsel.Matches(Labels(obj)) {
 			return false
 		}
-		return fsel == nil || fsel.Matches(r.Strategy.Fields(obj))
+		if fsel != nil && !fsel.Matches(r.Strategy.Fields(obj)) {
+			return false
+		}
+		return extra == nil || extra(obj)
 	}
 }
+
+// Fields returns what field selectors match on obj.
+func (r *Registry) Fields(obj runtime.Object) fields.Set { return r.Strategy.Fields(obj) }
 
 // UpdateKind says which part of an object an update may change.
 type UpdateKind int
@@ -185,16 +298,28 @@ type ObjectFunc func(current runtime.Object) (runtime.Object, error)
 // Update replaces the object ns/name with what newObject computes, as a
 // compare-and-swap: if the computed object carries a resourceVersion that
 // is not the stored one, it fails with storage.ErrConflict. It fails with
-// storage.ErrNotFound, *InvalidError or *BadRequestError as well.
-func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind, newObject ObjectFunc) (runtime.Object, error) {
+// storage.ErrNotFound, *errdefs.InvalidError, a bad request, or what
+// admission refuses. With opts.DryRun it stores nothing.
+func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind, newObject ObjectFunc, opts metav1.UpdateOptions) (out runtime.Object, err error) {
+	dryRun, err := IsDryRun(opts.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	verb := "update"
+	if kind == UpdateStatus {
+		verb = "update/status"
+	}
+	if !dryRun {
+		defer func() { r.audit(ctx, verb, ns, name, err) }()
+	}
 	dest := r.Strategy.New()
-	err := r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, 0, func(current runtime.Object) (runtime.Object, error) {
+	err = r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, storage.UpdateOptions{DryRun: dryRun}, func(current runtime.Object) (runtime.Object, error) {
 		old := current.DeepCopyObject()
 		obj, err := newObject(current)
 		if err != nil {
 			return nil, err
 		}
-		return r.prepareUpdate(ns, name, kind, obj, old)
+		return r.prepareUpdate(ctx, ns, name, kind, obj, old, dryRun)
 	})
 	if err != nil {
 		return nil, err
@@ -202,7 +327,7 @@ func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind,
 	return dest, nil
 }
 
-func (r *Registry) prepareUpdate(ns, name string, kind UpdateKind, obj, old runtime.Object) (runtime.Object, error) {
+func (r *Registry) prepareUpdate(ctx context.Context, ns, name string, kind UpdateKind, obj, old runtime.Object, dryRun bool) (runtime.Object, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
@@ -224,102 +349,96 @@ func (r *Registry) prepareUpdate(ns, name string, kind UpdateKind, obj, old runt
 	m.SetUID(om.GetUID())
 	m.SetCreationTimestamp(om.GetCreationTimestamp())
 	m.SetDeletionTimestamp(om.GetDeletionTimestamp())
+	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
 	m.SetGeneration(om.GetGeneration())
 	m.SetManagedFields(nil)
+	sub := ""
 	if kind == UpdateStatus {
+		sub = "status"
 		r.Strategy.PrepareForStatusUpdate(obj, old)
 	} else {
 		r.Strategy.PrepareForUpdate(obj, old)
 	}
-	if errs := r.Strategy.ValidateUpdate(obj, old); len(errs) > 0 {
-		return nil, &errdefs.InvalidError{Kind: r.Kind, Name: name, Errs: errs}
+	if err := r.admit(ctx, &Attributes{Operation: Update, Subresource: sub, Namespace: ns, Name: name, Object: obj, Old: old, DryRun: dryRun}); err != nil {
+		return nil, err
+	}
+	if err := errdefs.Invalid(r.Kind, name, r.Strategy.ValidateUpdate(obj, old)); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }
 
-// Delete removes ns/name and returns its last state. With a non-empty
-// precondition resourceVersion it fails with storage.ErrConflict when the
-// stored object is newer.
-func (r *Registry) Delete(ctx context.Context, ns, name, resourceVersion string) (runtime.Object, error) {
-	var expected int64
-	if resourceVersion != "" {
-		v, err := strconv.ParseInt(resourceVersion, 10, 64)
-		if err != nil {
-			return nil, errdefs.BadRequest("invalid resourceVersion %q", resourceVersion)
+// Delete removes ns/name, or starts removing it:
+//   - a GracefulDeleteStrategy's object that it says to delete gracefully
+//     is marked (deletionTimestamp, deletionGracePeriodSeconds) and left
+//     for whoever finishes the work;
+//   - with a Finalizer, the object is marked terminating, new objects in
+//     it are refused, Finalize runs, and then it is removed.
+//
+// It returns the object's last state (the marked one when it stays). The
+// preconditions of opts (uid, resourceVersion) must hold (ErrConflict);
+// with opts.DryRun nothing changes.
+func (r *Registry) Delete(ctx context.Context, ns, name string, opts metav1.DeleteOptions) (out runtime.Object, err error) {
+	dryRun, err := IsDryRun(opts.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	if !dryRun {
+		defer func() { r.audit(ctx, "delete", ns, name, err) }()
+	}
+	current, err := r.Get(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := meta.Accessor(current)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPreconditions(cm, opts.Preconditions); err != nil {
+		return nil, fmt.Errorf("delete %s %q: %w", r.Kind, name, err)
+	}
+	if err := r.admit(ctx, &Attributes{Operation: Delete, Namespace: ns, Name: name, Old: current, DryRun: dryRun}); err != nil {
+		return nil, err
+	}
+	rv, _ := strconv.ParseInt(cm.GetResourceVersion(), 10, 64)
+	if gs, ok := r.Strategy.(GracefulDeleteStrategy); ok {
+		if graceful, grace := gs.CheckGracefulDelete(current, &opts); graceful {
+			return r.markDeleting(ctx, ns, name, grace, rv, dryRun)
 		}
-		expected = v
+	}
+	if r.Finalizer != nil {
+		return r.finalize(ctx, ns, name, rv, dryRun)
 	}
 	obj := r.Strategy.New()
-	if err := r.Store.Delete(ctx, r.key(ns, name), obj, expected); err != nil {
+	if err := r.Store.Delete(ctx, r.key(ns, name), obj, storage.DeleteOptions{ExpectedRV: rv, DryRun: dryRun}); err != nil {
 		return nil, err
 	}
 	return obj, nil
 }
 
-// Watch streams changes to the matching objects in ns (all namespaces when
-// empty). Without a resourceVersion it first sends the current objects as
-// ADDED events. It fails with storage.ErrCompacted when the version is gone.
-func (r *Registry) Watch(ctx context.Context, ns string, opts ListOptions) (<-chan storage.Event, error) {
-	if !r.Strategy.NamespaceScoped() {
-		ns = ""
+// checkPreconditions compares the stored object with the delete's
+// preconditions, as kube-apiserver does.
+func checkPreconditions(m metav1.Object, p *metav1.Preconditions) error {
+	if p == nil {
+		return nil
 	}
-	prefix := storage.Prefix(r.Resource, ns)
-	match := r.predicate(opts)
-	if opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
-		rv, err := strconv.ParseInt(opts.ResourceVersion, 10, 64)
-		if err != nil || rv < 0 {
-			return nil, errdefs.BadRequest("invalid resourceVersion %q", opts.ResourceVersion)
-		}
-		return r.Store.Watch(ctx, prefix, rv, r.Strategy.New, match)
+	if p.UID != nil && *p.UID != m.GetUID() {
+		return errdefs.Newf(errdefs.ErrConflict, "Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, m.GetUID())
 	}
-	initial, err := r.Store.List(ctx, prefix, storage.ListOptions{}, r.Strategy.New, match)
-	if err != nil {
-		return nil, err
+	if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
+		return errdefs.Newf(errdefs.ErrConflict, "Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion())
 	}
-	changes, err := r.Store.Watch(ctx, prefix, initial.Revision, r.Strategy.New, match)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan storage.Event, 128)
-	go func() {
-		defer close(out)
-		for _, obj := range initial.Items {
-			select {
-			case out <- storage.Event{Type: watch.Added, Object: obj}:
-			case <-ctx.Done():
-				return
-			}
-		}
-		// A bookmark at the list's revision: a client that resumes from it
-		// after a reconnect sees nothing twice.
-		bookmark := r.Strategy.New()
-		if m, err := meta.Accessor(bookmark); err == nil {
-			m.SetResourceVersion(strconv.FormatInt(initial.Revision, 10))
-		}
-		select {
-		case out <- storage.Event{Type: watch.Bookmark, Object: bookmark}:
-		case <-ctx.Done():
-			return
-		}
-		for e := range changes {
-			select {
-			case out <- e:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
+	return nil
 }
 
-// MarkDeleting starts a graceful deletion: it stamps deletionTimestamp and
-// deletionGracePeriodSeconds on ns/name and leaves the object in place for
-// whoever must finish the work (the node agent) to delete it for good. An
-// object already being deleted keeps the earlier deadline.
-func (r *Registry) MarkDeleting(ctx context.Context, ns, name string, grace int64) (runtime.Object, error) {
+// markDeleting stamps deletionTimestamp and deletionGracePeriodSeconds on
+// ns/name (expected at resourceVersion rv, else a conflict) and leaves the
+// object in place. An object already being deleted keeps the earlier
+// deadline.
+func (r *Registry) markDeleting(ctx context.Context, ns, name string, grace, rv int64, dryRun bool) (runtime.Object, error) {
 	dest := r.Strategy.New()
 	now := metav1.NewTime(r.now().Truncate(time.Second))
-	err := r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, 0, func(current runtime.Object) (runtime.Object, error) {
+	err := r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, storage.UpdateOptions{ExpectedRV: rv, DryRun: dryRun}, func(current runtime.Object) (runtime.Object, error) {
 		m, err := meta.Accessor(current)
 		if err != nil {
 			return nil, err
@@ -339,11 +458,62 @@ func (r *Registry) MarkDeleting(ctx context.Context, ns, name string, grace int6
 	return dest, nil
 }
 
+// finalize runs a two-phase deletion: mark (new objects in the namespace
+// are refused from here on), Finalize, remove.
+func (r *Registry) finalize(ctx context.Context, ns, name string, rv int64, dryRun bool) (runtime.Object, error) {
+	marked := r.Strategy.New()
+	now := metav1.NewTime(r.now().Truncate(time.Second))
+	mark := func(current runtime.Object) (runtime.Object, error) {
+		m, err := meta.Accessor(current)
+		if err != nil {
+			return nil, err
+		}
+		if m.GetDeletionTimestamp() == nil {
+			m.SetDeletionTimestamp(&now)
+		}
+		if ts, ok := r.Strategy.(TerminatingStrategy); ok {
+			ts.PrepareForDelete(current)
+		}
+		return current, nil
+	}
+	if err := r.Store.GuaranteedUpdate(ctx, r.key(ns, name), marked, storage.UpdateOptions{ExpectedRV: rv, DryRun: dryRun}, mark); err != nil {
+		return nil, err
+	}
+	if dryRun {
+		return marked, nil
+	}
+	terminating := storage.TerminatingKey(r.Resource, name)
+	if err := r.Store.Put(ctx, terminating, string(marked.(metav1.Object).GetUID())); err != nil {
+		return nil, err
+	}
+	if err := r.Finalizer.Finalize(ctx, marked); err != nil {
+		return nil, fmt.Errorf("finalize %s %q (it stays terminating; deleting it again resumes): %w", r.Kind, name, err)
+	}
+	obj := r.Strategy.New()
+	if err := r.Store.Delete(ctx, r.key(ns, name), obj, storage.DeleteOptions{Also: []string{terminating}}); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
 // ListRaw returns the stored bytes of every object in ns (all namespaces
 // when empty), for a list with no selector that the caller passes through.
 func (r *Registry) ListRaw(ctx context.Context, ns string, opts ListOptions) (storage.RawListResult, error) {
 	if !r.Strategy.NamespaceScoped() {
 		ns = ""
 	}
-	return r.Store.ListRaw(ctx, storage.Prefix(r.Resource, ns), storage.ListOptions{Limit: opts.Limit, Continue: opts.Continue})
+	prefix := storage.Prefix(r.Resource, ns)
+	if opts.Continue != "" && ns != "" {
+		rv, err := r.Store.ContinueRevision(opts.Continue, prefix)
+		if err != nil {
+			return storage.RawListResult{}, err
+		}
+		if err := r.checkNamespaceIncarnation(ctx, ns, rv); err != nil {
+			return storage.RawListResult{}, err
+		}
+	}
+	return r.Store.ListRaw(ctx, prefix, storage.ListOptions{Limit: opts.Limit, Continue: opts.Continue})
 }
+
+// UID is a shorthand for preconditions on a uid.
+func UID(uid types.UID) *metav1.Preconditions { return &metav1.Preconditions{UID: &uid} }

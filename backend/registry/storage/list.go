@@ -3,11 +3,14 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,6 +38,9 @@ type ListResult struct {
 // matches everything.
 type Predicate func(runtime.Object) bool
 
+// continueToken is where the next page of a list starts. It is signed:
+// a client cannot make one up to read from a revision of its choosing
+// (from before its namespace existed, say) or to start elsewhere.
 type continueToken struct {
 	Revision int64  `json:"rv"`
 	Start    string `json:"start"`
@@ -47,7 +53,7 @@ type continueToken struct {
 func (s *Store) List(ctx context.Context, prefix string, opts ListOptions, newItem func() runtime.Object, match Predicate) (ListResult, error) {
 	start, rev := prefix, int64(0)
 	if opts.Continue != "" {
-		tok, err := decodeContinue(opts.Continue, prefix)
+		tok, err := s.decodeContinue(opts.Continue, prefix)
 		if err != nil {
 			return ListResult{}, err
 		}
@@ -87,7 +93,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions, newIt
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 		if opts.Limit > 0 && int64(len(result.Items)) >= opts.Limit {
-			result.Continue = encodeContinue(continueToken{Revision: rev, Start: start})
+			result.Continue = s.encodeContinue(prefix, continueToken{Revision: rev, Start: start})
 			break
 		}
 	}
@@ -95,21 +101,47 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions, newIt
 	return result, nil
 }
 
-func encodeContinue(tok continueToken) string {
+// encodeContinue signs tok for the list of prefix: base64(JSON) "." base64(HMAC).
+func (s *Store) encodeContinue(prefix string, tok continueToken) string {
 	data, _ := json.Marshal(tok)
-	return base64.RawURLEncoding.EncodeToString(data)
+	return base64.RawURLEncoding.EncodeToString(data) + "." + base64.RawURLEncoding.EncodeToString(s.continueMAC(prefix, data))
 }
 
-func decodeContinue(s, prefix string) (continueToken, error) {
+func (s *Store) continueMAC(prefix string, data []byte) []byte {
+	mac := hmac.New(sha256.New, s.continueKey)
+	mac.Write([]byte(prefix))
+	mac.Write([]byte{0})
+	mac.Write(data)
+	return mac.Sum(nil)
+}
+
+// decodeContinue checks a token's signature and that it continues a list
+// of prefix; ErrBadContinue otherwise.
+func (s *Store) decodeContinue(token, prefix string) (continueToken, error) {
 	var tok continueToken
-	data, err := base64.RawURLEncoding.DecodeString(s)
+	payload, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return tok, ErrBadContinue
+	}
+	data, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
 		return tok, ErrBadContinue
 	}
-	if err := json.Unmarshal(data, &tok); err != nil || tok.Revision <= 0 || len(tok.Start) < len(prefix) || tok.Start[:len(prefix)] != prefix {
+	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(mac, s.continueMAC(prefix, data)) {
+		return tok, ErrBadContinue
+	}
+	if err := json.Unmarshal(data, &tok); err != nil || tok.Revision <= 0 || !strings.HasPrefix(tok.Start, prefix) {
 		return tok, ErrBadContinue
 	}
 	return tok, nil
+}
+
+// ContinueRevision returns the revision a continue token of the list of
+// prefix pins, once its signature is checked.
+func (s *Store) ContinueRevision(token, prefix string) (int64, error) {
+	tok, err := s.decodeContinue(token, prefix)
+	return tok.Revision, err
 }
 
 // RawItem is a stored object as etcd holds it, without its resourceVersion.
@@ -131,7 +163,7 @@ type RawListResult struct {
 func (s *Store) ListRaw(ctx context.Context, prefix string, opts ListOptions) (RawListResult, error) {
 	start, rev := prefix, int64(0)
 	if opts.Continue != "" {
-		tok, err := decodeContinue(opts.Continue, prefix)
+		tok, err := s.decodeContinue(opts.Continue, prefix)
 		if err != nil {
 			return RawListResult{}, err
 		}
@@ -159,7 +191,7 @@ func (s *Store) ListRaw(ctx context.Context, prefix string, opts ListOptions) (R
 		out.Items[i] = RawItem{Value: kv.Value, Revision: kv.ModRevision}
 	}
 	if resp.More && len(resp.Kvs) > 0 {
-		out.Continue = encodeContinue(continueToken{Revision: rev, Start: string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"})
+		out.Continue = s.encodeContinue(prefix, continueToken{Revision: rev, Start: string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"})
 	}
 	return out, nil
 }

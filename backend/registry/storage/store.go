@@ -6,6 +6,7 @@ package storage
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -18,11 +19,27 @@ import (
 // Store reads and writes objects in etcd.
 type Store struct {
 	client *clientv3.Client
+	// continueKey signs continue tokens, so that a client cannot make one
+	// up (to page from a revision or key of its choosing).
+	continueKey []byte
+	leases      *leaseManager
+}
+
+// Options tune a Store.
+type Options struct {
+	// ContinueKey signs continue tokens; every master of a cluster must
+	// use the same one. Empty: a random key, valid for this process only.
+	ContinueKey []byte
 }
 
 // New returns a Store on an etcd client.
-func New(client *clientv3.Client) *Store {
-	return &Store{client: client}
+func New(client *clientv3.Client, opts Options) *Store {
+	key := opts.ContinueKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // never fails; see crypto/rand.Read
+	}
+	return &Store{client: client, continueKey: key, leases: newLeaseManager(client)}
 }
 
 // Client returns the etcd client, for health checks and benchmarks.
@@ -37,6 +54,12 @@ func Key(resource, namespace, name string) string {
 	return "/registry/" + resource + "/" + namespace + "/" + name
 }
 
+// TerminatingKey marks the object resource/name as being finalized (a
+// namespace being deleted): objects that require it may not be created.
+func TerminatingKey(resource, name string) string {
+	return "/registry/" + resource + "-terminating/" + name
+}
+
 // Prefix is the key prefix of every object of a resource in a namespace
 // (or in all namespaces when namespace is empty).
 func Prefix(resource, namespace string) string {
@@ -46,11 +69,26 @@ func Prefix(resource, namespace string) string {
 	return "/registry/" + resource + "/" + namespace + "/"
 }
 
-// Create stores obj at key if the key is free and every key in requires
-// exists, in one transaction. It returns ErrAlreadyExists if the key is
-// taken and ErrParentNotFound if a required key is missing. On success
-// obj carries its new resourceVersion.
-func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, requires ...string) error {
+// CreateOptions qualify a Create.
+type CreateOptions struct {
+	// Requires are keys that must exist (the namespace).
+	Requires []string
+	// Forbids are keys that must not exist (the namespace's termination
+	// mark): the create fails with the error Forbidden maps them to.
+	Forbids map[string]error
+	// TTL, when positive, makes etcd delete the object after that many
+	// seconds (events), as kube-apiserver's --event-ttl does.
+	TTL int64
+	// DryRun checks everything a create checks and writes nothing.
+	DryRun bool
+}
+
+// Create stores obj at key if the key is free, every key in
+// opts.Requires exists and no key in opts.Forbids does, in one
+// transaction. It returns ErrAlreadyExists if the key is taken,
+// ErrParentNotFound if a required key is missing, and the forbidden key's
+// error. On success obj carries its new resourceVersion (none on a dry run).
+func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, opts CreateOptions) error {
 	if err := setResourceVersion(obj, 0); err != nil {
 		return err
 	}
@@ -59,27 +97,64 @@ func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, requ
 		return fmt.Errorf("encode %q: %w", key, err)
 	}
 	conds := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", 0)}
-	for _, r := range requires {
+	for _, r := range opts.Requires {
 		conds = append(conds, clientv3.Compare(clientv3.CreateRevision(r), ">", 0))
 	}
-	resp, err := s.client.Txn(ctx).If(conds...).Then(clientv3.OpPut(key, string(data))).Commit()
+	for f := range opts.Forbids {
+		conds = append(conds, clientv3.Compare(clientv3.CreateRevision(f), "=", 0))
+	}
+	if opts.DryRun {
+		resp, err := s.client.Txn(ctx).If(conds...).Commit()
+		if err != nil {
+			return fmt.Errorf("create %q: %w", key, err)
+		}
+		if !resp.Succeeded {
+			return s.whyCreateFailed(ctx, key, opts)
+		}
+		return nil
+	}
+	var putOpts []clientv3.OpOption
+	if opts.TTL > 0 {
+		lease, err := s.leases.lease(ctx, opts.TTL)
+		if err != nil {
+			return fmt.Errorf("create %q: lease: %w", key, err)
+		}
+		putOpts = append(putOpts, clientv3.WithLease(lease))
+	}
+	resp, err := s.client.Txn(ctx).If(conds...).Then(clientv3.OpPut(key, string(data), putOpts...)).Commit()
 	if err != nil {
 		return fmt.Errorf("create %q: %w", key, err)
 	}
 	if !resp.Succeeded {
-		return s.whyCreateFailed(ctx, key, requires)
+		return s.whyCreateFailed(ctx, key, opts)
 	}
 	return setResourceVersion(obj, resp.Header.Revision)
 }
 
-func (s *Store) whyCreateFailed(ctx context.Context, key string, requires []string) error {
-	for _, r := range requires {
-		resp, err := s.client.Get(ctx, r, clientv3.WithCountOnly())
+func (s *Store) whyCreateFailed(ctx context.Context, key string, opts CreateOptions) error {
+	exists := func(k string) (bool, error) {
+		resp, err := s.client.Get(ctx, k, clientv3.WithCountOnly())
 		if err != nil {
-			return fmt.Errorf("create %q: %w", key, err)
+			return false, fmt.Errorf("create %q: %w", key, err)
 		}
-		if resp.Count == 0 {
+		return resp.Count > 0, nil
+	}
+	for _, r := range opts.Requires {
+		ok, err := exists(r)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return fmt.Errorf("create %q: %q: %w", key, r, ErrParentNotFound)
+		}
+	}
+	for f, ferr := range opts.Forbids {
+		ok, err := exists(f)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return ferr
 		}
 	}
 	return fmt.Errorf("create %q: %w", key, ErrAlreadyExists)
@@ -102,13 +177,24 @@ func (s *Store) Get(ctx context.Context, key string, out runtime.Object) error {
 // and return current. Returning an error aborts the update with it.
 type UpdateFunc func(current runtime.Object) (runtime.Object, error)
 
+// UpdateOptions qualify a GuaranteedUpdate.
+type UpdateOptions struct {
+	// ExpectedRV, when not zero, is the only resourceVersion the update
+	// may replace (ErrConflict otherwise).
+	ExpectedRV int64
+	// DryRun computes and checks the update and writes nothing.
+	DryRun bool
+}
+
 // GuaranteedUpdate reads the object at key into dest, applies tryUpdate and
 // writes the result if the key did not change in between, retrying on
-// concurrent writes. If expectedRV is not zero and the stored object's
-// resourceVersion differs, it returns ErrConflict without calling
+// concurrent writes. If opts.ExpectedRV is not zero and the stored
+// object's resourceVersion differs, it returns ErrConflict without calling
 // tryUpdate. It returns ErrNotFound if the key does not exist. On success
-// dest holds the stored object with its new resourceVersion.
-func (s *Store) GuaranteedUpdate(ctx context.Context, key string, dest runtime.Object, expectedRV int64, tryUpdate UpdateFunc) error {
+// dest holds the stored object with its new resourceVersion (the current
+// one on a dry run). An object with a TTL keeps its lease.
+func (s *Store) GuaranteedUpdate(ctx context.Context, key string, dest runtime.Object, opts UpdateOptions, tryUpdate UpdateFunc) error {
+	expectedRV := opts.ExpectedRV
 	for {
 		resp, err := s.client.Get(ctx, key)
 		if err != nil {
@@ -136,9 +222,16 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, dest runtime.O
 		if err != nil {
 			return fmt.Errorf("encode %q: %w", key, err)
 		}
+		if opts.DryRun {
+			return decode(data, kv.ModRevision, dest)
+		}
+		var putOpts []clientv3.OpOption
+		if kv.Lease != 0 {
+			putOpts = append(putOpts, clientv3.WithIgnoreLease())
+		}
 		txn, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
-			Then(clientv3.OpPut(key, string(data))).
+			Then(clientv3.OpPut(key, string(data), putOpts...)).
 			Commit()
 		if err != nil {
 			return fmt.Errorf("update %q: %w", key, err)
@@ -153,17 +246,45 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, dest runtime.O
 	}
 }
 
+// DeleteOptions qualify a Delete.
+type DeleteOptions struct {
+	// ExpectedRV, when not zero, is the only resourceVersion the delete
+	// may remove (ErrConflict otherwise).
+	ExpectedRV int64
+	// Also are keys deleted in the same transaction (a termination mark).
+	Also []string
+	// DryRun checks the delete and removes nothing.
+	DryRun bool
+}
+
 // Delete removes the object at key and decodes its last state into out,
-// with the deletion's revision as resourceVersion. If expectedRV is not zero
-// and differs from the stored one it returns ErrConflict. It returns
-// ErrNotFound if the key does not exist.
-func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, expectedRV int64) error {
+// with the deletion's revision as resourceVersion. If opts.ExpectedRV is
+// not zero and differs from the stored one it returns ErrConflict. It
+// returns ErrNotFound if the key does not exist.
+func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, opts DeleteOptions) error {
+	expectedRV := opts.ExpectedRV
 	cond := clientv3.Compare(clientv3.ModRevision(key), ">", 0)
 	if expectedRV != 0 {
 		cond = clientv3.Compare(clientv3.ModRevision(key), "=", expectedRV)
 	}
+	if opts.DryRun {
+		resp, err := s.client.Get(ctx, key)
+		switch {
+		case err != nil:
+			return fmt.Errorf("delete %q: %w", key, err)
+		case len(resp.Kvs) == 0:
+			return fmt.Errorf("delete %q: %w", key, ErrNotFound)
+		case expectedRV != 0 && resp.Kvs[0].ModRevision != expectedRV:
+			return fmt.Errorf("delete %q: %w", key, ErrConflict)
+		}
+		return decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision, out)
+	}
+	ops := []clientv3.Op{clientv3.OpDelete(key, clientv3.WithPrevKV())}
+	for _, k := range opts.Also {
+		ops = append(ops, clientv3.OpDelete(k))
+	}
 	resp, err := s.client.Txn(ctx).If(cond).
-		Then(clientv3.OpDelete(key, clientv3.WithPrevKV())).
+		Then(ops...).
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
 		Commit()
 	if err != nil {
@@ -189,6 +310,30 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int64, error) 
 		return 0, fmt.Errorf("delete %q: %w", prefix, err)
 	}
 	return resp.Deleted, nil
+}
+
+// CreateRevision returns the revision at which the object now at key was
+// created, and the revision the answer reflects; ErrNotFound if there is
+// none. A namespace's creation revision tells its objects, watches and
+// continue tokens from those of an earlier namespace of the same name.
+func (s *Store) CreateRevision(ctx context.Context, key string) (created, at int64, err error) {
+	resp, err := s.client.Get(ctx, key, clientv3.WithKeysOnly())
+	if err != nil {
+		return 0, 0, fmt.Errorf("get %q: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, resp.Header.Revision, fmt.Errorf("get %q: %w", key, ErrNotFound)
+	}
+	return resp.Kvs[0].CreateRevision, resp.Header.Revision, nil
+}
+
+// Put writes a bare marker key (no object), for marks such as a
+// namespace's termination; it is idempotent.
+func (s *Store) Put(ctx context.Context, key, value string) error {
+	if _, err := s.client.Put(ctx, key, value); err != nil {
+		return fmt.Errorf("put %q: %w", key, err)
+	}
+	return nil
 }
 
 // CurrentRevision returns etcd's current revision.

@@ -32,7 +32,7 @@ func newStore(t *testing.T) *storage.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return storage.New(c)
+	return storage.New(c, storage.Options{})
 }
 
 func newPod(name string) *v1.Pod {
@@ -51,20 +51,20 @@ func TestStoreContract(t *testing.T) {
 	key := storage.Key("pods", "ns", "a")
 	nsKey := storage.Key("namespaces", "", "ns")
 
-	if err := s.Create(ctx, key, newPod("a"), nsKey); !errors.Is(err, storage.ErrParentNotFound) {
+	if err := s.Create(ctx, key, newPod("a"), storage.CreateOptions{Requires: []string{nsKey}}); !errors.Is(err, storage.ErrParentNotFound) {
 		t.Fatalf("create without namespace: %v", err)
 	}
-	if err := s.Create(ctx, nsKey, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}); err != nil {
+	if err := s.Create(ctx, nsKey, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}, storage.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	created := newPod("a")
-	if err := s.Create(ctx, key, created, nsKey); err != nil {
+	if err := s.Create(ctx, key, created, storage.CreateOptions{Requires: []string{nsKey}}); err != nil {
 		t.Fatal(err)
 	}
 	if created.ResourceVersion == "" {
 		t.Fatal("create did not set resourceVersion")
 	}
-	if err := s.Create(ctx, key, newPod("a"), nsKey); !errors.Is(err, storage.ErrAlreadyExists) {
+	if err := s.Create(ctx, key, newPod("a"), storage.CreateOptions{Requires: []string{nsKey}}); !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Fatalf("second create: %v", err)
 	}
 	var got v1.Pod
@@ -76,7 +76,7 @@ func TestStoreContract(t *testing.T) {
 	}
 
 	var updated v1.Pod
-	err := s.GuaranteedUpdate(ctx, key, &updated, 0, func(cur runtime.Object) (runtime.Object, error) {
+	err := s.GuaranteedUpdate(ctx, key, &updated, storage.UpdateOptions{}, func(cur runtime.Object) (runtime.Object, error) {
 		cur.(*v1.Pod).Labels["x"] = "y"
 		return cur, nil
 	})
@@ -84,16 +84,16 @@ func TestStoreContract(t *testing.T) {
 		t.Fatalf("update: %v %+v", err, updated.ObjectMeta)
 	}
 	stale := mustAtoi(created.ResourceVersion)
-	if err := s.GuaranteedUpdate(ctx, key, &updated, stale, func(cur runtime.Object) (runtime.Object, error) { return cur, nil }); !errors.Is(err, storage.ErrConflict) {
+	if err := s.GuaranteedUpdate(ctx, key, &updated, storage.UpdateOptions{ExpectedRV: stale}, func(cur runtime.Object) (runtime.Object, error) { return cur, nil }); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("stale update: %v", err)
 	}
-	if err := s.Delete(ctx, key, &got, stale); !errors.Is(err, storage.ErrConflict) {
+	if err := s.Delete(ctx, key, &got, storage.DeleteOptions{ExpectedRV: stale}); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("stale delete: %v", err)
 	}
-	if err := s.Delete(ctx, key, &got, 0); err != nil || got.Name != "a" {
+	if err := s.Delete(ctx, key, &got, storage.DeleteOptions{}); err != nil || got.Name != "a" {
 		t.Fatalf("delete: %v", err)
 	}
-	if err := s.Delete(ctx, key, &got, 0); !errors.Is(err, storage.ErrNotFound) {
+	if err := s.Delete(ctx, key, &got, storage.DeleteOptions{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -110,7 +110,7 @@ func TestListRawMatchesList(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
 	for i := range 7 {
-		if err := s.Create(ctx, storage.Key("pods", "ns", fmt.Sprintf("p%d", i)), newPod(fmt.Sprintf("p%d", i))); err != nil {
+		if err := s.Create(ctx, storage.Key("pods", "ns", fmt.Sprintf("p%d", i)), newPod(fmt.Sprintf("p%d", i)), storage.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -169,10 +169,10 @@ func TestWatchFromRevision(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := storage.Key("pods", "ns", "w")
-	s.Create(ctx, key, newPod("w"))
+	s.Create(ctx, key, newPod("w"), storage.CreateOptions{})
 	var p v1.Pod
-	s.GuaranteedUpdate(ctx, key, &p, 0, func(cur runtime.Object) (runtime.Object, error) { return cur, nil })
-	s.Delete(ctx, key, &p, 0)
+	s.GuaranteedUpdate(ctx, key, &p, storage.UpdateOptions{}, func(cur runtime.Object) (runtime.Object, error) { return cur, nil })
+	s.Delete(ctx, key, &p, storage.DeleteOptions{})
 	for _, want := range []watch.EventType{watch.Added, watch.Modified, watch.Deleted} {
 		select {
 		case ev := <-events:

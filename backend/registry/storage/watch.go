@@ -18,6 +18,9 @@ type Event struct {
 	Type   watch.EventType
 	Object runtime.Object
 	Err    error
+	// Created is the revision at which the object was created (for a
+	// deletion, the deleted object's); zero for errors and bookmarks.
+	Created int64
 }
 
 // Watch streams the changes under prefix made after revision fromRV, in
@@ -93,19 +96,20 @@ func translate(ev *clientv3.Event, newObj func() runtime.Object, match Predicate
 		if err := setResourceVersion(prev, ev.Kv.ModRevision); err != nil {
 			return Event{}, false, err
 		}
-		return Event{Type: watch.Deleted, Object: prev}, true, nil
+		return Event{Type: watch.Deleted, Object: prev, Created: ev.PrevKv.CreateRevision}, true, nil
 	}
 	cur := newObj()
 	if err := decode(ev.Kv.Value, ev.Kv.ModRevision, cur); err != nil {
 		return Event{}, false, err
 	}
+	created := ev.Kv.CreateRevision
 	switch now, before := matches(cur), matches(prev); {
 	case now && before:
-		return Event{Type: watch.Modified, Object: cur}, true, nil
+		return Event{Type: watch.Modified, Object: cur, Created: created}, true, nil
 	case now:
-		return Event{Type: watch.Added, Object: cur}, true, nil
+		return Event{Type: watch.Added, Object: cur, Created: created}, true, nil
 	case before:
-		return Event{Type: watch.Deleted, Object: cur}, true, nil
+		return Event{Type: watch.Deleted, Object: cur, Created: created}, true, nil
 	}
 	return Event{}, false, nil
 }

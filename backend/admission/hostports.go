@@ -1,0 +1,54 @@
+package admission
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/errdefs"
+	"github.com/berthpaas/berth/backend/registry/generic"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// PortRange is an inclusive range of ports.
+type PortRange struct{ Min, Max int32 }
+
+// DefaultHostPortRange is where tenants may publish host ports: above the
+// well-known and registered services a host runs (and Berth's own ports),
+// like Kubernetes' NodePort range.
+var DefaultHostPortRange = PortRange{Min: 30000, Max: 32767}
+
+func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Min, r.Max) }
+
+// HostPorts keeps tenants' host ports inside allowed and away from chosen
+// host addresses: a hostIP of 127.0.0.1 would put a tenant's container on
+// the loopback of a host whose own services trust it. Cluster admins and
+// the master's components are not limited.
+func HostPorts(allowed PortRange) generic.Admission {
+	return generic.AdmissionFunc(func(ctx context.Context, a *generic.Attributes) error {
+		if a.Operation == generic.Delete || a.Subresource != "" {
+			return nil
+		}
+		if id, _ := auth.IdentityFrom(ctx); id.IsClusterAdmin() {
+			return nil
+		}
+		meta, spec, path := podSpecOf(a.Object)
+		if spec == nil {
+			return nil
+		}
+		var errs field.ErrorList
+		for i, c := range spec.Containers {
+			for j, p := range c.Ports {
+				pp := path.Child("containers").Index(i).Child("ports").Index(j)
+				if p.HostIP != "" {
+					errs = append(errs, field.Forbidden(pp.Child("hostIP"), "only cluster admins may choose the host address of a host port"))
+				}
+				if p.HostPort != 0 && (p.HostPort < allowed.Min || p.HostPort > allowed.Max) {
+					errs = append(errs, field.Invalid(pp.Child("hostPort"), p.HostPort,
+						fmt.Sprintf("must be in the range %s, the host ports this cluster allows", allowed)))
+				}
+			}
+		}
+		return errdefs.Invalid(kindOf(a.Object), meta.Name, errs)
+	})
+}

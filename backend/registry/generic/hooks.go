@@ -1,0 +1,106 @@
+package generic
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// The hooks a resource may give its Registry, as kube-apiserver's generic
+// registry.Store has them. Pure rules are optional interfaces of the
+// Strategy (GracefulDeleteStrategy, TerminatingStrategy, TableConvertor);
+// hooks that do I/O are fields of the Registry (Admission, AfterCreate,
+// Finalizer, Auditor), set by whoever builds the registries
+// (core.NewRegistries). Generic code asks for a hook, never for a
+// resource's name.
+
+// Operation is what a write does.
+type Operation string
+
+const (
+	Create Operation = "CREATE"
+	Update Operation = "UPDATE"
+	Delete Operation = "DELETE"
+)
+
+// Attributes describe one write to admission: who makes it is in the
+// context (auth.IdentityFrom).
+type Attributes struct {
+	Operation Operation
+	// Resource is the registry's resource ("pods"); Subresource is "" or
+	// "status".
+	Resource, Subresource string
+	Namespace, Name       string
+	// Object is the object to be stored (nil for deletes); admission may
+	// change it. Old is the stored object (nil for creates).
+	Object, Old runtime.Object
+	DryRun      bool
+}
+
+// Admission decides, and may amend, every write of a registry after its
+// strategy's defaults and before its validation, for every caller alike:
+// API requests, controllers and the scheduler.
+type Admission interface {
+	// Admit returns nil to let the write go on, or an error (an errdefs
+	// class: ErrForbidden, *errdefs.InvalidError ...) that refuses it.
+	Admit(ctx context.Context, a *Attributes) error
+}
+
+// AdmissionFunc is an Admission of one function.
+type AdmissionFunc func(ctx context.Context, a *Attributes) error
+
+// Admit calls f.
+func (f AdmissionFunc) Admit(ctx context.Context, a *Attributes) error { return f(ctx, a) }
+
+// Chain runs admissions in order; the first refusal ends it.
+type Chain []Admission
+
+// Admit runs each admission in turn.
+func (c Chain) Admit(ctx context.Context, a *Attributes) error {
+	for _, adm := range c {
+		if err := adm.Admit(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Finalizer makes deletion two-phase, as a namespace's is: Delete marks
+// the object terminating (TerminatingStrategy), blocks new objects in it,
+// calls Finalize to remove what it owns, and only then removes it. A
+// failed Finalize leaves the object terminating; deleting it again
+// (a controller does) resumes.
+type Finalizer interface {
+	Finalize(ctx context.Context, obj runtime.Object) error
+}
+
+// Auditor records the writes of in-process components (the controllers,
+// the scheduler), which do not pass the API's HTTP audit.
+type Auditor interface {
+	// RecordWrite is called after every write attempt; err is its outcome.
+	RecordWrite(ctx context.Context, verb, resource, namespace, name string, err error)
+}
+
+// GracefulDeleteStrategy is a Strategy whose objects may be deleted
+// gracefully: marked with deletionTimestamp and removed later by whoever
+// finishes the work (a pod's node agent).
+type GracefulDeleteStrategy interface {
+	// CheckGracefulDelete returns whether obj is deleted gracefully under
+	// opts, and the grace period in seconds.
+	CheckGracefulDelete(obj runtime.Object, opts *metav1.DeleteOptions) (graceful bool, grace int64)
+}
+
+// TerminatingStrategy is a Strategy whose objects show their deletion
+// while they are finalized (a namespace's phase Terminating).
+type TerminatingStrategy interface {
+	PrepareForDelete(obj runtime.Object)
+}
+
+// TableConvertor is a Strategy that declares its resource's columns for
+// `kubectl get` (Table output).
+type TableConvertor interface {
+	TableColumns() []metav1.TableColumnDefinition
+	// TableRow returns the cells of one object, one per column.
+	TableRow(obj runtime.Object) []any
+}
