@@ -10,16 +10,13 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/labstack/echo/v4"
 	v1 "k8s.io/api/core/v1"
 )
-
-// podSubresources are served by the node that runs the pod.
-var podSubresources = map[string]bool{
-	"log": true, "exec": true, "attach": true, "diff": true, "stop": true, "start": true, "restart": true,
-}
 
 // proxyToNode forwards a pod operation to the agent of the pod's node,
 // replacing the caller's credential with the master's. Streams (log
@@ -67,9 +64,9 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 }
 
 func (a *API) agentURL(c echo.Context, nodeName string) (*url.URL, error) {
-	obj, err := a.core["nodes"].registry.Get(c.Request().Context(), "", nodeName)
+	obj, err := a.regs.Nodes.Get(c.Request().Context(), "", nodeName)
 	if err != nil {
-		return nil, statusError(fmt.Errorf("node %q of the pod: %w", nodeName, err), a.core["nodes"].groupResource(), nodeName)
+		return nil, statusError(fmt.Errorf("node %q of the pod: %w", nodeName, err), schema.GroupResource{Resource: "nodes"}, nodeName)
 	}
 	node := obj.(*v1.Node)
 	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
