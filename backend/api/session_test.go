@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthpaas/berth/backend/testenv"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -111,13 +112,10 @@ func TestScaleSubresourceAndAudit(t *testing.T) {
 		} `json:"items"`
 	}
 	// The audit writer is asynchronous: poll.
-	for range 50 {
+	waitFor(t, 5*time.Second, "the audit entries", func() bool {
 		env.Do(t, "GET", "/apis/berth.dev/v1/auditentries?namespace=demo&resource=replicationcontrollers/scale", tok, nil).JSON(t, &audit)
-		if len(audit.Items) >= 2 {
-			break
-		}
-		waitABit()
-	}
+		return len(audit.Items) >= 2
+	})
 	if audit.Kind != "AuditEntryList" || len(audit.Items) < 2 || audit.Items[0].Code != 409 || audit.Items[1].Code != 200 || audit.Items[0].User != "admin" {
 		t.Fatalf("audit: %+v", audit)
 	}

@@ -1,5 +1,0 @@
-package api_test
-
-import "time"
-
-func waitABit() { time.Sleep(100 * time.Millisecond) }
