@@ -20,9 +20,10 @@ var DefaultHostPortRange = PortRange{Min: 30000, Max: 32767}
 
 func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Min, r.Max) }
 
-// HostPorts keeps tenants' host ports inside allowed and away from chosen
-// host addresses: a hostIP of 127.0.0.1 would put a tenant's container on
-// the loopback of a host whose own services trust it. Cluster admins and
+// HostPorts keeps tenants' host ports inside allowed and on every address
+// of the host (hostIP empty, 0.0.0.0 or ::), never on one they choose: a
+// hostIP of 127.0.0.1 would put a tenant's container on the loopback of a
+// host whose own services trust it. Cluster admins and
 // the master's components are not limited.
 func HostPorts(allowed PortRange) generic.Admission {
 	return generic.AdmissionFunc(func(ctx context.Context, a *generic.Attributes) error {
@@ -40,7 +41,7 @@ func HostPorts(allowed PortRange) generic.Admission {
 		for i, c := range spec.Containers {
 			for j, p := range c.Ports {
 				pp := path.Child("containers").Index(i).Child("ports").Index(j)
-				if p.HostIP != "" {
+				if p.HostIP != "" && p.HostIP != "0.0.0.0" && p.HostIP != "::" {
 					errs = append(errs, field.Forbidden(pp.Child("hostIP"), "only cluster admins may choose the host address of a host port"))
 				}
 				if p.HostPort != 0 && (p.HostPort < allowed.Min || p.HostPort > allowed.Max) {
