@@ -34,7 +34,7 @@ func TestAgentOnDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close() })
-	if _, err := rt.EnsureInfraImage(ctx, imagetest.BuildPauseBinary(ctx, t)); err != nil {
+	if _, err := rt.EnsureInfraImage(ctx); err != nil {
 		t.Fatal(err)
 	}
 	startAgent(t, node.Config{
@@ -106,7 +106,7 @@ func TestAgentBoundsOnDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close() })
-	if _, err := rt.EnsureInfraImage(ctx, imagetest.BuildPauseBinary(ctx, t)); err != nil {
+	if _, err := rt.EnsureInfraImage(ctx); err != nil {
 		t.Fatal(err)
 	}
 	startAgent(t, node.Config{

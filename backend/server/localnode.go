@@ -34,8 +34,9 @@ const localNodeToken = "local-node-bootstrap"
 // startLocalNode runs the all-in-one's node agent against the local Docker
 // engine (or the fake runtime), joined with a bootstrap token that the
 // admin owns. It returns a function that waits for the agent to stop once
-// ctx ends. Without a reachable Docker engine it logs why and runs no
-// node: the master is still useful, and the message says how to fix it.
+// ctx ends. Without a reachable Docker engine (or its infra image) it logs
+// why and runs no node: the master is still useful, and the message says
+// how to fix it.
 func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *accounts.Store, logger *slog.Logger) (func(), error) {
 	name, err := os.Hostname()
 	if err != nil || name == "" {
@@ -49,7 +50,7 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 	}
 	rt, err := localRuntime(ctx, cfg, name, stateDir, logger)
 	if err != nil {
-		logger.Warn("no node agent: the Docker engine does not answer; run scripts/setup (or make up) to start it, then restart berth up", "error", err)
+		logger.Warn("no node agent; if the Docker engine does not answer, run scripts/setup (or make up) to start it, then restart berth up", "error", err)
 		return func() {}, nil
 	}
 	tokenFile, err := writeBootstrapToken(ctx, acct, stateDir)
@@ -87,11 +88,7 @@ func localRuntime(ctx context.Context, cfg Config, name, stateDir string, logger
 	if err != nil {
 		return nil, err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.EnsureInfraImage(ctx, self, "pause"); err != nil {
+	if _, err := d.EnsureInfraImage(ctx); err != nil {
 		return nil, fmt.Errorf("build the infra image: %w", err)
 	}
 	return d, nil

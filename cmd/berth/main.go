@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	root := cli.NewRootCommand(upCommand(), masterCommand(), versionCommand(), nodeCommand(), pauseCommand())
+	root := cli.NewRootCommand(upCommand(), masterCommand(), versionCommand(), nodeCommand())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)
 	stop()

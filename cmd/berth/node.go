@@ -145,11 +145,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		if err != nil {
 			return err
 		}
-		self, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("infra image: %w", err)
-		}
-		if _, err := d.EnsureInfraImage(ctx, self, "pause"); err != nil {
+		if _, err := d.EnsureInfraImage(ctx); err != nil {
 			return err
 		}
 		rt = d

@@ -2,9 +2,10 @@
 // runtime.Runtime on the Docker Engine API.
 //
 // A pod is one infra container, which holds the pod's network namespace
-// (its IP, its host ports, its hostname and /etc/hosts), and one Docker
-// container per instance of each app container, all joined to the infra's
-// namespace (network mode "container:<infra id>"). Every container carries
+// (its IP, its host ports, its hostname and /etc/hosts) and runs a pause
+// program that the runtime writes itself (pause.go), whatever the berth
+// binary is; and one Docker container per instance of each app container,
+// all joined to the infra's namespace (network mode "container:<infra id>"). Every container carries
 // the ownership labels of package runtime; the runtime finds pods only by
 // them, so an agent that restarts adopts what runs and never starts a
 // duplicate. Containers are named

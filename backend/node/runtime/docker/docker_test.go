@@ -62,7 +62,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close() })
-	infra, err := rt.EnsureInfraImage(ctx, imagetest.BuildPauseBinary(ctx, t))
+	infra, err := rt.EnsureInfraImage(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +225,7 @@ func TestRuntime(t *testing.T) {
 	t.Run("subPath of a hostPath", func(t *testing.T) { t.Parallel(); testSubPathHostPath(t, e) })
 	t.Run("subPath swap race", func(t *testing.T) { t.Parallel(); testSubPathSwapRace(t, e) })
 	t.Run("limits", func(t *testing.T) { t.Parallel(); testLimits(t, e) })
+	t.Run("infra stops on SIGTERM", func(t *testing.T) { t.Parallel(); testInfraStops(t, e) })
 }
 
 func testEcho(t *testing.T, e *env) {

@@ -5,13 +5,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -131,34 +129,27 @@ func readProgress(r io.Reader) (string, error) {
 	}
 }
 
-// EnsureInfraImage builds the infra image from a static binary, FROM
-// scratch, unless it exists, and makes it the image of the infra
-// containers the runtime creates from now on. The image runs
-// ["/berth", args...], ["/berth", "pause"] when no args are given; the
-// program must block until SIGTERM or SIGINT and then exit 0. The image is
-// named berth-infra:<hash of binary and args>.
-func (r *Runtime) EnsureInfraImage(ctx context.Context, binaryPath string, args ...string) (string, error) {
-	if len(args) == 0 {
-		args = []string{"pause"}
+// EnsureInfraImage builds the infra image, FROM scratch with the pause
+// program for the engine's architecture (pause.go), unless it exists, and
+// makes it the image of the infra containers the runtime creates from now
+// on. The image is named berth-infra:<hash of the program>; it does not
+// depend on the berth binary or on how that was linked.
+func (r *Runtime) EnsureInfraImage(ctx context.Context) (string, error) {
+	info, err := r.cli.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("infra image: engine info: %w", err)
 	}
-	bin, err := os.ReadFile(binaryPath)
+	prog, err := pauseProgram(info.Architecture)
 	if err != nil {
 		return "", fmt.Errorf("infra image: %w", err)
 	}
-	if err := checkStatic(bin); err != nil {
-		return "", fmt.Errorf("infra image from %q: %w", binaryPath, err)
-	}
-	entrypoint, err := json.Marshal(append([]string{"/berth"}, args...))
-	if err != nil {
-		return "", fmt.Errorf("infra image: %w", err)
-	}
+	dockerfile := "FROM scratch\nCOPY pause /pause\nUSER 65532:65532\nSTOPSIGNAL SIGTERM\nENTRYPOINT [\"/pause\"]\n"
 	h := sha256.New()
-	h.Write(bin)
-	h.Write(entrypoint)
+	h.Write(prog)
+	h.Write([]byte(dockerfile))
 	hash := hex.EncodeToString(h.Sum(nil))
 	tag := "berth-infra:" + hash[:16]
-	dockerfile := "FROM scratch\nCOPY berth /berth\nUSER 65532:65532\nENTRYPOINT " + string(entrypoint) + "\n"
-	files := []ContextFile{{Name: "berth", Mode: 0o755, Data: bin}}
+	files := []ContextFile{{Name: "pause", Mode: 0o755, Data: prog}}
 	if err := BuildImage(ctx, r.cli, tag, hash, dockerfile, files); err != nil {
 		return "", fmt.Errorf("infra image: %w", err)
 	}
@@ -173,21 +164,4 @@ func (r *Runtime) infra() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.infraImage
-}
-
-// checkStatic refuses a dynamically linked binary: in a FROM scratch image
-// there is no loader, and the container would die at once with "no such
-// file or directory".
-func checkStatic(bin []byte) error {
-	f, err := elf.NewFile(bytes.NewReader(bin))
-	if err != nil {
-		return fmt.Errorf("not an ELF executable: %w", err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return errors.New("the binary is dynamically linked; build it static (CGO_ENABLED=0, as make build does)")
-		}
-	}
-	return nil
 }

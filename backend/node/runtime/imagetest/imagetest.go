@@ -36,12 +36,8 @@ const (
 // BusyboxPath is where Debian's busybox-static package installs busybox.
 const BusyboxPath = "/bin/busybox"
 
-var (
-	//go:embed testdata/echo/main.go
-	echoSource string
-	//go:embed testdata/pause/main.go
-	pauseSource string
-)
+//go:embed testdata/echo/main.go
+var echoSource string
 
 // Client connects to the local Docker engine (DOCKER_HOST if set). If the
 // engine does not answer, the test fails, or is skipped under -short.
@@ -172,18 +168,6 @@ func BuildShellImage(ctx context.Context, t testing.TB, cli client.ImageAPIClien
 		}
 		return docker.BuildImage(ctx, cli, ShellImage, hash, dockerfile, files)
 	})
-}
-
-// BuildPauseBinary compiles, into the test's temporary directory, a static
-// program that blocks until SIGTERM or SIGINT and exits 0, as `berth pause`
-// does; it is what tests build their infra image from.
-func BuildPauseBinary(ctx context.Context, t testing.TB) string {
-	t.Helper()
-	bin, err := compile(ctx, t.TempDir(), "pause", pauseSource)
-	if err != nil {
-		t.Fatalf("pause binary: %v", err)
-	}
-	return bin
 }
 
 // compile builds a one-file Go program that imports only the standard
