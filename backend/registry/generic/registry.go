@@ -66,6 +66,9 @@ type ListOptions struct {
 // requires and whose termination blocks new objects.
 var namespaceResource = schema.GroupResource{Resource: "namespaces"}
 
+// namespaceKey is the key of namespace ns.
+func namespaceKey(ns string) string { return storage.Key(namespaceResource.Resource, "", ns) }
+
 func (r *Registry) key(ns, name string) string {
 	if !r.Strategy.NamespaceScoped() {
 		ns = ""
@@ -140,9 +143,9 @@ func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object, op
 	r.Strategy.PrepareForCreate(obj)
 	storeOpts := storage.CreateOptions{TTL: int64(r.TTL / time.Second), DryRun: dryRun}
 	if r.Strategy.NamespaceScoped() {
-		storeOpts.Requires = []string{storage.Key("namespaces", "", ns)}
+		storeOpts.Requires = []string{namespaceKey(ns)}
 		storeOpts.Forbids = map[string]error{
-			storage.TerminatingKey("namespaces", ns): errdefs.Forbidden("unable to create new content in namespace %s because it is being terminated", ns),
+			storage.TerminatingKey(namespaceResource.Resource, ns): errdefs.Forbidden("unable to create new content in namespace %s because it is being terminated", ns),
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -252,7 +255,7 @@ func (r *Registry) List(ctx context.Context, ns string, opts ListOptions) (runti
 // belongs to an earlier namespace of the same name, maybe another
 // tenant's.
 func (r *Registry) checkNamespaceIncarnation(ctx context.Context, ns string, rv int64) error {
-	created, _, err := r.Store.CreateRevision(ctx, storage.Key("namespaces", "", ns))
+	created, _, err := r.Store.CreateRevision(ctx, namespaceKey(ns))
 	if err != nil {
 		return errdefs.WithSubject(err, namespaceResource, ns)
 	}

@@ -26,7 +26,7 @@ func (r *Registry) Watch(ctx context.Context, ns string, opts ListOptions) (<-ch
 	match := r.predicate(opts)
 	var guard *incarnationGuard
 	if ns != "" {
-		created, at, err := r.Store.CreateRevision(ctx, storage.Key("namespaces", "", ns))
+		created, at, err := r.Store.CreateRevision(ctx, namespaceKey(ns))
 		if err != nil {
 			return nil, errdefs.WithSubject(err, namespaceResource, ns)
 		}
@@ -126,7 +126,7 @@ func (g *incarnationGuard) filter(ctx context.Context, in <-chan storage.Event) 
 }
 
 func (g *incarnationGuard) verify(ctx context.Context) bool {
-	created, at, err := g.store.CreateRevision(ctx, storage.Key("namespaces", "", g.ns))
+	created, at, err := g.store.CreateRevision(ctx, namespaceKey(g.ns))
 	if err != nil || created != g.created {
 		return false
 	}
