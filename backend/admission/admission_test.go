@@ -217,3 +217,16 @@ func TestNodeRestriction(t *testing.T) {
 		t.Fatalf("a tenant's write: %v", err)
 	}
 }
+
+func TestParsePortRange(t *testing.T) {
+	for in, want := range map[string]admission.PortRange{"30000-32767": {Min: 30000, Max: 32767}, "1-65535": {Min: 1, Max: 65535}, " 80 - 80 ": {Min: 80, Max: 80}} {
+		if got, err := admission.ParsePortRange(in); err != nil || got != want {
+			t.Errorf("ParsePortRange(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "80", "0-10", "10-5", "1-70000", "a-b"} {
+		if _, err := admission.ParsePortRange(in); err == nil {
+			t.Errorf("ParsePortRange(%q) accepted", in)
+		}
+	}
+}

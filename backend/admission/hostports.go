@@ -3,6 +3,8 @@ package admission
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/errdefs"
@@ -19,6 +21,17 @@ type PortRange struct{ Min, Max int32 }
 var DefaultHostPortRange = PortRange{Min: 30000, Max: 32767}
 
 func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Min, r.Max) }
+
+// ParsePortRange reads "MIN-MAX" (1 ≤ MIN ≤ MAX ≤ 65535).
+func ParsePortRange(s string) (PortRange, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	first, err1 := strconv.ParseInt(strings.TrimSpace(lo), 10, 32)
+	last, err2 := strconv.ParseInt(strings.TrimSpace(hi), 10, 32)
+	if !ok || err1 != nil || err2 != nil || first < 1 || last > 65535 || first > last {
+		return PortRange{}, fmt.Errorf("%q is not a port range such as 30000-32767", s)
+	}
+	return PortRange{Min: int32(first), Max: int32(last)}, nil
+}
 
 // HostPorts keeps tenants' host ports inside allowed and on every address
 // of the host (hostIP empty, 0.0.0.0 or ::), never on one they choose: a

@@ -92,6 +92,8 @@ type Config struct {
 	// HostPorts is the range of host ports tenants may publish
 	// (admission.DefaultHostPortRange when zero).
 	HostPorts admission.PortRange
+	// EventTTL is how long events are kept (core.DefaultEventTTL when zero).
+	EventTTL time.Duration
 }
 
 // Run serves until ctx ends, then shuts down cleanly.
@@ -161,7 +163,7 @@ func Run(ctx context.Context, cfg Config) error {
 	store := storage.New(etcdClient, storage.Options{ContinueKey: continueKey})
 	regs := core.NewRegistries(store, core.Config{
 		Memberships: acct, Auditor: componentAuditor{writer: audit},
-		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts,
+		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts, EventTTL: cfg.EventTTL,
 	})
 	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger, AgentSecret: agentSecret,
 		ServesTLS: tlsDir(cfg) != "", MaxTokenTTL: cfg.MaxTokenTTL})

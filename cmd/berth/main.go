@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berthpaas/berth/backend/admission"
+	"github.com/berthpaas/berth/backend/registry/core"
+
 	"github.com/berthpaas/berth/backend/api"
 
 	"github.com/berthpaas/berth/backend/etcdserver"
@@ -64,6 +67,9 @@ type serverFlags struct {
 	nodeRuntime                                           string
 	maxTokenTTL                                           time.Duration
 	nodeLimits                                            limitFlags
+	maxReplicas                                           int32
+	hostPortRange                                         string
+	eventTTL                                              time.Duration
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -79,6 +85,9 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.consoleDevDir, "console-dev-dir", "", "serve the console from this directory on disk (development: edits show on reload)")
 	cmd.Flags().DurationVar(&f.maxTokenTTL, "max-token-ttl", api.DefaultMaxTokenTTL, "longest life a user may give an API token")
+	cmd.Flags().Int32Var(&f.maxReplicas, "max-replicas", admission.DefaultMaxReplicas, "most replicas one replication controller may ask for")
+	cmd.Flags().StringVar(&f.hostPortRange, "host-port-range", admission.DefaultHostPortRange.String(), "host ports that tenants' pods may publish (cluster admins' are not limited)")
+	cmd.Flags().DurationVar(&f.eventTTL, "event-ttl", core.DefaultEventTTL, "how long events are kept")
 }
 
 func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
@@ -97,6 +106,16 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	if f.maxTokenTTL <= 0 {
 		return server.Config{}, fmt.Errorf("--max-token-ttl %v: must be positive", f.maxTokenTTL)
+	}
+	if f.maxReplicas <= 0 {
+		return server.Config{}, fmt.Errorf("--max-replicas %d: must be positive", f.maxReplicas)
+	}
+	if f.eventTTL < time.Second {
+		return server.Config{}, fmt.Errorf("--event-ttl %v: must be a second or more", f.eventTTL)
+	}
+	hostPorts, err := admission.ParsePortRange(f.hostPortRange)
+	if err != nil {
+		return server.Config{}, fmt.Errorf("--host-port-range: %w", err)
 	}
 	var endpoints []string
 	for _, e := range strings.Split(f.etcdEndpoints, ",") {
@@ -121,6 +140,9 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		Out:           cmd.OutOrStdout(),
 		Mount:         mountConsole(f.consoleDevDir, logger),
 		MaxTokenTTL:   f.maxTokenTTL,
+		MaxReplicas:   f.maxReplicas,
+		HostPorts:     hostPorts,
+		EventTTL:      f.eventTTL,
 	}, nil
 }
 
