@@ -75,8 +75,9 @@ func TestOneLeaderAtATimeAndTakeover(t *testing.T) {
 	})
 
 	first := waitForLeader(t, candidates, 10*time.Second)
-	// Leadership is stable while both are healthy.
-	time.Sleep(2 * time.Second)
+	// Leadership is stable while both are healthy: the leader's session
+	// lease is renewed, and it still leads after the renewal.
+	waitLeaseRenewed(t, first.client, "controllers", 3*leader.SessionTTL*time.Second)
 	if !first.leading.Load() || first.terms.Load() != 1 {
 		t.Fatalf("%s lost leadership while healthy (terms %d)", first.id, first.terms.Load())
 	}
@@ -142,6 +143,36 @@ func TestResignsWhenContextEnds(t *testing.T) {
 	}
 	if resp.Count != 0 {
 		t.Errorf("%d election keys left after resigning", resp.Count)
+	}
+}
+
+// waitLeaseRenewed waits until the lease of the election's leader key is
+// seen renewed: its time to live, read from etcd, goes up again.
+func waitLeaseRenewed(t *testing.T, client *clientv3.Client, election string, within time.Duration) {
+	t.Helper()
+	resp, err := client.Get(t.Context(), leader.Prefix+election, clientv3.WithFirstCreate()...)
+	if err != nil || len(resp.Kvs) == 0 {
+		t.Fatalf("the leader's key of %q: %v (%d keys)", election, err, len(resp.Kvs))
+	}
+	lease := clientv3.LeaseID(resp.Kvs[0].Lease)
+	deadline := time.Now().Add(within)
+	lowest := int64(leader.SessionTTL + 1)
+	for {
+		ttl, err := client.TimeToLive(t.Context(), lease)
+		if err != nil {
+			t.Fatalf("time to live of the leader's lease: %v", err)
+		}
+		if ttl.TTL <= 0 {
+			t.Fatalf("the leader's lease expired (TTL %d)", ttl.TTL)
+		}
+		if ttl.TTL > lowest {
+			return
+		}
+		lowest = min(lowest, ttl.TTL)
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader's lease was not renewed within %s (TTL down to %ds)", within, lowest)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

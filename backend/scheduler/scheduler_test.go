@@ -150,7 +150,10 @@ func TestSkipsPodsBeingDeleted(t *testing.T) {
 	runScheduler(t, c.Registries)
 
 	waitBound(t, c, "demo", "staying")
-	time.Sleep(time.Second)
+	// The scheduler works through its queue in order: once a pod created
+	// now is bound, every pod queued before it has been considered.
+	c.CreatePod(t, "demo", controllertest.Pod("later", "", ""))
+	waitBound(t, c, "demo", "later")
 	if got := c.GetPod(t, "demo", "leaving").Spec.NodeName; got != "" {
 		t.Fatalf("a pod being deleted was bound to %q", got)
 	}

@@ -292,10 +292,12 @@ func (b *browser) goTo(t *testing.T, route string) {
 	eval[bool](t, b, "(location.hash = "+jsString("#"+route)+", true)")
 }
 
-// settle lets the page lay out and paint what it has.
+// settle lets the page lay out and paint what it has: in the first frame
+// the layout and the resize observers run (the terminal refits), in the
+// second what they changed is rendered, and the third is painted.
 func (b *browser) settle(t *testing.T) {
 	t.Helper()
-	eval[bool](t, b, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => r(true), 50))))`)
+	eval[bool](t, b, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))))`)
 }
 
 // shot saves a screenshot of the viewport as NN-name.png.
@@ -320,8 +322,7 @@ func (b *browser) shot(t *testing.T, name string) {
 func (b *browser) phoneShot(t *testing.T, name string) {
 	t.Helper()
 	b.do(t, "phone viewport", chromedp.EmulateViewport(phoneW, phoneH, chromedp.EmulateMobile, chromedp.EmulateTouch))
-	time.Sleep(150 * time.Millisecond) // resize observers (the terminal) refit
-	b.shot(t, name+"-phone")
+	b.shot(t, name+"-phone") // shot settles: the resize observers refit first
 	b.do(t, "desktop viewport", chromedp.EmulateViewport(desktopW, desktopH))
 }
 

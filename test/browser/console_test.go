@@ -357,6 +357,7 @@ new MutationObserver((records) => {
 		b.phoneShot(t, "pod")
 		b.goTo(t, "/projects/demo/pods/"+sh+"?tab=terminal")
 		b.waitJS(t, "the terminal connected", `document.querySelector('.term-status')?.dataset.state === 'open'`)
+		b.waitJS(t, "the shell's prompt", termRows+`.some((r) => r.trim())`)
 		b.phoneShot(t, "pod-terminal")
 	})
 

@@ -49,17 +49,19 @@ func TestAgentsSpreadAndAdopt(t *testing.T) {
 	}
 
 	// kill -9 agent-a: its containers keep running; once restarted it
-	// adopts them.
+	// adopts them. From the kill on, Docker's event stream shows any
+	// container of the namespace that stops, or starts twice.
 	killedAt := time.Now()
+	changes := watchContainers(t, c.docker, runtime.LabelPodNamespace+"="+c.ns, killedAt, lifecycleActions)
 	agents["agent-a"].kill9()
-	time.Sleep(3 * time.Second)
 	for _, p := range perNode["agent-a"] {
 		wantOwnContainers(t, c.docker, &p)
 	}
 	agents["agent-a"].restart()
-	c.waitNodeReady("agent-a", killedAt, agents["agent-a"])
-	// Two resyncs of the restarted agent: a duplicate would exist by now.
-	time.Sleep(2*5*time.Second + time.Second)
+	ready := c.waitNodeReady("agent-a", killedAt, agents["agent-a"])
+	// Two resyncs of the restarted agent, on its own clock: a duplicate
+	// would exist by now.
+	c.waitHeartbeats("agent-a", ready, heartbeatsFor(2), agents["agent-a"].out)
 	after := c.waitPods("app=spread", 4, time.Minute)
 	for _, p := range after {
 		wantOwnContainers(t, c.docker, &p)
@@ -72,11 +74,17 @@ func TestAgentsSpreadAndAdopt(t *testing.T) {
 			t.Errorf("pod %s container %s (restarts %d) became %s (restarts %d)", p.Name, want.ContainerID, want.RestartCount, got.ContainerID, got.RestartCount)
 		}
 	}
+	changes.none(t)
 }
 
-// TestMasterOutage stops the master for 30 seconds under a running agent:
-// the containers keep running meanwhile, and once the master is back on
-// the same address and data dir the pods are unchanged.
+// masterOutage is how long TestMasterOutage keeps the master away: longer
+// than four heartbeat intervals, after which the agent counts its Ready
+// condition as new when the master is back.
+const masterOutage = 30 * time.Second
+
+// TestMasterOutage stops the master for masterOutage under a running
+// agent: the containers keep running meanwhile, and once the master is
+// back on the same address and data dir the pods are unchanged.
 func TestMasterOutage(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
@@ -94,14 +102,21 @@ func TestMasterOutage(t *testing.T) {
 
 	c.up.terminate()
 	down := time.Now()
-	for time.Since(down) < 30*time.Second {
-		for _, p := range before {
-			wantOwnContainers(t, c.docker, p)
-		}
-		if t.Failed() {
-			t.FailNow()
-		}
-		time.Sleep(5 * time.Second)
+	// Docker's event stream shows at once any container of the namespace
+	// that stops or starts while the master is away; the test ends there.
+	changes := watchContainers(t, c.docker, runtime.LabelPodNamespace+"="+c.ns, down, lifecycleActions)
+	outage := time.NewTimer(masterOutage - time.Since(down))
+	defer outage.Stop()
+	select {
+	case <-outage.C:
+	case <-changes.changed:
+	}
+	changes.none(t)
+	for _, p := range before {
+		wantOwnContainers(t, c.docker, p)
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 	for _, p := range before {
 		httpGet(t, p, "/during-outage")
@@ -127,17 +142,19 @@ func TestMasterOutage(t *testing.T) {
 }
 
 // waitNodeReady waits until the node reports Ready with a heartbeat later
-// than since.
-func (c *podCluster) waitNodeReady(name string, since time.Time, agent *nodeProcess) {
+// than since, and returns the time of that heartbeat.
+func (c *podCluster) waitNodeReady(name string, since time.Time, agent *nodeProcess) time.Time {
 	c.t.Helper()
 	var last v1.Node
+	var beat time.Time
 	ok := waitFor(time.Minute, func() bool {
 		if err := c.api.Get(c.t.Context(), client.Nodes, "", name, &last); err != nil {
 			return false
 		}
 		for _, cond := range last.Status.Conditions {
 			if cond.Type == v1.NodeReady {
-				return cond.Status == v1.ConditionTrue && cond.LastHeartbeatTime.After(since)
+				beat = cond.LastHeartbeatTime.Time
+				return cond.Status == v1.ConditionTrue && beat.After(since)
 			}
 		}
 		return false
@@ -146,6 +163,7 @@ func (c *podCluster) waitNodeReady(name string, since time.Time, agent *nodeProc
 		c.t.Fatalf("node %q not Ready with a heartbeat after %v within a minute: %+v\nagent output:\n%s",
 			name, since.Format(time.RFC3339), last.Status.Conditions, agent.out.String())
 	}
+	return beat
 }
 
 // waitPods waits until n pods match selector and all run, and returns them.

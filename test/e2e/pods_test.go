@@ -325,6 +325,7 @@ func TestPodStatus(t *testing.T) {
 			name := strings.ReplaceAll(tt.name, " ", "-")
 			c.create(c.shellPod(name, tt.policy, tt.script))
 			pod := c.waitPod(name, podStartTimeout, "in its final state", tt.want)
+			final := time.Now()
 			cs := pod.Status.ContainerStatuses[0]
 			switch tt.policy {
 			case v1.RestartPolicyAlways:
@@ -335,7 +336,12 @@ func TestPodStatus(t *testing.T) {
 				if cs.RestartCount != 0 {
 					t.Errorf("restartCount %d, want 0", cs.RestartCount)
 				}
-				time.Sleep(3 * time.Second) // a restart would show by now
+				// A resync of the agent passes over the pod, on the
+				// agent's clock: a restart would show by then, in
+				// Docker's event stream however brief.
+				started := watchContainers(t, c.docker, runtime.LabelPodUID+"="+string(pod.UID), final, startActions)
+				c.waitHeartbeats(pod.Spec.NodeName, final, heartbeatsFor(1), c.up.errOut)
+				started.none(t)
 				var again v1.Pod
 				if err := c.api.Get(t.Context(), client.Pods, c.ns, name, &again); err != nil {
 					t.Fatal(err)

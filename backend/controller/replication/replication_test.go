@@ -3,6 +3,7 @@ package replication_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,8 @@ func livePods(t *testing.T, c *controllertest.Cluster, ns string) []v1.Pod {
 	return out
 }
 
+// waitPods waits until ns has n live pods and the controllers of ns have
+// synced once more, and checks that they are still n: nothing overshoots.
 func waitPods(t *testing.T, c *controllertest.Cluster, ns string, n int) []v1.Pod {
 	t.Helper()
 	var pods []v1.Pod
@@ -55,13 +58,45 @@ func waitPods(t *testing.T, c *controllertest.Cluster, ns string, n int) []v1.Po
 		pods = livePods(t, c, ns)
 		return len(pods) == n, fmt.Sprintf("%d pods, want %d: %s", len(pods), n, controllertest.Describe(pods))
 	})
-	// Still n a moment later: nothing overshoots.
-	time.Sleep(500 * time.Millisecond)
+	obj, err := c.RCs.List(t.Context(), ns, generic.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range obj.(*v1.ReplicationControllerList).Items {
+		syncedAgain(t, c, ns, rc.Name)
+	}
 	if pods = livePods(t, c, ns); len(pods) != n {
-		t.Fatalf("%d pods after settling, want %d", len(pods), n)
+		t.Fatalf("%d pods after the controllers synced again, want %d: %s", len(pods), n, controllertest.Describe(pods))
 	}
 	return pods
 }
+
+// syncedAgain changes the controller's spec in a way that makes no pod
+// (an annotation of its template) and waits until its status reports the
+// new generation as observed. The sync that reports it started after the
+// change: it counted the pods after those the test saw, and made any
+// extra pod before writing its status.
+func syncedAgain(t *testing.T, c *controllertest.Cluster, ns, name string) {
+	t.Helper()
+	obj, err := c.RCs.Update(t.Context(), ns, name, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
+		rc := cur.(*v1.ReplicationController)
+		tmpl := &rc.Spec.Template.ObjectMeta
+		n, _ := strconv.Atoi(tmpl.Annotations[syncMark])
+		metav1.SetMetaDataAnnotation(tmpl, syncMark, strconv.Itoa(n+1))
+		return rc, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := obj.(*v1.ReplicationController).Generation
+	controllertest.Eventually(t, 15*time.Second, func() (bool, string) {
+		st := getRC(t, c, ns, name).Status
+		return st.ObservedGeneration >= gen, fmt.Sprintf("status %+v, want generation %d observed", st, gen)
+	})
+}
+
+// syncMark is the template annotation syncedAgain changes.
+const syncMark = "test.berth.dev/sync"
 
 func scale(t *testing.T, c *controllertest.Cluster, ns, name string, replicas int32) {
 	t.Helper()
@@ -106,15 +141,15 @@ func TestScalesReplacesAndCollects(t *testing.T) {
 		}
 	}
 	controllertest.Eventually(t, 5*time.Second, func() (bool, string) {
-		st := getRC(t, c, "demo", "web").Status
-		return st.Replicas == 3 && st.ObservedGeneration == 1, fmt.Sprintf("status %+v", st)
+		rc := getRC(t, c, "demo", "web")
+		return rc.Status.Replicas == 3 && rc.Status.ObservedGeneration == rc.Generation, fmt.Sprintf("status %+v", rc.Status)
 	})
 
 	scale(t, c, "demo", "web", 5)
 	waitPods(t, c, "demo", 5)
 	controllertest.Eventually(t, 5*time.Second, func() (bool, string) {
-		st := getRC(t, c, "demo", "web").Status
-		return st.Replicas == 5 && st.ObservedGeneration == 2, fmt.Sprintf("status %+v", st)
+		rc := getRC(t, c, "demo", "web")
+		return rc.Status.Replicas == 5 && rc.Status.ObservedGeneration == rc.Generation, fmt.Sprintf("status %+v", rc.Status)
 	})
 
 	// Mark one pod bound and ready: scaling down keeps it.
