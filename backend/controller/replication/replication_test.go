@@ -78,13 +78,13 @@ func waitPods(t *testing.T, c *controllertest.Cluster, ns string, n int) []v1.Po
 // extra pod before writing its status.
 func syncedAgain(t *testing.T, c *controllertest.Cluster, ns, name string) {
 	t.Helper()
-	obj, err := c.RCs.Update(t.Context(), ns, name, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
+	obj, err := c.RCs.Update(controllertest.Ctx(t), ns, name, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
 		rc := cur.(*v1.ReplicationController)
 		tmpl := &rc.Spec.Template.ObjectMeta
 		n, _ := strconv.Atoi(tmpl.Annotations[syncMark])
 		metav1.SetMetaDataAnnotation(tmpl, syncMark, strconv.Itoa(n+1))
 		return rc, nil
-	})
+	}, metav1.UpdateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
