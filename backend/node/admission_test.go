@@ -73,7 +73,7 @@ func TestAgentAdmitsAndEvicts(t *testing.T) {
 	// An agent restart admits the pods again, oldest first: the running
 	// ones keep running, the rejected ones stay failed and never start.
 	ag.stop(t)
-	ag = startAgent(t, cfg)
+	startAgent(t, cfg) // stopped when the test ends
 	filler := withCPU(boundPod("filler", "small"), "150m")
 	size := resource.MustParse("1Mi")
 	filler.Spec.Volumes = []v1.Volume{{Name: "v", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{SizeLimit: &size}}}}
