@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -223,7 +224,10 @@ func TestAgentSurvivesMasterOutageAndRestart(t *testing.T) {
 
 	// The master goes away: the containers keep running.
 	proxy.setDown(true)
-	time.Sleep(3 * time.Second)
+	eventually(t, 10*time.Second, "the agent failing to reach the master", func() (bool, string) {
+		n := proxy.refusedCount()
+		return n >= 5, fmt.Sprintf("%d connections refused", n)
+	})
 	if uids := podUIDs(t, rt); len(uids) != 1 || uids[0] != string(before.UID) {
 		t.Fatalf("pods on the node during the outage: %v", uids)
 	}

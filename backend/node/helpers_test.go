@@ -188,9 +188,10 @@ type cuttableProxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	down  bool                  // guarded by mu
-	conns map[net.Conn]struct{} // guarded by mu
+	mu      sync.Mutex
+	down    bool                  // guarded by mu
+	refused int                   // guarded by mu; connections refused while down
+	conns   map[net.Conn]struct{} // guarded by mu
 }
 
 func newCuttableProxy(t *testing.T, target string) *cuttableProxy {
@@ -215,6 +216,7 @@ func (p *cuttableProxy) serve() {
 		}
 		p.mu.Lock()
 		if p.down {
+			p.refused++
 			p.mu.Unlock()
 			c.Close()
 			continue
@@ -239,6 +241,13 @@ func (p *cuttableProxy) forward(c net.Conn) {
 	defer up.Close()
 	go func() { io.Copy(up, c); up.Close() }()
 	io.Copy(c, up)
+}
+
+// refusedCount is how many connections the proxy refused while down.
+func (p *cuttableProxy) refusedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
 }
 
 // setDown cuts every connection and refuses new ones, or accepts again.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,9 +12,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/remotecommand"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // newServer builds the endpoint the master proxies pod operations to.
@@ -79,19 +80,15 @@ func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, ms
 	})
 }
 
-// writeError maps a runtime error to its HTTP status.
+// writeError answers with the Status that errdefs.Status, the one mapper,
+// makes of a runtime error.
 func writeError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, runtime.ErrNotFound):
-		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, err.Error())
-	case errors.Is(err, errBadRequest):
-		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
-	default:
-		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, err.Error())
-	}
+	st := errdefs.Status(err, schema.GroupResource{}, "").ErrStatus
+	st.TypeMeta = metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(st.Code))
+	json.NewEncoder(w).Encode(st)
 }
-
-var errBadRequest = errors.New("bad request")
 
 func logOptions(r *http.Request) (runtime.LogOptions, error) {
 	q := r.URL.Query()
@@ -100,7 +97,7 @@ func logOptions(r *http.Request) (runtime.LogOptions, error) {
 		if v := q.Get(name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return opts, fmt.Errorf("%s=%q is not a boolean: %w", name, v, errBadRequest)
+				return opts, errdefs.BadRequest("%s=%q is not a boolean", name, v)
 			}
 			*dst = b
 		}
@@ -109,7 +106,7 @@ func logOptions(r *http.Request) (runtime.LogOptions, error) {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
-				return opts, fmt.Errorf("%s=%q is not a non-negative integer: %w", name, v, errBadRequest)
+				return opts, errdefs.BadRequest("%s=%q is not a non-negative integer", name, v)
 			}
 			*dst = &n
 		}
@@ -195,7 +192,7 @@ func (a *Agent) checkContainer(ctx context.Context, uid, container string) error
 func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
 	opts, err := remotecommand.ParseOptions(r)
 	if err == nil && len(opts.Command) == 0 {
-		err = fmt.Errorf("exec needs a command: %w", errBadRequest)
+		err = errdefs.BadRequest("exec needs a command")
 	}
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())

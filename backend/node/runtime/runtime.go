@@ -7,10 +7,10 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"io"
 	"time"
 
+	"github.com/berthpaas/berth/backend/errdefs"
 	v1 "k8s.io/api/core/v1"
 )
 
@@ -30,13 +30,11 @@ const (
 // namespace.
 const InfraContainerName = "POD"
 
-// The error classes of a runtime.
-var (
-	// ErrNotFound: no such pod or container on this host.
-	ErrNotFound = errors.New("not found")
-	// ErrImagePull: the image is not present and cannot be pulled.
-	ErrImagePull = errors.New("image pull failed")
-)
+// ErrNotFound: no such pod or container on this host. It refines
+// errdefs.ErrNotFound, the class that callers outside the node check; a
+// runtime's other errors carry their errdefs class too (ErrUnavailable for
+// an engine that does not answer).
+var ErrNotFound = errdefs.New(errdefs.ErrNotFound, "not found")
 
 // State is a container's state as `docker ps -a` would show it.
 type State string

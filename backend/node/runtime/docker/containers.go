@@ -9,9 +9,13 @@ import (
 	"strconv"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
+
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
 
+	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/node/runtime"
 )
 
@@ -57,7 +61,7 @@ func (r *Runtime) listPods(ctx context.Context, uid string) (map[string]*podCont
 		Filters: filters.NewArgs(filters.Arg("label", label), filters.Arg("label", LabelScope+"="+r.scope)),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing containers: %w", err)
+		return nil, fmt.Errorf("listing containers: %w", engineError(err))
 	}
 	pods := map[string]*podContainers{}
 	for _, s := range list {
@@ -225,4 +229,24 @@ func (r *Runtime) observePod(ctx context.Context, pc *podContainers) (runtime.Po
 		ps.Containers = append(ps.Containers, st)
 	}
 	return ps, nil
+}
+
+// classedError is an error of the engine that also carries the errdefs
+// class it falls in, keeping its own message and chain.
+type classedError struct{ err, class error }
+
+func (e *classedError) Error() string   { return e.err.Error() }
+func (e *classedError) Unwrap() []error { return []error{e.err, e.class} }
+
+// engineError classes an error of the Docker engine: an object it does not
+// know is errdefs.ErrNotFound, an engine that does not answer
+// errdefs.ErrUnavailable.
+func engineError(err error) error {
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return &classedError{err: err, class: errdefs.ErrNotFound}
+	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err):
+		return &classedError{err: err, class: errdefs.ErrUnavailable}
+	}
+	return err
 }

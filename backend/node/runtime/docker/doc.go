@@ -25,7 +25,8 @@
 //	       │      restart policy says restart  │ Never, or OnFailure
 //	       │      (Always; OnFailure on error) │ after exit code 0:
 //	       │                                   ▼ stays exited
-//	       └── back-off 1s·2ⁿ, at most 5m ◀─ waiting CrashLoopBackOff
+//	       └── runtime.BackOff: at once, then ◀─ waiting CrashLoopBackOff
+//	           10s·2ⁿ⁻¹, at most 5m
 //
 // Instance n+1 replaces n; n is kept (for previous logs) and n-1 removed.
 // StopPod stops the app containers and marks the pod stopped in memory and

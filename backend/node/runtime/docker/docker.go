@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/client"
 	v1 "k8s.io/api/core/v1"
@@ -47,6 +48,11 @@ type Options struct {
 	AllowHostPath func(pod *v1.Pod) bool
 	// Limits bound every container; the zero value takes the defaults.
 	Limits Limits
+	// RestartBackOff spaces out the restarts of crashing containers;
+	// the zero value is the kubelet's (10s doubling to 5m).
+	RestartBackOff runtime.BackOff
+	// Clock tells the time of back-offs; time.Now if nil (tests move it).
+	Clock func() time.Time
 }
 
 // Runtime runs pods on one Docker engine. It is safe for concurrent use.
@@ -57,6 +63,10 @@ type Runtime struct {
 	logger        *slog.Logger
 	allowHostPath func(pod *v1.Pod) bool
 	limits        Limits
+	// restartBackOff and pullBackOff space out container restarts and
+	// image pulls.
+	restartBackOff, pullBackOff runtime.BackOff
+	now                         func() time.Time
 	// sockets are the paths no hostPath volume may expose.
 	sockets []string
 
@@ -97,17 +107,19 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	if _, err := cli.Ping(ctx); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("docker engine at %q does not answer: %w", cli.DaemonHost(), err)
+		return nil, fmt.Errorf("docker engine at %q does not answer: %w", cli.DaemonHost(), engineError(err))
 	}
 	r := &Runtime{
-		cli:           cli,
-		stateDir:      opts.StateDir,
-		logger:        opts.Logger,
-		allowHostPath: opts.AllowHostPath,
-		limits:        limits,
-		sockets:       []string{"/var/run/docker.sock", "/run/docker.sock"},
-		infraImage:    opts.InfraImage,
-		pods:          map[string]*podState{},
+		cli:            cli,
+		stateDir:       opts.StateDir,
+		logger:         opts.Logger,
+		allowHostPath:  opts.AllowHostPath,
+		limits:         limits,
+		restartBackOff: opts.RestartBackOff,
+		now:            opts.Clock,
+		sockets:        []string{"/var/run/docker.sock", "/run/docker.sock"},
+		infraImage:     opts.InfraImage,
+		pods:           map[string]*podState{},
 	}
 	if r.stateDir == "" {
 		r.stateDir = DefaultStateDir
@@ -119,6 +131,9 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	r.scope = hex.EncodeToString(sum[:8])
 	if r.logger == nil {
 		r.logger = slog.Default()
+	}
+	if r.now == nil {
+		r.now = time.Now
 	}
 	if r.allowHostPath == nil {
 		r.allowHostPath = func(*v1.Pod) bool { return false }

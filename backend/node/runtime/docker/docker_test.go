@@ -48,8 +48,9 @@ func setup(t *testing.T) *env {
 		cli:       cli,
 		namespace: fmt.Sprintf("berth-test-%d", time.Now().UnixNano()%1e9),
 		opts: docker.Options{
-			StateDir: t.TempDir(),
-			Logger:   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+			StateDir:       t.TempDir(),
+			RestartBackOff: runtime.BackOff{Initial: time.Second},
+			Logger:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		},
 	}
 	imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+e.namespace)
@@ -75,7 +76,16 @@ func setup(t *testing.T) *env {
 // restart.
 func (e *env) newRuntime(t *testing.T) *docker.Runtime {
 	t.Helper()
-	rt, err := docker.New(t.Context(), e.opts)
+	return e.newRuntimeAt(t, 0)
+}
+
+// newRuntimeAt is another runtime on the same state whose clock is ahead
+// by skew: what it does is what the first would do that much later.
+func (e *env) newRuntimeAt(t *testing.T, skew time.Duration) *docker.Runtime {
+	t.Helper()
+	opts := e.opts
+	opts.Clock = func() time.Time { return time.Now().Add(skew) }
+	rt, err := docker.New(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,14 +265,19 @@ func testEcho(t *testing.T, e *env) {
 		go func() {
 			done <- e.rt.Logs(lctx, string(pod.UID), "web", runtime.LogOptions{Follow: true, TailLines: &tail}, &buf)
 		}()
-		time.Sleep(200 * time.Millisecond) // let the follow begin
+		// A request until its line shows: those sent before the follow
+		// began are not in the tail.
 		marker := fmt.Sprintf("/marker-%d", time.Now().UnixNano())
-		start := time.Now()
-		httpGet(t, "http://"+st.IP+":8080"+marker)
-		waitFor(t, time.Second, "the request's line in the followed log", func() bool {
-			return strings.Contains(buf.String(), marker)
+		var sent time.Time
+		waitFor(t, 10*time.Second, "the request's line in the followed log", func() bool {
+			if strings.Contains(buf.String(), marker) {
+				return true
+			}
+			sent = time.Now()
+			httpGet(t, "http://"+st.IP+":8080"+marker)
+			return false
 		})
-		t.Logf("log line after %s", time.Since(start))
+		t.Logf("log line after %s", time.Since(sent))
 		cancel()
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("Logs: %v", err)
@@ -394,13 +409,16 @@ func testRestart(t *testing.T, e *env) {
 		{
 			name: "always", policy: v1.RestartPolicyAlways, script: "echo run; exit 1",
 			check: func(t *testing.T, pod *v1.Pod) {
+				// The first restart comes at once, the second after a
+				// back-off, as the kubelet's.
 				sawBackOff := false
-				st := syncUntil(t, e.rt, pod, 20*time.Second, "restarted", func(st runtime.PodStatus) bool {
-					sawBackOff = sawBackOff || st.Containers[0].Reason == "CrashLoopBackOff"
-					return st.Containers[0].RestartCount >= 1
+				st := syncUntil(t, e.rt, pod, 20*time.Second, "restarted twice", func(st runtime.PodStatus) bool {
+					c := st.Containers[0]
+					sawBackOff = sawBackOff || c.Reason == "CrashLoopBackOff" && c.RestartCount == 1
+					return c.RestartCount >= 2
 				})
 				if !sawBackOff {
-					t.Errorf("no CrashLoopBackOff before the restart; last %+v", st.Containers[0])
+					t.Errorf("no CrashLoopBackOff before the second restart; last %+v", st.Containers[0])
 				}
 				var buf bytes.Buffer
 				if err := e.rt.Logs(t.Context(), string(pod.UID), "c", runtime.LogOptions{Previous: true}, &buf); err != nil || buf.String() != "run\n" {
@@ -419,11 +437,11 @@ func testRestart(t *testing.T, e *env) {
 				if time.Since(start) > 10*time.Second || !strings.Contains(buf.String(), "done") {
 					t.Errorf("follow ended after %s with %q", time.Since(start), buf.String())
 				}
-				st := syncUntil(t, e.rt, pod, 10*time.Second, "exited", func(st runtime.PodStatus) bool {
+				syncUntil(t, e.rt, pod, 10*time.Second, "exited", func(st runtime.PodStatus) bool {
 					return st.Containers[0].State == runtime.StateExited
 				})
-				time.Sleep(1500 * time.Millisecond)
-				st = syncUntil(t, e.rt, pod, 0, "exited", func(runtime.PodStatus) bool { return true })
+				// An hour later, past any back-off, it is still not run again.
+				st := syncUntil(t, e.newRuntimeAt(t, time.Hour), pod, 0, "exited", func(runtime.PodStatus) bool { return true })
 				if c := st.Containers[0]; c.State != runtime.StateExited || c.Reason != "Error" || c.ExitCode != 1 || c.RestartCount != 0 {
 					t.Errorf("status %+v", c)
 				}
@@ -435,8 +453,7 @@ func testRestart(t *testing.T, e *env) {
 				syncUntil(t, e.rt, pod, 10*time.Second, "exited", func(st runtime.PodStatus) bool {
 					return st.Containers[0].State == runtime.StateExited
 				})
-				time.Sleep(1500 * time.Millisecond)
-				st := syncUntil(t, e.rt, pod, 0, "", func(runtime.PodStatus) bool { return true })
+				st := syncUntil(t, e.newRuntimeAt(t, time.Hour), pod, 0, "", func(runtime.PodStatus) bool { return true })
 				if c := st.Containers[0]; c.State != runtime.StateExited || c.Reason != "Completed" || c.RestartCount != 0 {
 					t.Errorf("status %+v", c)
 				}

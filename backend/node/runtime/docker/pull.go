@@ -56,7 +56,7 @@ func (r *Runtime) ensureImage(ctx context.Context, ps *podState, c *v1.Container
 	if failed != nil && failed.image != c.Image {
 		failed = nil
 	}
-	backingOff := failed != nil && time.Now().Before(failed.retryAt)
+	backingOff := failed != nil && r.now().Before(failed.retryAt)
 	r.mu.Unlock()
 	if backingOff {
 		if present {
@@ -78,7 +78,7 @@ func (r *Runtime) ensureImage(ctx context.Context, ps *podState, c *v1.Container
 	}
 	failed.failures++
 	failed.message = err.Error()
-	failed.retryAt = time.Now().Add(backOff(pullBackOffBase, failed.failures-1))
+	failed.retryAt = r.now().Add(r.pullBackOff.Step(failed.failures))
 	if ps.pulls == nil {
 		ps.pulls = map[string]*pullFailure{}
 	}
@@ -101,4 +101,12 @@ func (r *Runtime) pull(ctx context.Context, ref string) error {
 		return fmt.Errorf("pulling image %q: %w", ref, err)
 	}
 	return nil
+}
+
+// pullFailure remembers a failed pull of one container's image.
+type pullFailure struct {
+	image    string
+	message  string
+	failures int
+	retryAt  time.Time
 }

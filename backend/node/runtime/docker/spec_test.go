@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -63,27 +62,6 @@ func TestPullPolicy(t *testing.T) {
 				t.Errorf("pullPolicy = %s, want %s", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestBackOff(t *testing.T) {
-	tests := []struct {
-		restarts int
-		ran      time.Duration
-		want     time.Duration
-	}{
-		{0, 0, time.Second},
-		{1, 0, 2 * time.Second},
-		{3, 0, 8 * time.Second},
-		{8, 0, 256 * time.Second},
-		{9, 0, 5 * time.Minute},
-		{1000, 0, 5 * time.Minute},
-		{9, 11 * time.Minute, time.Second},
-	}
-	for _, tt := range tests {
-		if got := restartDelay(tt.restarts, tt.ran); got != tt.want {
-			t.Errorf("restartDelay(%d, %s) = %s, want %s", tt.restarts, tt.ran, got, tt.want)
-		}
 	}
 }
 

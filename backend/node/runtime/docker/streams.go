@@ -47,7 +47,7 @@ func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOp
 	}
 	info, err := r.cli.ContainerInspect(ctx, in.id)
 	if err != nil {
-		return fmt.Errorf("container %q of pod %q: %w", name, uid, err)
+		return fmt.Errorf("container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	lo := container.LogsOptions{
 		ShowStdout: true,
@@ -64,7 +64,7 @@ func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOp
 	}
 	body, err := r.cli.ContainerLogs(ctx, in.id, lo)
 	if err != nil {
-		return fmt.Errorf("logs of container %q of pod %q: %w", name, uid, err)
+		return fmt.Errorf("logs of container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	defer body.Close()
 	stop := context.AfterFunc(ctx, func() { body.Close() })
@@ -78,7 +78,7 @@ func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOp
 		return ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("logs of container %q of pod %q: %w", name, uid, err)
+		return fmt.Errorf("logs of container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	return nil
 }
@@ -101,12 +101,12 @@ func (r *Runtime) Exec(ctx context.Context, uid, name string, cmd []string, s ru
 		AttachStderr: s.Stderr != nil,
 	})
 	if err != nil {
-		return -1, fmt.Errorf("exec in container %q of pod %q: %w", name, uid, err)
+		return -1, fmt.Errorf("exec in container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	// Attaching starts the process.
 	hijacked, err := r.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: s.TTY})
 	if err != nil {
-		return -1, fmt.Errorf("exec in container %q of pod %q: %w", name, uid, err)
+		return -1, fmt.Errorf("exec in container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	resize := func(size runtime.TerminalSize) error {
 		return r.cli.ContainerExecResize(ctx, created.ID, container.ResizeOptions{
@@ -114,13 +114,13 @@ func (r *Runtime) Exec(ctx context.Context, uid, name string, cmd []string, s ru
 		})
 	}
 	if err := copyStreams(ctx, hijacked, s, s.TTY, true, resize); err != nil {
-		return -1, fmt.Errorf("exec in container %q of pod %q: %w", name, uid, err)
+		return -1, fmt.Errorf("exec in container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	// The output ends a little before the engine records the exit.
 	for {
 		ins, err := r.cli.ContainerExecInspect(ctx, created.ID)
 		if err != nil {
-			return -1, fmt.Errorf("exec in container %q of pod %q: %w", name, uid, err)
+			return -1, fmt.Errorf("exec in container %q of pod %q: %w", name, uid, engineError(err))
 		}
 		if !ins.Running {
 			return ins.ExitCode, nil
@@ -144,7 +144,7 @@ func (r *Runtime) Attach(ctx context.Context, uid, name string, s runtime.Stream
 	}
 	info, err := r.cli.ContainerInspect(ctx, in.id)
 	if err != nil {
-		return fmt.Errorf("attach to container %q of pod %q: %w", name, uid, err)
+		return fmt.Errorf("attach to container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	tty := info.Config != nil && info.Config.Tty
 	if info.Config == nil || !info.Config.OpenStdin {
@@ -157,7 +157,7 @@ func (r *Runtime) Attach(ctx context.Context, uid, name string, s runtime.Stream
 		Stderr: s.Stderr != nil,
 	})
 	if err != nil {
-		return fmt.Errorf("attach to container %q of pod %q: %w", name, uid, err)
+		return fmt.Errorf("attach to container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	resize := func(size runtime.TerminalSize) error {
 		return r.cli.ContainerResize(ctx, in.id, container.ResizeOptions{
@@ -167,7 +167,7 @@ func (r *Runtime) Attach(ctx context.Context, uid, name string, s runtime.Stream
 	// The engine ends an attach session when its stdin closes, before the
 	// output of what was read: the end of s.Stdin is not passed on.
 	if err := copyStreams(ctx, hijacked, s, tty, false, resize); err != nil {
-		return fmt.Errorf("attach to container %q of pod %q: %w", name, uid, err)
+		return fmt.Errorf("attach to container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	return nil
 }
@@ -239,7 +239,7 @@ func (r *Runtime) Diff(ctx context.Context, uid, name string) ([]runtime.Change,
 	}
 	changes, err := r.cli.ContainerDiff(ctx, in.id)
 	if err != nil {
-		return nil, fmt.Errorf("diff of container %q of pod %q: %w", name, uid, err)
+		return nil, fmt.Errorf("diff of container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	out := make([]runtime.Change, 0, len(changes))
 	for _, c := range changes {

@@ -177,7 +177,7 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 				log.Warn("starting a created container", "container_id", cur.id, "error", err)
 			}
 			return r.observe(ctx, cur)
-		case st.State == runtime.StateExited && !interrupted && !restarts(pod.Spec.RestartPolicy, st.ExitCode):
+		case st.State == runtime.StateExited && !interrupted && !runtime.Restarts(pod.Spec.RestartPolicy, st.ExitCode):
 			return st, nil
 		}
 		if !interrupted && st.State == runtime.StateExited {
@@ -185,8 +185,8 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 			if end.IsZero() {
 				end, ran = time.Unix(cur.summary.Created, 0), 0
 			}
-			delay := restartDelay(cur.restarts, ran)
-			if time.Now().Before(end.Add(delay)) {
+			delay := r.restartBackOff.RestartDelay(cur.restarts, ran)
+			if r.now().Before(end.Add(delay)) {
 				st.State = runtime.StateWaiting
 				st.Reason = reasonCrashLoop
 				st.Message = fmt.Sprintf("back-off %s restarting failed container %q of pod %q", delay, c.Name, pod.Name)
@@ -261,19 +261,6 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		}
 	}
 	return r.observe(ctx, in)
-}
-
-// restarts reports whether a container that exited with code is run again
-// under policy.
-func restarts(policy v1.RestartPolicy, code int) bool {
-	switch policy {
-	case v1.RestartPolicyNever:
-		return false
-	case v1.RestartPolicyOnFailure:
-		return code != 0
-	default:
-		return true
-	}
 }
 
 // makeVolumes creates the host directories of the pod's emptyDir volumes,

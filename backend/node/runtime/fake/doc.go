@@ -17,6 +17,7 @@
 //	                                      back-off elapsed ───────┘◄── waiting (CrashLoopBackOff)
 //	StopPod ─► exited (143) ─► StartPod ─► running     KillPod ─► gone
 //
-// Each running container prints a synthetic log line when it starts and
-// then one per Options.LogInterval.
+// Restart policy and back-off are runtime.Restarts and runtime.BackOff,
+// the Docker runtime's own. Each running container prints a synthetic log
+// line when it starts and then one per Options.LogInterval.
 package fake

@@ -2,7 +2,6 @@ package fake
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	goruntime "runtime"
@@ -13,13 +12,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/node/runtime"
 	v1 "k8s.io/api/core/v1"
 )
 
 // ErrUnavailable is returned by every method while the simulated engine is
-// down (SetDown).
-var ErrUnavailable = errors.New("fake runtime: engine unavailable")
+// down (SetDown). [errdefs.ErrUnavailable]
+var ErrUnavailable = errdefs.New(errdefs.ErrUnavailable, "fake runtime: engine unavailable")
 
 // Options describe the simulated host. Zero values take the defaults.
 type Options struct {
@@ -31,15 +31,12 @@ type Options struct {
 	StartDelay time.Duration
 	// LogInterval is the time between synthetic log lines; default 1s.
 	LogInterval time.Duration
-	// RestartBackOff is the first back-off before restarting an exited
-	// container (the first restart is immediate); it doubles up to 5
-	// minutes. Default 10s, as the kubelet's.
-	RestartBackOff time.Duration
+	// RestartBackOff spaces out the restarts of exited containers, as
+	// the Docker runtime's; the zero value is the kubelet's.
+	RestartBackOff runtime.BackOff
 	// BootedDeployment is reported by Info, as an OSTree host would.
 	BootedDeployment string
 }
-
-const maxBackOff = 5 * time.Minute
 
 // Runtime is a simulated runtime. It is safe for concurrent use.
 type Runtime struct {
@@ -67,9 +64,6 @@ func New(opts Options) *Runtime {
 	}
 	if opts.LogInterval == 0 {
 		opts.LogInterval = time.Second
-	}
-	if opts.RestartBackOff == 0 {
-		opts.RestartBackOff = 10 * time.Second
 	}
 	return &Runtime{opts: opts, now: time.Now, pods: map[string]*pod{}}
 }
@@ -266,37 +260,20 @@ func (r *Runtime) maybeRestart(p *pod, c *container, now time.Time) {
 	}
 	c.advance(now)
 	in := c.current
-	if in.finished.IsZero() || !restarts(p.restartPolicy, in.code) {
+	if in.finished.IsZero() || !runtime.Restarts(p.restartPolicy, in.code) {
 		return
 	}
-	if now.Before(in.finished.Add(r.backOff(c.restarts))) {
+	if now.Before(in.finished.Add(r.restartDelay(c, in))) {
 		return
 	}
 	c.previous, c.current = in, r.newInstance(now)
 	c.restarts++
 }
 
-func restarts(policy v1.RestartPolicy, code int) bool {
-	switch policy {
-	case v1.RestartPolicyNever:
-		return false
-	case v1.RestartPolicyOnFailure:
-		return code != 0
-	default:
-		return true
-	}
-}
-
-// backOff is the wait before restart number n+1: none for the first.
-func (r *Runtime) backOff(n int32) time.Duration {
-	if n == 0 {
-		return 0
-	}
-	d := r.opts.RestartBackOff
-	for i := int32(1); i < n && d < maxBackOff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackOff)
+// restartDelay is the wait, after the exited instance in, before c runs
+// again.
+func (r *Runtime) restartDelay(c *container, in *instance) time.Duration {
+	return r.opts.RestartBackOff.RestartDelay(int(c.restarts), in.finished.Sub(in.start))
 }
 
 func (r *Runtime) status(p *pod, now time.Time) runtime.PodStatus {
@@ -331,9 +308,9 @@ func (r *Runtime) containerStatus(p *pod, c *container, now time.Time) runtime.C
 		cs.State, cs.Reason = runtime.StateWaiting, "ContainerCreating"
 	case in.finished.IsZero():
 		cs.State, cs.StartedAt = runtime.StateRunning, in.start
-	case !p.stopped && restarts(p.restartPolicy, in.code):
+	case !p.stopped && runtime.Restarts(p.restartPolicy, in.code):
 		cs.State, cs.Reason = runtime.StateWaiting, "CrashLoopBackOff"
-		cs.Message = fmt.Sprintf("back-off %s restarting failed container %s", r.backOff(c.restarts), c.name)
+		cs.Message = fmt.Sprintf("back-off %s restarting failed container %s", r.restartDelay(c, in), c.name)
 		cs.ExitCode, cs.StartedAt, cs.FinishedAt = in.code, in.start, in.finished
 	default:
 		cs.State, cs.ExitCode = runtime.StateExited, in.code

@@ -125,7 +125,7 @@ func TestRestartPolicies(t *testing.T) {
 }
 
 func TestCrashLoopBackOff(t *testing.T) {
-	r, clk := newTestRuntime(Options{RestartBackOff: 10 * time.Second})
+	r, clk := newTestRuntime(Options{RestartBackOff: runtime.BackOff{Initial: 10 * time.Second}})
 	pod := testPod("u1", v1.RestartPolicyAlways, env("FAKE_EXIT_CODE", "1")...)
 	ctx := t.Context()
 	r.SyncPod(ctx, pod) // starts and exits at once
