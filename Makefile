@@ -72,7 +72,12 @@ vet:
 	@$(call run,$(GO) vet ./...)
 	@$(call run,$(GO) run $(STATICCHECK) ./...)
 
+# unit first builds, through the tests' own helper, the programs the tests
+# run (berth, and kubectl from source: minutes on a cold cache), so that
+# this happens once, outside the other packages' timeouts, and they link
+# from Go's build cache.
 unit:
+	@$(call run,$(GO) test -count=1 -run '^Test(Kubectl|Berth)$$' ./internal/testbin)
 	@$(call run,$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...)
 
 ## fuzz: the manifest decoder fuzz target for a short while
