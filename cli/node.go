@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -14,8 +15,8 @@ import (
 	"github.com/berthpaas/berth/client"
 )
 
-// nodeTokenKind is the spec.kind of the tokens that let a node join.
-const nodeTokenKind = "node"
+// bootstrapTokenKind is the spec.kind of the tokens that let a node join.
+const bootstrapTokenKind = "bootstrap"
 
 // addNodeCommands puts "berth node token" under root's node command: the
 // node agent's when main passed one, else a command of its own.
@@ -45,31 +46,40 @@ func newNodeTokenCommand(g *globals) *cobra.Command {
 
 func newNodeTokenCreateCommand(g *globals) *cobra.Command {
 	var ttl time.Duration
+	var nodeName string
 	cmd := &cobra.Command{
-		Use:   "create NAME [--ttl 24h]",
-		Short: "Create a node bootstrap token; its secret is printed once",
-		Long: `Create a token a node agent joins the cluster with (berth node --token-file).
-The secret is printed on stdout, alone, and only this once. Once joined, the
-agent holds a credential of its own; the bootstrap token is needed only to
-join, and may expire.`,
-		Example: `  berth node token create rack1 --ttl 24h > rack1.token
-  berth node --master https://master:8443 --token-file rack1.token`,
+		Use:   "create NAME --node NODE [--ttl 1h]",
+		Short: "Create a bootstrap token for one node to join with; its secret is printed once",
+		Long: `Create a token the node agent NODE joins the cluster with (berth node --name NODE
+--token-file FILE). The token joins that node only, once, and expires (after an
+hour unless --ttl says otherwise, at most a week). Once joined, the agent holds
+a credential of its own, which it rotates; it needs a new bootstrap token only
+if that credential expired while the agent was down.
+
+The secret is printed on stdout, alone, and only this once.`,
+		Example: `  berth node token create rack1-join --node rack1 > rack1.token
+  berth node --master https://master:8443 --certificate-authority ca.crt --name rack1 --token-file rack1.token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if nodeName == "" {
+				return errors.New("--node is required: the name of the node the token may join as")
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			created, expires, err := createToken(cmd, c, args[0], nodeTokenKind, ttl)
+			spec := berthv1.TokenSpec{Kind: bootstrapTokenKind, NodeName: nodeName}
+			created, expires, err := createToken(cmd, c, args[0], spec, ttl)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "node token %q created%s.\nThe secret below is shown only this once: save it to the file berth node --token-file reads.\n", args[0], expires)
+			fmt.Fprintf(cmd.ErrOrStderr(), "bootstrap token %q for node %q created%s.\nThe secret below is shown only this once: save it to the file berth node --token-file reads.\n", args[0], nodeName, expires)
 			fmt.Fprintln(cmd.OutOrStdout(), created.Status.Secret)
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime of the token, e.g. 24h (default: the server's)")
+	cmd.Flags().StringVar(&nodeName, "node", "", "name of the node the token may join as (required)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime of the token, e.g. 24h (default 1h, at most 168h)")
 	return cmd
 }
 
@@ -77,7 +87,7 @@ func newNodeTokenListCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List your node bootstrap tokens (without their secrets)",
+		Short:   "List your bootstrap tokens not yet used (without their secrets)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -92,18 +102,18 @@ func newNodeTokenListCommand(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 6, 4, 3, ' ', 0)
 			found := false
 			for _, t := range tokens.Items {
-				if t.Spec.Kind != nodeTokenKind {
+				if t.Spec.Kind != bootstrapTokenKind {
 					continue
 				}
 				if !found {
-					fmt.Fprintln(tw, "NAME\tEXPIRES\tLAST USED\tAGE")
+					fmt.Fprintln(tw, "NAME\tNODE\tEXPIRES\tAGE")
 					found = true
 				}
-				cells := []string{t.Name, relativeTime(t.Status.ExpiresAt, now), relativeTime(t.Status.LastUsed, now), relativeTime(&t.CreationTimestamp, now)}
+				cells := []string{t.Name, t.Spec.NodeName, relativeTime(t.Status.ExpiresAt, now), relativeTime(&t.CreationTimestamp, now)}
 				fmt.Fprintln(tw, strings.Join(cells, "\t"))
 			}
 			if !found {
-				fmt.Fprintln(cmd.ErrOrStderr(), "No node tokens found.")
+				fmt.Fprintln(cmd.ErrOrStderr(), "No bootstrap tokens found.")
 				return nil
 			}
 			return tw.Flush()

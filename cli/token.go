@@ -34,7 +34,7 @@ printed on stdout, alone, and only this once: the server keeps only a hash.`,
 			if err != nil {
 				return err
 			}
-			created, expires, err := createToken(cmd, c, args[0], "", ttl)
+			created, expires, err := createToken(cmd, c, args[0], berthv1.TokenSpec{}, ttl)
 			if err != nil {
 				return err
 			}
@@ -80,11 +80,12 @@ func newTokenRevokeCommand(g *globals) *cobra.Command {
 
 // createToken creates a token of kind ("" for an API token) and returns
 // it with its expiry worded for people (", expires ..." or "").
-func createToken(cmd *cobra.Command, c *client.Client, name, kind string, ttl time.Duration) (berthv1.Token, string, error) {
+func createToken(cmd *cobra.Command, c *client.Client, name string, spec berthv1.TokenSpec, ttl time.Duration) (berthv1.Token, string, error) {
+	kind := spec.Kind
 	token := &berthv1.Token{
 		TypeMeta:   metav1.TypeMeta{APIVersion: berthv1.SchemeGroupVersion.String(), Kind: "Token"},
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       berthv1.TokenSpec{Kind: kind},
+		Spec:       spec,
 	}
 	if ttl > 0 {
 		token.Spec.TTL = ttl.String()

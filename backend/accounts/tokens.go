@@ -18,7 +18,12 @@ import (
 const (
 	KindAPI     = "api"     // made by a user for the CLI, kubectl or scripts
 	KindSession = "session" // made at console login; not listed by ListTokens
-	KindNode    = "node"    // the credential of a node agent
+	// KindNode is the credential of one node agent: it names its node,
+	// expires, and is replaced at rotation (nodetokens.go).
+	KindNode = "node"
+	// KindBootstrap lets one node join, once: it names the node, expires,
+	// and a join consumes it (nodetokens.go).
+	KindBootstrap = "bootstrap"
 )
 
 const (
@@ -42,7 +47,10 @@ type Token struct {
 	ID     int64
 	UserID int64
 	Name   string // unique among the user's live tokens
-	Kind   string // KindAPI, KindSession or KindNode
+	Kind   string // KindAPI, KindSession, KindNode or KindBootstrap
+	// NodeName is the node a KindNode credential belongs to, or the one a
+	// KindBootstrap token may join as; "" for other kinds.
+	NodeName string
 	// CreatedAt is immutable.
 	CreatedAt time.Time
 	// ExpiresAt is zero for a token that does not expire.
@@ -57,23 +65,29 @@ type authResult struct {
 	token Token
 }
 
-const tokenColumns = "t.id, t.user_id, t.name, t.kind, t.created_at, t.expires_at, t.last_used_at"
+const tokenColumns = "t.id, t.user_id, t.name, t.kind, t.created_at, t.expires_at, t.last_used_at, t.node_name"
 
 func scanToken(row pgx.Row, extra ...any) (Token, error) {
 	var t Token
 	var expires *time.Time
-	dest := append([]any{&t.ID, &t.UserID, &t.Name, &t.Kind, &t.CreatedAt, &expires, &t.LastUsed}, extra...)
+	var nodeName *string
+	dest := append([]any{&t.ID, &t.UserID, &t.Name, &t.Kind, &t.CreatedAt, &expires, &t.LastUsed, &nodeName}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return Token{}, err
 	}
 	if expires != nil {
 		t.ExpiresAt = *expires
 	}
+	if nodeName != nil {
+		t.NodeName = *nodeName
+	}
 	return t, nil
 }
 
+// validKind holds for the kinds CreateToken makes; node credentials and
+// bootstrap tokens name a node and come from nodetokens.go.
 func validKind(kind string) bool {
-	return kind == KindAPI || kind == KindSession || kind == KindNode
+	return kind == KindAPI || kind == KindSession
 }
 
 // CreateToken makes a token for a user and returns its secret, which is
@@ -86,42 +100,66 @@ func (s *Store) CreateToken(ctx context.Context, userID int64, name, kind string
 		return "", Token{}, err
 	}
 	if !validKind(kind) {
-		return "", Token{}, fmt.Errorf("token kind %q: must be %q, %q or %q: %w", kind, KindAPI, KindSession, KindNode, ErrInvalid)
+		return "", Token{}, fmt.Errorf("token kind %q: must be %q or %q: %w", kind, KindAPI, KindSession, ErrInvalid)
 	}
 	if ttl < 0 {
 		return "", Token{}, fmt.Errorf("token %q: negative lifetime %v: %w", name, ttl, ErrInvalid)
 	}
+	var secret string
+	var tok Token
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		secret, tok, err = insertToken(ctx, tx, newToken{userID: userID, name: name, kind: kind, ttl: ttl})
+		return err
+	})
+	if err != nil {
+		return "", Token{}, err
+	}
+	s.logger.Debug("created token", "user_id", userID, "token", name, "kind", kind)
+	return secret, tok, nil
+}
+
+// newToken is what insertToken stores.
+type newToken struct {
+	userID     int64
+	name, kind string
+	nodeName   string        // "" for none
+	ttl        time.Duration // zero: no expiry
+}
+
+// insertToken stores a token with a fresh secret in tx and returns the
+// secret. A live token of the same user and name that has expired is
+// revoked first, to free its name.
+func insertToken(ctx context.Context, tx pgx.Tx, n newToken) (string, Token, error) {
 	raw := make([]byte, secretBytes)
 	_, _ = rand.Read(raw) // never fails; see crypto/rand.Read
 	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	hash := sha256.Sum256([]byte(secret))
 	var lifetime *time.Duration
-	if ttl > 0 {
-		lifetime = &ttl
+	if n.ttl > 0 {
+		lifetime = &n.ttl
 	}
-
-	var tok Token
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = now()
-			WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL AND expires_at <= now()`, userID, name); err != nil {
-			return err
-		}
-		var err error
-		tok, err = scanToken(tx.QueryRow(ctx, `INSERT INTO tokens AS t (user_id, name, kind, secret_hash, expires_at)
-			VALUES ($1, $2, $3, $4, now() + $5::interval) RETURNING `+tokenColumns,
-			userID, name, kind, hash[:], lifetime))
-		return err
-	})
+	var nodeName *string
+	if n.nodeName != "" {
+		nodeName = &n.nodeName
+	}
+	_, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = now()
+		WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL AND expires_at <= now()`, n.userID, n.name)
+	if err != nil {
+		return "", Token{}, fmt.Errorf("create token %q: %w", n.name, err)
+	}
+	tok, err := scanToken(tx.QueryRow(ctx, `INSERT INTO tokens AS t (user_id, name, kind, secret_hash, expires_at, node_name)
+		VALUES ($1, $2, $3, $4, now() + $5::interval, $6) RETURNING `+tokenColumns,
+		n.userID, n.name, n.kind, hash[:], lifetime, nodeName))
 	var pgErr *pgconn.PgError
 	switch {
 	case isUniqueViolation(err):
-		return "", Token{}, fmt.Errorf("token %q: %w", name, ErrAlreadyExists)
+		return "", Token{}, fmt.Errorf("token %q: %w", n.name, ErrAlreadyExists)
 	case errors.As(err, &pgErr) && pgErr.Code == "23503": // foreign_key_violation
-		return "", Token{}, fmt.Errorf("user %d: %w", userID, ErrNotFound)
+		return "", Token{}, fmt.Errorf("user %d: %w", n.userID, ErrNotFound)
 	case err != nil:
-		return "", Token{}, fmt.Errorf("create token %q: %w", name, err)
+		return "", Token{}, fmt.Errorf("create token %q: %w", n.name, err)
 	}
-	s.logger.Debug("created token", "user_id", userID, "token", name, "kind", kind)
 	return secret, tok, nil
 }
 

@@ -19,7 +19,8 @@ func TestCreateToken(t *testing.T) {
 	}{
 		{"api", u.ID, "laptop", KindAPI, 0, nil},
 		{"session", u.ID, "session-1", KindSession, time.Hour, nil},
-		{"node", u.ID, "node.worker-1", KindNode, 0, nil},
+		{"node credential (from JoinNode only)", u.ID, "node.worker-1", KindNode, 0, ErrInvalid},
+		{"bootstrap (from CreateBootstrapToken only)", u.ID, "join-1", KindBootstrap, time.Hour, ErrInvalid},
 		{"duplicate name", u.ID, "laptop", KindAPI, 0, ErrAlreadyExists},
 		{"bad name", u.ID, "Laptop", KindAPI, 0, ErrInvalid},
 		{"empty name", u.ID, "", KindAPI, 0, ErrInvalid},
@@ -177,11 +178,14 @@ func TestListTokens(t *testing.T) {
 	ctx := t.Context()
 	u := mustCreateUser(t, s, "lister")
 	for _, tok := range []struct{ name, kind string }{
-		{"b-api", KindAPI}, {"a-node", KindNode}, {"a-session", KindSession}, {"c-revoked", KindAPI},
+		{"b-api", KindAPI}, {"a-session", KindSession}, {"c-revoked", KindAPI},
 	} {
 		if _, _, err := s.CreateToken(ctx, u.ID, tok.name, tok.kind, 0); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, _, err := s.CreateBootstrapToken(ctx, u.ID, "a-node", "lister-node", 0); err != nil {
+		t.Fatal(err)
 	}
 	wantErr(t, "RevokeToken", s.RevokeToken(ctx, u.ID, "c-revoked"), nil)
 

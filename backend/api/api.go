@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/pki"
 	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/labstack/echo/v4"
 	"sigs.k8s.io/yaml"
@@ -36,9 +37,13 @@ type Config struct {
 	// Audit receives an entry per mutating request; required.
 	Audit  *accounts.AuditWriter
 	Logger *slog.Logger
-	// AgentSecret is presented to node agents when the master proxies pod
-	// operations to them; agents learn it when they join.
-	AgentSecret string
+	// ClusterCA signs the serving certificates of node agents at join and
+	// rotation, and the master's client certificate that agents require;
+	// without it nodes cannot join and pods' logs and exec are unavailable.
+	ClusterCA *pki.CA
+	// NodeCredentialTTL is the life of a node's credential and serving
+	// certificate; accounts.DefaultNodeCredentialTTL when zero.
+	NodeCredentialTTL time.Duration
 	// MaxTokenTTL bounds the life of the tokens users create; zero means
 	// DefaultMaxTokenTTL.
 	MaxTokenTTL time.Duration
@@ -56,11 +61,11 @@ type API struct {
 	maxTokenTTL time.Duration
 	// servesTLS: see Config.ServesTLS.
 	servesTLS bool
-	// agentSecret authenticates the master to node agents.
-	agentSecret string
-	core        map[string]*resource
-	berth       map[string]*resource
-	audit       *auditor
+	// nodes issues node credentials and certificates, and reaches agents.
+	nodes *nodeTrust
+	core  map[string]*resource
+	berth map[string]*resource
+	audit *auditor
 
 	streamsDone chan struct{} // closed by EndStreams
 	streamsOnce sync.Once
@@ -79,8 +84,8 @@ func New(cfg Config) *API {
 		servesTLS:   cfg.ServesTLS,
 		maxTokenTTL: cfg.MaxTokenTTL,
 
-		agentSecret: cfg.AgentSecret,
-		audit:       &auditor{writer: cfg.Audit, logger: cfg.Logger},
+		nodes: newNodeTrust(cfg.ClusterCA, cfg.NodeCredentialTTL),
+		audit: &auditor{writer: cfg.Audit, logger: cfg.Logger},
 
 		streamsDone: make(chan struct{}),
 	}
@@ -95,7 +100,8 @@ func (a *API) Register(e *echo.Echo) {
 	e.POST("/auth/login", a.login)
 	authed := e.Group("", a.limitBody, a.authenticate, a.audit.middleware)
 	authed.POST("/auth/logout", a.logout)
-	authed.POST("/auth/node-join", a.nodeJoin)
+	authed.POST(nodeJoinPath, a.nodeJoin)
+	authed.POST(nodeRotatePath, a.nodeRotate)
 	authed.GET("/openapi/v3", a.openAPIIndex)
 	authed.GET("/openapi/v3/*", a.openAPIDocument)
 	authed.Any("/api", a.serveAPI)

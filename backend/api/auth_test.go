@@ -191,7 +191,8 @@ func TestLoginAndLogout(t *testing.T) {
 type authnToken struct {
 	Metadata metav1.ObjectMeta `json:"metadata"`
 	Spec     struct {
-		Kind string `json:"kind"`
+		Kind     string `json:"kind"`
+		NodeName string `json:"nodeName"`
 	} `json:"spec"`
 	Status struct {
 		Secret    string       `json:"secret"`
@@ -207,6 +208,9 @@ func TestAPITokens(t *testing.T) {
 	const tokens = "/apis/berth.dev/v1/tokens"
 	tokenBody := func(name, ttl, kind string) map[string]any {
 		return map[string]any{"metadata": map[string]string{"name": name}, "spec": map[string]string{"ttl": ttl, "kind": kind}}
+	}
+	bootstrapBody := func(name, ttl, node string) map[string]any {
+		return map[string]any{"metadata": map[string]string{"name": name}, "spec": map[string]string{"ttl": ttl, "kind": "bootstrap", "nodeName": node}}
 	}
 
 	resp := env.Do(t, "POST", tokens, alice, tokenBody("ci", "1h", ""))
@@ -257,7 +261,10 @@ func TestAPITokens(t *testing.T) {
 		{"bad ttl", alice, tokenBody("x", "soon", ""), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "spec.ttl"},
 		{"negative ttl", alice, tokenBody("x", "-1h", ""), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "spec.ttl"},
 		{"unknown kind", alice, tokenBody("x", "1h", "session"), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "spec.kind"},
-		{"node kind by a non-admin", alice, tokenBody("n", "1h", "node"), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "spec.kind"},
+		{"bootstrap kind by a non-admin", alice, bootstrapBody("n", "1h", "n1"), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "spec.kind"},
+		{"node credential by an admin", env.AdminToken, tokenBody("n", "1h", "node"), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "spec.kind"},
+		{"bootstrap for no node", env.AdminToken, bootstrapBody("n", "1h", ""), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "spec.nodeName"},
+		{"bootstrap past a week", env.AdminToken, bootstrapBody("n", "169h", "n1"), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "spec.ttl"},
 		{"no name", alice, tokenBody("", "1h", ""), http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "metadata.name"},
 	}
 	for _, tt := range tests {
@@ -271,17 +278,23 @@ func TestAPITokens(t *testing.T) {
 			}
 		})
 	}
-	t.Run("node kind by a cluster admin", func(t *testing.T) {
-		resp := env.Do(t, "POST", tokens, env.AdminToken, tokenBody("node-1", "1h", "node"))
+	t.Run("bootstrap kind by a cluster admin", func(t *testing.T) {
+		resp := env.Do(t, "POST", tokens, env.AdminToken, bootstrapBody("join-1", "", "node-1"))
 		mustCode(t, resp, http.StatusCreated)
 		var tok authnToken
 		resp.JSON(t, &tok)
-		if tok.Spec.Kind != "node" || tok.Status.Secret == "" {
-			t.Fatalf("node token: %s", resp.Body)
+		if tok.Spec.Kind != "bootstrap" || tok.Spec.NodeName != "node-1" || tok.Status.Secret == "" {
+			t.Fatalf("bootstrap token: %s", resp.Body)
 		}
-		// A node credential carries a node's rights, not its creator's.
-		mustCode(t, env.Do(t, "GET", "/api/v1/nodes", tok.Status.Secret, nil), http.StatusOK)
-		authnStatus(t, env.Do(t, "GET", "/apis/berth.dev/v1/users", tok.Status.Secret, nil), http.StatusForbidden, metav1.StatusReasonForbidden)
+		if exp := tok.Status.ExpiresAt; exp == nil || time.Until(exp.Time) < 59*time.Minute || time.Until(exp.Time) > 61*time.Minute {
+			t.Errorf("expiresAt %v, want in an hour", exp)
+		}
+		// A bootstrap token joins its node and does nothing else: not its
+		// creator's rights, nor a node's.
+		for _, path := range []string{"/api/v1/pods", "/apis/berth.dev/v1/users", "/apis/berth.dev/v1/whoami"} {
+			authnStatus(t, env.Do(t, "GET", path, tok.Status.Secret, nil), http.StatusForbidden, metav1.StatusReasonForbidden)
+		}
+		authnStatus(t, env.Do(t, "POST", tokens, tok.Status.Secret, bootstrapBody("join-2", "", "node-2")), http.StatusForbidden, metav1.StatusReasonForbidden)
 	})
 
 	t.Run("revoke", func(t *testing.T) {

@@ -52,8 +52,16 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		id := auth.Identity{UserID: user.ID, Name: user.Name, ClusterAdmin: user.ClusterAdmin,
 			Via: via, TokenKind: token.Kind, Secret: secret}
-		if token.Kind == auth.TokenKindNode {
-			id.NodeName = strings.TrimPrefix(token.Name, nodeTokenPrefix)
+		switch token.Kind {
+		case auth.TokenKindNode:
+			id.NodeName = token.NodeName
+		case accounts.KindBootstrap:
+			// A bootstrap token joins its node and does nothing else,
+			// whoever made it (Kubernetes' system:bootstrappers).
+			if c.Path() != nodeJoinPath {
+				return statusError(errdefs.Newf(errdefs.ErrForbidden, "a bootstrap token may only join node %q (POST %s)", token.NodeName, nodeJoinPath), zeroGR, "")
+			}
+			id.ClusterAdmin = false
 		}
 		if via == "session" {
 			if err := checkSessionRequest(req); err != nil {
@@ -61,6 +69,7 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		c.Set("identity", id)
+		c.Set("token", token)
 		c.SetRequest(req.WithContext(auth.WithIdentity(req.Context(), id)))
 		return next(c)
 	}

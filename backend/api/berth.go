@@ -313,7 +313,7 @@ func (a *API) createUser(c echo.Context, _ auth.RequestInfo) (runtime.Object, er
 func tokenOf(t accounts.Token, secret string) berthv1.Token {
 	out := berthv1.Token{
 		ObjectMeta: metav1.ObjectMeta{Name: t.Name, CreationTimestamp: metav1.NewTime(t.CreatedAt)},
-		Spec:       berthv1.TokenSpec{Kind: t.Kind},
+		Spec:       berthv1.TokenSpec{Kind: t.Kind, NodeName: t.NodeName},
 		Status:     berthv1.TokenStatus{Secret: secret},
 	}
 	exp := metav1.NewTime(t.ExpiresAt)
@@ -342,6 +342,9 @@ func (a *API) createToken(c echo.Context, _ auth.RequestInfo) (runtime.Object, e
 	if err := a.decodeBody(c, a.berth["tokens"], &t); err != nil {
 		return nil, err
 	}
+	if t.Spec.Kind == accounts.KindBootstrap {
+		return a.createBootstrapToken(c, &t)
+	}
 	var errs field.ErrorList
 	ttl := min(defaultTokenTTL, a.maxTokenTTL)
 	if t.Spec.TTL != "" {
@@ -363,12 +366,10 @@ func (a *API) createToken(c echo.Context, _ auth.RequestInfo) (runtime.Object, e
 	case "":
 		kind = "api"
 	case "api":
-	case "node":
-		if !identity(c).ClusterAdmin {
-			errs = append(errs, field.Forbidden(field.NewPath("spec", "kind"), "only cluster admins create node tokens"))
-		}
+	case accounts.KindNode:
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "kind"), "a node's credential comes only from node-join: create a bootstrap token for the node (kind bootstrap, nodeName)"))
 	default:
-		errs = append(errs, field.NotSupported(field.NewPath("spec", "kind"), kind, []string{"api", "node"}))
+		errs = append(errs, field.NotSupported(field.NewPath("spec", "kind"), kind, []string{"api", accounts.KindBootstrap}))
 	}
 	if t.Name == "" {
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), ""))

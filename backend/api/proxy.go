@@ -38,6 +38,10 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 	if err != nil {
 		return err
 	}
+	transport, err := a.agentTransport(pod.Spec.NodeName)
+	if err != nil {
+		return err
+	}
 	container := c.QueryParam("container")
 	if container == "" && len(pod.Spec.Containers) > 0 {
 		container = pod.Spec.Containers[0].Name
@@ -50,9 +54,12 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = target
 			pr.Out.Host = target.Host
-			pr.Out.Header.Set("Authorization", "Bearer "+a.agentSecret)
+			// The master's client certificate speaks for it (agentTransport);
+			// the caller's credential stays here.
+			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("Cookie")
 		},
+		Transport:     transport,
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			a.logger.Warn("node unreachable", "node", pod.Spec.NodeName, "error", err)
@@ -80,7 +87,7 @@ func (a *API) agentURL(c echo.Context, nodeName string) (*url.URL, error) {
 	if addr == "" || port == 0 {
 		return nil, statusError(fmt.Errorf("node %q has not published its address: %w", nodeName, errNodeUnreachable), zeroGR, "")
 	}
-	return &url.URL{Scheme: "http", Host: net.JoinHostPort(addr, strconv.Itoa(int(port)))}, nil
+	return &url.URL{Scheme: "https", Host: net.JoinHostPort(addr, strconv.Itoa(int(port)))}, nil
 }
 
 // maxSinceSeconds is the longest look back a log request may ask for:

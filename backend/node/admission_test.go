@@ -23,7 +23,7 @@ func TestAgentAdmitsAndEvicts(t *testing.T) {
 	env := testenv.Start(t)
 	rt := fake.New(fake.Options{CPUs: 2, MemoryBytes: 1 << 30})
 	cfg := node.Config{
-		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env), Name: "small",
+		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, "small"), Name: "small",
 		StateDir: t.TempDir(), Runtime: rt,
 	}
 	ag := startAgent(t, cfg)

@@ -2,11 +2,13 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,20 +60,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	hostIP, err := advertisedAddress(cfg.Address, cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = net.JoinHostPort(hostIP, strconv.Itoa(DefaultPort))
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
-	hostIP, err := advertisedAddress(cfg.Address, ln.Addr())
-	if err != nil {
-		return err
-	}
 	a := &Agent{
 		cfg:     cfg,
 		log:     log,
 		rt:      cfg.Runtime,
-		creds:   newCredentials(&cfg, opts, log),
+		creds:   newCredentials(&cfg, opts, []string{hostIP}, log),
 		hostIP:  hostIP,
 		port:    ln.Addr().(*net.TCPAddr).Port,
 		workers: map[string]*podWorker{},
@@ -90,7 +95,7 @@ func (a *Agent) run(ctx context.Context, ln net.Listener) error {
 
 	srv := a.newServer(ctx)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(tls.NewListener(ln, a.creds.serverTLS())) }()
 	defer func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -100,7 +105,7 @@ func (a *Agent) run(ctx context.Context, ln net.Listener) error {
 	}()
 
 	var wg sync.WaitGroup
-	for _, runner := range []func(context.Context){a.heartbeat, a.watchPods, a.resync} {
+	for _, runner := range []func(context.Context){a.heartbeat, a.watchPods, a.resync, a.rotateCredentials} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

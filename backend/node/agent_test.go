@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -70,7 +69,7 @@ func TestAgentRunsPods(t *testing.T) {
 	rt := fake.New(fake.Options{CPUs: 6, MemoryBytes: 3 << 30, BootedDeployment: "berth-host:abc.0"})
 	stateDir := t.TempDir()
 	ag := startAgent(t, node.Config{
-		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env), Name: "n1",
+		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, "n1"), Name: "n1",
 		Labels: map[string]string{"zone": "a"}, StateDir: stateDir, Runtime: rt,
 	})
 	expectNotify(t, msgs, "READY=1")
@@ -81,9 +80,7 @@ func TestAgentRunsPods(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials file: %v, %v", fi, err)
 	}
-	var creds struct{ Token, ProxySecret string }
-	data, _ := os.ReadFile(filepath.Join(stateDir, "credentials.json"))
-	json.Unmarshal(data, &creds)
+	creds := savedCredentials(t, stateDir)
 
 	n := getNode(t, env, "n1")
 	if n == nil {
@@ -109,25 +106,8 @@ func TestAgentRunsPods(t *testing.T) {
 		return c.Status == v1.ConditionTrue && c.LastHeartbeatTime.After(first.Time), c.LastHeartbeatTime.String()
 	})
 
-	// The endpoint answers only with the master's secret.
-	endpoint := "http://" + ag.addr.String()
-	for _, tc := range []struct {
-		auth string
-		code int
-	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer " + creds.Token, 401}, {"Bearer " + creds.ProxySecret, 200}} {
-		req, _ := http.NewRequest("GET", endpoint+"/healthz", nil)
-		if tc.auth != "" {
-			req.Header.Set("Authorization", tc.auth)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.code {
-			t.Errorf("healthz with %q: %d, want %d", tc.auth, resp.StatusCode, tc.code)
-		}
-	}
+	// The endpoint answers the master's client certificate alone.
+	endpointRefusesAllButTheMaster(t, env, ag, creds)
 
 	// A pod bound to the node runs.
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": "demo"}}), http.StatusCreated)
@@ -210,7 +190,7 @@ func TestAgentSurvivesMasterOutageAndRestart(t *testing.T) {
 	proxy := newCuttableProxy(t, strings.TrimPrefix(env.URL, "http://"))
 	rt := fake.New(fake.Options{})
 	cfg := node.Config{
-		Master: proxy.URL(), BootstrapTokenFile: bootstrapToken(t, env), Name: "n2",
+		Master: proxy.URL(), BootstrapTokenFile: bootstrapToken(t, env, "n2"), Name: "n2",
 		StateDir: t.TempDir(), Runtime: rt,
 	}
 	ag := startAgent(t, cfg)

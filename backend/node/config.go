@@ -17,7 +17,8 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultListen            = "0.0.0.0:10250"
+	// DefaultPort is the agent endpoint's port, the kubelet's.
+	DefaultPort              = 10250
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultResyncInterval    = 5 * time.Second
 	// MaxPods is the pod capacity every node advertises, as the kubelet's.
@@ -40,11 +41,14 @@ type Config struct {
 	// StateDir keeps the agent's credentials (mode 0600).
 	StateDir string
 	// Listen is the address of the endpoint the master proxies pod
-	// operations to; DefaultListen when empty. Port 0 picks a free one.
+	// operations to; default: Address on DefaultPort (never every
+	// interface, so that pods do not reach it on their bridge). Port 0
+	// picks a free one. It serves TLS and answers only the master's
+	// client certificate.
 	Listen string
-	// Address is the InternalIP the Node advertises; default: 127.0.0.1
-	// when Listen is a loopback address, else the first non-loopback IPv4
-	// of the host.
+	// Address is the InternalIP the Node advertises and its serving
+	// certificate names; default: Listen's IP when it names one, else the
+	// first non-loopback IPv4 of the host, else 127.0.0.1.
 	Address string
 	// Runtime runs the containers.
 	Runtime runtime.Runtime
@@ -87,9 +91,6 @@ func (c *Config) setDefaults() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("node config lacks: %w", errors.Join(missing...))
 	}
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -127,16 +128,20 @@ func (c *Config) clientOptions() ([]client.Option, error) {
 	return opts, nil
 }
 
-// advertisedAddress is the InternalIP for the endpoint listening on ln.
-func advertisedAddress(configured string, ln net.Addr) (string, error) {
+// advertisedAddress is the InternalIP of a node configured with address
+// and listen (both optional).
+func advertisedAddress(configured, listen string) (string, error) {
 	if configured != "" {
-		if net.ParseIP(configured) == nil {
-			return "", fmt.Errorf("address %q is not an IP address", configured)
+		ip := net.ParseIP(configured)
+		if ip == nil || ip.IsUnspecified() {
+			return "", fmt.Errorf("address %q is not a unicast IP address", configured)
 		}
-		return configured, nil
+		return ip.String(), nil
 	}
-	if tcp, ok := ln.(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
-		return tcp.IP.String(), nil
+	if host, _, err := net.SplitHostPort(listen); err == nil {
+		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+			return ip.String(), nil
+		}
 	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {

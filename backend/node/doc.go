@@ -5,28 +5,43 @@
 // to (logs, exec, attach, diff, stop, start, restart).
 //
 // The agent reaches the cluster only through the API, with its own
-// credential: it never imports the storage or the registries.
+// credential: it never imports the storage or the registries. Nothing
+// but the master reaches the agent: its endpoint requires the master's
+// client certificate, and the master requires the agent's certificate to
+// name the node of the pod it asks about.
 //
 // # Agent lifecycle
 //
-//	Run ──► listen (--listen) ──► credentials: saved in StateDir, else node-join
-//	         with the bootstrap token (retried while the master is away)
+//	Run ──► listen (--listen; default the advertised address, port 10250)
+//	     ──► credentials (credentials.go), retried while the master is away:
+//	           saved in StateDir and live ─────────────────► use them
+//	           saved, expired while the agent was down ──┐
+//	           none saved ───────────────────────────────┴─► node-join with the
+//	               bootstrap token (single-use, names this node) and a CSR:
+//	               the node's credential + a serving certificate from the
+//	               cluster CA (CN=system:node:NAME, the node's address)
 //	     ──► register the Node (create or update; status: capacity, addresses,
 //	         nodeInfo, daemon port, Ready)
-//	     ──► serve the endpoint ──► sd_notify READY=1
+//	     ──► serve the endpoint over TLS, answering only the master's client
+//	         certificate (CN=berth:master, cluster CA) ──► sd_notify READY=1
 //	     ──► runners, until ctx ends:
 //	           heartbeat   every HeartbeatInterval: PATCH nodes/NAME/status (Ready)
 //	           pod watch   list+watch spec.nodeName=NAME ─► one worker per pod
 //	           resync      every ResyncInterval: poke every worker; evict pods
 //	                       past their emptyDir limits; kill orphans
+//	           rotation    at 70-90% of the credential's life: node-rotate with a
+//	                       new key's CSR ─► new credential + certificate, saved
+//	                       0600; the master revokes the old credential
 //	           watchdog    WATCHDOG=1 at half of WATCHDOG_USEC
 //	     ──► ctx done: sd_notify STOPPING=1, endpoint shut down; containers keep running
 //
-// A 401 from the master at any point makes the agent join again with the
-// bootstrap token (credentials.join). A master that does not answer is
-// retried with jittered back-off; the containers keep running meanwhile and
-// the agent reconciles when it returns. After a restart the agent adopts
-// the containers it finds (the runtime knows them by their labels).
+// A 401 from the master (a credential revoked or expired) makes the agent
+// join again with what the bootstrap token file holds; a used or expired
+// token is refused, and the agent says that it needs a new one (berth node
+// token create NAME --node NODE). A master that does not answer is retried
+// with jittered back-off; the containers keep running meanwhile and the
+// agent reconciles when it returns. After a restart the agent adopts the
+// containers it finds (the runtime knows them by their labels).
 //
 // # Pod worker lifecycle
 //

@@ -38,7 +38,7 @@ func TestAgentOnDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	startAgent(t, node.Config{
-		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env), Name: "docker-node",
+		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, "docker-node"), Name: "docker-node",
 		StateDir: t.TempDir(), Runtime: rt,
 	})
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)
@@ -110,7 +110,7 @@ func TestAgentBoundsOnDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	startAgent(t, node.Config{
-		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env), Name: "docker-bounds",
+		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, "docker-bounds"), Name: "docker-bounds",
 		StateDir: t.TempDir(), Runtime: rt,
 	})
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)

@@ -23,23 +23,21 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-// bootstrapToken creates a node bootstrap token as the admin and writes
-// it to a file.
-func bootstrapToken(t *testing.T, env *testenv.Env) string {
+// bootstrapToken creates a bootstrap token for node as the admin and
+// writes it to a file.
+func bootstrapToken(t *testing.T, env *testenv.Env, node string) string {
 	t.Helper()
-	resp := env.Do(t, "POST", "/apis/berth.dev/v1/tokens", env.AdminToken, map[string]any{
-		"metadata": map[string]string{"name": "nodes"}, "spec": map[string]string{"kind": "node"},
-	})
-	mustCode(t, resp, http.StatusCreated)
-	var tok struct {
-		Status struct{ Secret string } `json:"status"`
-	}
-	resp.JSON(t, &tok)
 	path := filepath.Join(t.TempDir(), "node-token")
-	if err := os.WriteFile(path, []byte(tok.Status.Secret+"\n"), 0o600); err != nil {
+	writeBootstrapToken(t, env, node, path)
+	return path
+}
+
+// writeBootstrapToken puts a fresh bootstrap token for node in path.
+func writeBootstrapToken(t *testing.T, env *testenv.Env, node, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(env.BootstrapToken(t, node)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
 }
 
 func mustCode(t *testing.T, resp testenv.Response, want int) {

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,8 +30,9 @@ func (a *Agent) newServer(ctx context.Context) *http.Server {
 	}
 }
 
-// handler serves the agent's endpoint; every request must carry the
-// master's proxy secret.
+// handler serves the agent's endpoint. Who may call it is settled before
+// any request is read: the listener serves TLS and requires the master's
+// client certificate (credentials.serverTLS).
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -54,19 +54,7 @@ func (a *Agent) handler() http.Handler {
 		}
 		return a.rt.StartPod(ctx, uid)
 	}))
-	return a.authenticate(mux)
-}
-
-func (a *Agent) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		want := "Bearer " + a.creds.proxySecret()
-		got := r.Header.Get("Authorization")
-		if a.creds.proxySecret() == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-			writeStatus(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "Unauthorized")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return mux
 }
 
 // writeStatus answers with a Kubernetes Status, which the master passes

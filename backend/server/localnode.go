@@ -32,11 +32,13 @@ type NodeLimits struct {
 const localNodeToken = "local-node-bootstrap"
 
 // startLocalNode runs the all-in-one's node agent against the local Docker
-// engine (or the fake runtime), joined with a bootstrap token that the
-// admin owns. It returns a function that waits for the agent to stop once
-// ctx ends. Without a reachable Docker engine (or its infra image) it logs
-// why and runs no node: the master is still useful, and the message says
-// how to fix it.
+// engine (or the fake runtime). On every start it gets a fresh bootstrap
+// token, owned by the admin and naming its node, which it uses only if its
+// saved credential is gone or expired (berth up was down past its life).
+// It returns a function that waits for the agent to stop once ctx ends.
+// Without a reachable Docker engine (or its infra image) it logs why and
+// runs no node: the master is still useful, and the message says how to
+// fix it.
 func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *accounts.Store, logger *slog.Logger) (func(), error) {
 	name, err := os.Hostname()
 	if err != nil || name == "" {
@@ -53,7 +55,7 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 		logger.Warn("no node agent; if the Docker engine does not answer, run scripts/setup (or make up) to start it, then restart berth up", "error", err)
 		return func() {}, nil
 	}
-	tokenFile, err := writeBootstrapToken(ctx, acct, stateDir)
+	tokenFile, err := writeBootstrapToken(ctx, acct, name, stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -94,9 +96,10 @@ func localRuntime(ctx context.Context, cfg Config, name, stateDir string, logger
 	return d, nil
 }
 
-// writeBootstrapToken issues a fresh bootstrap node token to the admin and
-// writes it for the local agent (0600).
-func writeBootstrapToken(ctx context.Context, acct *accounts.Store, stateDir string) (string, error) {
+// writeBootstrapToken issues the admin a fresh bootstrap token for the
+// local node (the previous one, used or not, is revoked) and writes it for
+// the local agent (0600).
+func writeBootstrapToken(ctx context.Context, acct *accounts.Store, nodeName, stateDir string) (string, error) {
 	admin, err := acct.GetUser(ctx, "admin")
 	if err != nil {
 		return "", fmt.Errorf("local node: %w", err)
@@ -104,7 +107,7 @@ func writeBootstrapToken(ctx context.Context, acct *accounts.Store, stateDir str
 	if err := acct.RevokeToken(ctx, admin.ID, localNodeToken); err != nil && !errors.Is(err, accounts.ErrNotFound) {
 		return "", err
 	}
-	secret, _, err := acct.CreateToken(ctx, admin.ID, localNodeToken, accounts.KindNode, 0)
+	secret, _, err := acct.CreateBootstrapToken(ctx, admin.ID, localNodeToken, nodeName, 0)
 	if err != nil {
 		return "", fmt.Errorf("local node token: %w", err)
 	}

@@ -2,9 +2,10 @@
 // endpoints on one HTTP server, over etcd and PostgreSQL that are either
 // embedded (berth up) or external (berth master).
 //
-//	Run ─► lock data dir ─► listen ─► etcd (embedded or client)
-//	    ─► PostgreSQL (private or URL) ─► migrations ─► admin bootstrap
-//	    ─► serve ... ctx done ─► stop accepting, drain, end streams
+//	Run ─► lock data dir ─► listen ─► etcd (embedded, TLS with client
+//	       certificates; or client) ─► PostgreSQL (private or URL)
+//	    ─► migrations ─► admin bootstrap ─► cluster CA (TLS dir)
+//	    ─► serve (+ local node agent) ... ctx done ─► stop accepting, drain, end streams
 //	    ─► close accounts ─► stop PostgreSQL ─► stop etcd ─► unlock
 package server
 
@@ -33,7 +34,6 @@ import (
 	"github.com/berthpaas/berth/backend/etcdserver"
 	"github.com/berthpaas/berth/backend/leader"
 	"github.com/berthpaas/berth/backend/pgserver"
-	"github.com/berthpaas/berth/backend/pki"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"github.com/labstack/echo/v4"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -64,9 +64,14 @@ type Config struct {
 	// Ready, if set, is called once the server accepts requests, with its
 	// URL and its etcd client (tests use it to compact and inspect).
 	Ready func(url string, etcd *clientv3.Client)
-	// TLSDir holds the CA and serving certificate (created on first
-	// start); default DataDir/tls. Without either, only plain HTTP is served.
+	// TLSDir holds the cluster CA and the serving certificate (created on
+	// first start); default DataDir/tls. Masters of one cluster share the
+	// CA (ca.crt and ca.key) in their TLS dirs. Without a TLS dir only
+	// plain HTTP is served, and nodes cannot join.
 	TLSDir string
+	// NodeCredentialTTL is the life of a node's credential and serving
+	// certificate (agents rotate them before); default 24h.
+	NodeCredentialTTL time.Duration
 	// RunNode runs a node agent in the process (berth up), on the local
 	// Docker engine or, with NodeRuntime "fake", simulated containers.
 	RunNode     bool
@@ -152,7 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 	audit := acct.NewAuditWriter(auditCtx)
 	cleanups = append(cleanups, func() { stopAudit(); <-audit.Done() })
 
-	agentSecret, err := loadAgentSecret(ctx, etcdClient)
+	cluster, err := loadClusterTLS(cfg)
 	if err != nil {
 		return err
 	}
@@ -165,8 +170,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Memberships: acct, Auditor: componentAuditor{writer: audit},
 		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts, EventTTL: cfg.EventTTL,
 	})
-	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger, AgentSecret: agentSecret,
-		ServesTLS: tlsDir(cfg) != "", MaxTokenTTL: cfg.MaxTokenTTL})
+	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger,
+		ServesTLS: cluster.ca != nil, MaxTokenTTL: cfg.MaxTokenTTL,
+		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL})
 	if err := ensureDefaultNamespace(ctx, store, acct); err != nil {
 		return err
 	}
@@ -191,10 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// (the console's websockets) ends here.
 		srv.RegisterOnShutdown(unmount)
 	}
-	served, caFile, err := withTLS(cfg, ln, e)
-	if err != nil {
-		return err
-	}
+	served, caFile := cluster.serve(ln, e)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(served) }()
 
@@ -241,33 +244,6 @@ func startControllers(ctx context.Context, etcd *clientv3.Client, regs *core.Reg
 			func(ctx context.Context) { controller.RunAll(ctx, regs, logger, controller.Options{}) })
 	}()
 	return func() { stop(); <-done }
-}
-
-// withTLS serves TLS beside plain HTTP on ln when there is a TLS dir
-// (cfg.TLSDir, or DataDir/tls), and publishes the CA's certificate at
-// /ca.crt. It returns the listener to serve and the CA file ("" without TLS).
-func withTLS(cfg Config, ln net.Listener, e *echo.Echo) (net.Listener, string, error) {
-	dir := tlsDir(cfg)
-	if dir == "" {
-		return ln, "", nil
-	}
-	_, tlsConfig, err := loadOrCreateTLS(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	caFile := filepath.Join(dir, pki.CACertFile)
-	// The CA certificate is public: clients fetch it to trust the server.
-	e.GET("/ca.crt", func(c echo.Context) error { return c.Attachment(caFile, "berth-ca.crt") })
-	return newMuxListener(ln, tlsConfig), caFile, nil
-}
-
-// tlsDir is the directory of the TLS certificates, "" when the master
-// serves plain HTTP only.
-func tlsDir(cfg Config) string {
-	if cfg.TLSDir == "" && cfg.DataDir != "" {
-		return filepath.Join(cfg.DataDir, "tls")
-	}
-	return cfg.TLSDir
 }
 
 // leaderIdentity names this master in elections.

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/backend/pki"
+	"github.com/labstack/echo/v4"
 )
 
 // kubectl sends a bearer token only over TLS, so the master serves TLS as
@@ -25,6 +27,44 @@ const clusterCAName = "Berth cluster CA"
 // servingLifetime is the life of the master's serving certificate; it is
 // issued again at a start past two thirds of it.
 const servingLifetime = 365 * 24 * time.Hour
+
+// clusterTLS is the cluster CA and the master's serving configuration,
+// both nil without a TLS dir.
+type clusterTLS struct {
+	dir     string
+	ca      *pki.CA
+	serving *tls.Config
+}
+
+// loadClusterTLS loads (or creates) what is in the TLS dir: cfg.TLSDir,
+// or DataDir/tls.
+func loadClusterTLS(cfg Config) (clusterTLS, error) {
+	dir := cfg.TLSDir
+	if dir == "" && cfg.DataDir != "" {
+		dir = filepath.Join(cfg.DataDir, "tls")
+	}
+	if dir == "" {
+		return clusterTLS{}, nil
+	}
+	ca, serving, err := loadOrCreateTLS(dir)
+	if err != nil {
+		return clusterTLS{}, err
+	}
+	return clusterTLS{dir: dir, ca: ca, serving: serving}, nil
+}
+
+// serve returns ln serving TLS beside plain HTTP and publishes the CA's
+// certificate at /ca.crt, with the CA file's path; without a TLS dir, ln
+// as it is and "".
+func (c clusterTLS) serve(ln net.Listener, e *echo.Echo) (net.Listener, string) {
+	if c.ca == nil {
+		return ln, ""
+	}
+	caFile := filepath.Join(c.dir, pki.CACertFile)
+	// The CA certificate is public: clients fetch it to trust the server.
+	e.GET("/ca.crt", func(c echo.Context) error { return c.Attachment(caFile, "berth-ca.crt") })
+	return newMuxListener(ln, c.serving), caFile
+}
 
 // loadOrCreateTLS returns the cluster CA kept in dir, creating it on first
 // start, and a serving configuration with a certificate of that CA for

@@ -292,6 +292,24 @@ func (e *Env) CreateUser(t testing.TB, name string, clusterAdmin bool) string {
 	return e.Login(t, name, password)
 }
 
+// BootstrapToken creates, as the admin, a bootstrap token that lets node
+// join once, and returns its secret.
+func (e *Env) BootstrapToken(t testing.TB, node string) string {
+	t.Helper()
+	resp := e.Do(t, http.MethodPost, "/apis/berth.dev/v1/tokens", e.AdminToken, map[string]any{
+		"metadata": map[string]string{"name": fmt.Sprintf("join-%s-%d", node, dbSeq.Add(1))},
+		"spec":     map[string]string{"kind": "bootstrap", "nodeName": node},
+	})
+	if resp.Code != http.StatusCreated {
+		t.Fatalf("create a bootstrap token for node %q: %d %s", node, resp.Code, resp.Body)
+	}
+	var tok struct {
+		Status struct{ Secret string } `json:"status"`
+	}
+	resp.JSON(t, &tok)
+	return tok.Status.Secret
+}
+
 // TLSClient is an HTTP client that trusts the master's CA.
 func (e *Env) TLSClient(t testing.TB) *http.Client {
 	t.Helper()

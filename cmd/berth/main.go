@@ -14,12 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/admission"
-	"github.com/berthpaas/berth/backend/registry/core"
-
 	"github.com/berthpaas/berth/backend/api"
-
 	"github.com/berthpaas/berth/backend/etcdserver"
+	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/server"
 	"github.com/berthpaas/berth/backend/version"
 	"github.com/berthpaas/berth/cli"
@@ -51,6 +50,9 @@ func versionCommand() *cobra.Command {
 	}
 }
 
+// minNodeCredentialTTL keeps node credentials from rotating in a storm.
+const minNodeCredentialTTL = time.Minute
+
 // defaultDataDir is $XDG_DATA_HOME/berth when set, else ./.berth.
 func defaultDataDir() string {
 	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
@@ -61,7 +63,8 @@ func defaultDataDir() string {
 
 type serverFlags struct {
 	dataDir, listen, databaseURL, etcdEndpoints, logLevel string
-	etcdCAFile, etcdCertFile, etcdKeyFile                 string
+	etcdCAFile, etcdCertFile, etcdKeyFile, tlsDir         string
+	nodeCredentialTTL                                     time.Duration
 	noNode                                                bool
 	consoleDevDir                                         string
 	nodeRuntime                                           string
@@ -82,6 +85,8 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().StringVar(&f.etcdCAFile, "etcd-cafile", "", "PEM file of the CA that signs the etcd servers' certificates (with --etcd-endpoints)")
 	cmd.Flags().StringVar(&f.etcdCertFile, "etcd-certfile", "", "PEM client certificate the master presents to etcd (with --etcd-endpoints)")
 	cmd.Flags().StringVar(&f.etcdKeyFile, "etcd-keyfile", "", "PEM private key of --etcd-certfile")
+	cmd.Flags().StringVar(&f.tlsDir, "tls-dir", "", "directory of the cluster CA (ca.crt, ca.key) and the serving certificate; masters of one cluster share the CA (default: DATA_DIR/tls)")
+	cmd.Flags().DurationVar(&f.nodeCredentialTTL, "node-credential-ttl", accounts.DefaultNodeCredentialTTL, "life of a node's credential and serving certificate; agents rotate them before it ends")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.consoleDevDir, "console-dev-dir", "", "serve the console from this directory on disk (development: edits show on reload)")
 	cmd.Flags().DurationVar(&f.maxTokenTTL, "max-token-ttl", api.DefaultMaxTokenTTL, "longest life a user may give an API token")
@@ -123,6 +128,17 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 			endpoints = append(endpoints, e)
 		}
 	}
+	if f.nodeCredentialTTL < minNodeCredentialTTL {
+		return server.Config{}, fmt.Errorf("--node-credential-ttl %v: at least %v", f.nodeCredentialTTL, minNodeCredentialTTL)
+	}
+	tlsDir := f.tlsDir
+	if tlsDir != "" {
+		abs, err := filepath.Abs(tlsDir)
+		if err != nil {
+			return server.Config{}, err
+		}
+		tlsDir = abs
+	}
 	etcdTLS := etcdserver.ClientTLS{CAFile: f.etcdCAFile, CertFile: f.etcdCertFile, KeyFile: f.etcdKeyFile}
 	if len(endpoints) == 0 && !etcdTLS.Empty() {
 		return server.Config{}, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile are for an external etcd: give --etcd-endpoints")
@@ -131,18 +147,20 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		return server.Config{}, errors.New("--etcd-certfile and --etcd-keyfile go together")
 	}
 	return server.Config{
-		DataDir:       dataDir,
-		Listen:        f.listen,
-		DatabaseURL:   f.databaseURL,
-		EtcdEndpoints: endpoints,
-		EtcdTLS:       etcdTLS,
-		Logger:        logger,
-		Out:           cmd.OutOrStdout(),
-		Mount:         mountConsole(f.consoleDevDir, logger),
-		MaxTokenTTL:   f.maxTokenTTL,
-		MaxReplicas:   f.maxReplicas,
-		HostPorts:     hostPorts,
-		EventTTL:      f.eventTTL,
+		DataDir:           dataDir,
+		Listen:            f.listen,
+		DatabaseURL:       f.databaseURL,
+		EtcdEndpoints:     endpoints,
+		EtcdTLS:           etcdTLS,
+		TLSDir:            tlsDir,
+		NodeCredentialTTL: f.nodeCredentialTTL,
+		Logger:            logger,
+		Out:               cmd.OutOrStdout(),
+		Mount:             mountConsole(f.consoleDevDir, logger),
+		MaxTokenTTL:       f.maxTokenTTL,
+		MaxReplicas:       f.maxReplicas,
+		HostPorts:         hostPorts,
+		EventTTL:          f.eventTTL,
 	}, nil
 }
 
@@ -190,6 +208,9 @@ func masterCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.databaseURL == "" || f.etcdEndpoints == "" {
 				return errors.New("berth master needs --database-url and --etcd-endpoints (use berth up for an all-in-one server)")
+			}
+			if f.tlsDir == "" {
+				return errors.New("berth master needs --tls-dir: the cluster CA there signs node certificates and the master's client certificate (created on first start; copy ca.crt and ca.key into the TLS dir of every other master)")
 			}
 			cfg, err := f.config(cmd)
 			if err != nil {

@@ -22,11 +22,10 @@ import (
 func TestAgentsSpreadAndAdopt(t *testing.T) {
 	t.Parallel()
 	c := startPodCluster(t, "e2e-agents", "--no-node")
-	token := nodeToken(t, c.env, "agents")
 	stateDir := t.TempDir()
 	agents := map[string]*nodeProcess{}
 	for _, name := range []string{"agent-a", "agent-b"} {
-		agents[name] = startNode(t, c.url, token, name, filepath.Join(stateDir, name))
+		agents[name] = startNode(t, c.url, nodeToken(t, c.env, name), name, filepath.Join(stateDir, name))
 	}
 	for name, n := range agents {
 		c.waitNodeReady(name, time.Time{}, n)
@@ -89,8 +88,7 @@ func TestMasterOutage(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
 	c := startPodClusterAt(t, "e2e-outage", addr, "--no-node")
-	token := nodeToken(t, c.env, "outage")
-	agent := startNode(t, c.url, token, "steady", filepath.Join(t.TempDir(), "steady"))
+	agent := startNode(t, c.url, nodeToken(t, c.env, "steady"), "steady", filepath.Join(t.TempDir(), "steady"))
 	c.waitNodeReady("steady", time.Time{}, agent)
 
 	var before []*v1.Pod

@@ -400,22 +400,12 @@ func (n *nodeProcess) stop() {
 	}
 }
 
-// nodeToken creates a node bootstrap token as the admin and writes it to a
-// file.
-func nodeToken(t *testing.T, env *testenv.Env, name string) string {
+// nodeToken creates, as the admin, a bootstrap token for node and writes
+// it to a file.
+func nodeToken(t *testing.T, env *testenv.Env, node string) string {
 	t.Helper()
-	resp := env.Do(t, http.MethodPost, "/apis/berth.dev/v1/tokens", env.AdminToken, map[string]any{
-		"metadata": map[string]string{"name": name}, "spec": map[string]string{"kind": "node"},
-	})
-	mustCode(t, resp, http.StatusCreated)
-	var tok struct {
-		Status struct {
-			Secret string `json:"secret"`
-		} `json:"status"`
-	}
-	resp.JSON(t, &tok)
-	path := filepath.Join(t.TempDir(), name+".token")
-	if err := os.WriteFile(path, []byte(tok.Status.Secret+"\n"), 0o600); err != nil {
+	path := filepath.Join(t.TempDir(), node+".token")
+	if err := os.WriteFile(path, []byte(env.BootstrapToken(t, node)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

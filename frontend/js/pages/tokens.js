@@ -98,7 +98,7 @@ class TokensPage extends Page {
       const exp = t.status?.expiresAt;
       const expired = exp && new Date(exp).getTime() < now;
       tbody.append(h('tr', { 'data-test': 'token-row', 'data-token': n },
-        h('td', null, h('span', { class: 'strong-link' }, n), t.spec?.kind === 'node' ? [' ', badge('node', 'info')] : null),
+        h('td', null, h('span', { class: 'strong-link' }, n), (t.spec?.kind === 'node' || t.spec?.kind === 'bootstrap') ? [' ', badge(t.spec.kind, 'info')] : null),
         h('td', null, timeEl(t.metadata.creationTimestamp, ' ago')),
         h('td', null, expired ? badge('expired', 'bad') : exp ? new Date(exp).toLocaleDateString() : 'never'),
         h('td', null, t.status?.lastUsed ? timeEl(t.status.lastUsed, ' ago') : h('span', { class: 'muted' }, 'never')),

@@ -86,8 +86,14 @@ type TokenSpec struct {
 	// TTL is how long the token lives, as a Go duration ("720h"); empty
 	// means the server default.
 	TTL string `json:"ttl,omitempty"`
-	// Kind is "api" (default) or "node" (cluster admins only).
+	// Kind is "api" (default) or "bootstrap" (cluster admins only): a
+	// bootstrap token lets the node NodeName join once. Listed tokens
+	// may also be "node": a node's own credential, which only node-join
+	// issues.
 	Kind string `json:"kind,omitempty"`
+	// NodeName is the node a bootstrap token may join as, or the node a
+	// node credential belongs to.
+	NodeName string `json:"nodeName,omitempty"`
 }
 
 // TokenStatus is what the server reports about a token.
