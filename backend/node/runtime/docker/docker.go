@@ -145,6 +145,11 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		cli.Close()
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
+	// As the mount table names it, so that the staged subPaths under it
+	// are found before a pod's directory is removed (subpath_linux.go).
+	if real, err := filepath.EvalSymlinks(r.stateDir); err == nil {
+		r.stateDir = real
+	}
 	if err := r.releaseSubPaths(ctx); err != nil {
 		cli.Close()
 		return nil, err

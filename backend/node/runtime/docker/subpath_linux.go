@@ -234,14 +234,18 @@ func unmountTarget(target string) error {
 // descend into: it is the last step before the directory is removed.
 func unmountSubPaths(podDir string) error {
 	base := filepath.Join(podDir, subPathsDir)
+	// Every staging path (<volume>/<container>/<index>), whatever the
+	// mount table calls it, then whatever else the table shows.
+	staged, _ := filepath.Glob(filepath.Join(base, "*", "*", "*"))
 	mounts, err := mountsUnder(podDir)
 	if err != nil {
 		return err
 	}
+	mounts = append(staged, mounts...)
 	var errs []error
 	// Deepest first, should mounts nest.
 	for i := len(mounts) - 1; i >= 0; i-- {
-		if err := unix.Unmount(mounts[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+		if err := unix.Unmount(mounts[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("unmounting %q: %w", mounts[i], err))
 		}
 	}

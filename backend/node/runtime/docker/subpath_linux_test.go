@@ -134,28 +134,35 @@ func TestBindSubPath(t *testing.T) {
 }
 
 // TestUnmountSubPathsBeforeRemoval: killing a pod must never delete the
-// files that a staged subPath shows.
+// files that a staged subPath shows, also when the pod's directory is
+// named through a symbolic link (the mount table names the real path).
 func TestUnmountSubPathsBeforeRemoval(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("skipped: bind mounts need root")
 	}
-	dir := t.TempDir()
-	root, podDir := filepath.Join(dir, "volume"), filepath.Join(dir, "pod")
-	mkfile(t, filepath.Join(root, "data", "keep"))
-	if err := os.Mkdir(podDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bindSubPath(root, "data", filepath.Join(podDir, subPathsDir, "v", "c", "0"), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := unmountSubPaths(podDir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.RemoveAll(podDir); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "data", "keep")); err != nil {
-		t.Errorf("the volume's file after the pod's removal: %v", err)
+	for _, viaLink := range []bool{false, true} {
+		dir := t.TempDir()
+		root, podDir := filepath.Join(dir, "volume"), filepath.Join(dir, "pod")
+		mkfile(t, filepath.Join(root, "data", "keep"))
+		if err := os.Mkdir(podDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if viaLink {
+			symlink(t, podDir, filepath.Join(dir, "link"))
+			podDir = filepath.Join(dir, "link")
+		}
+		if _, err := bindSubPath(root, "data", filepath.Join(podDir, subPathsDir, "v", "c", "0"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := unmountSubPaths(podDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(filepath.Join(podDir, subPathsDir)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "data", "keep")); err != nil {
+			t.Errorf("via a link %t: the volume's file after the pod's removal: %v", viaLink, err)
+		}
 	}
 }
 
