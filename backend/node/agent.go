@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,13 +59,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	hostIP, err := advertisedAddress(cfg.Address, cfg.Listen)
+	hostIP, listen, err := endpointAddresses(cfg.Address, cfg.Listen)
 	if err != nil {
 		return err
 	}
-	if cfg.Listen == "" {
-		cfg.Listen = net.JoinHostPort(hostIP, strconv.Itoa(DefaultPort))
-	}
+	cfg.Listen = listen
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)

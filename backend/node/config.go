@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
@@ -126,6 +127,20 @@ func (c *Config) clientOptions() ([]client.Option, error) {
 		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: t, Timeout: client.DefaultTimeout}))
 	}
 	return opts, nil
+}
+
+// endpointAddresses are the InternalIP of a node configured with address
+// and listen (both optional), and the address its endpoint listens on:
+// listen, or the InternalIP on DefaultPort, never every interface.
+func endpointAddresses(address, listen string) (hostIP, listenOn string, err error) {
+	hostIP, err = advertisedAddress(address, listen)
+	if err != nil {
+		return "", "", err
+	}
+	if listen == "" {
+		listen = net.JoinHostPort(hostIP, strconv.Itoa(DefaultPort))
+	}
+	return hostIP, listen, nil
 }
 
 // advertisedAddress is the InternalIP of a node configured with address
