@@ -1,0 +1,104 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/berthpaas/berth/backend/testenv"
+	v1 "k8s.io/api/core/v1"
+)
+
+// With one node's credential, an attacker tries everything a stolen node
+// credential was once good for: reading every tenant's pods (and their
+// env), changing pods of other nodes, registering or heartbeating other
+// nodes, and writing events anywhere. Kubernetes' Node authorizer and
+// NodeRestriction allow none of it; neither does Berth.
+func TestNodeCredentialIsLimitedToItsNode(t *testing.T) {
+	env := testenv.Start(t)
+	admin := env.AdminToken
+	n1 := joinNode(t, env, "n1").Token
+	n2 := joinNode(t, env, "n2").Token
+	for _, tok := range []struct{ token, name string }{{n1, "n1"}, {n2, "n2"}} {
+		mustCode(t, env.Do(t, "POST", "/api/v1/nodes", tok.token, map[string]any{"metadata": map[string]string{"name": tok.name}}), http.StatusCreated)
+	}
+	createNamespace(t, env, admin, "tenant")
+	for _, p := range []struct{ name, node string }{{"mine", "n1"}, {"theirs", "n2"}} {
+		body := secretPod(p.name, "secret-of-"+p.name)
+		body["spec"].(map[string]any)["nodeName"] = p.node
+		mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/tenant/pods", admin, body), http.StatusCreated)
+	}
+	event := func(ns, kind, name string) map[string]any {
+		return map[string]any{
+			"metadata":       map[string]string{"generateName": "e-"},
+			"involvedObject": map[string]string{"kind": kind, "name": name, "namespace": ns},
+			"reason":         "Tested", "message": "m", "type": "Normal",
+		}
+	}
+	merge := "application/merge-patch+json"
+	tests := []struct {
+		name, method, path string
+		body               any
+		contentType        string
+		code               int
+	}{
+		{"list every pod", "GET", "/api/v1/pods", nil, "", 403},
+		{"list a project's pods", "GET", "/api/v1/namespaces/tenant/pods", nil, "", 403},
+		{"watch every pod", "GET", "/api/v1/pods?watch=1", nil, "", 403},
+		{"list another node's pods", "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn2", nil, "", 403},
+		{"list pods not on it", "GET", "/api/v1/pods?fieldSelector=spec.nodeName!%3Dn1", nil, "", 403},
+		{"get another node's pod", "GET", "/api/v1/namespaces/tenant/pods/theirs", nil, "", 403},
+		{"patch another node's pod's status", "PATCH", "/api/v1/namespaces/tenant/pods/theirs/status", `{"status":{"phase":"Failed"}}`, merge, 403},
+		{"delete another node's pod", "DELETE", "/api/v1/namespaces/tenant/pods/theirs?gracePeriodSeconds=0", nil, "", 403},
+		{"change its own pod's spec", "PATCH", "/api/v1/namespaces/tenant/pods/mine", `{"metadata":{"labels":{"x":"y"}}}`, merge, 403},
+		{"create a pod", "POST", "/api/v1/namespaces/tenant/pods", pod("planted", nil), "", 403},
+		{"register another node", "POST", "/api/v1/nodes", map[string]any{"metadata": map[string]string{"name": "n3"}}, "", 403},
+		{"heartbeat another node", "PATCH", "/api/v1/nodes/n2/status", `{"status":{"phase":"Running"}}`, merge, 403},
+		{"delete another node", "DELETE", "/api/v1/nodes/n2", nil, "", 403},
+		{"event about another node's pod", "POST", "/api/v1/namespaces/tenant/events", event("tenant", "Pod", "theirs"), "", 403},
+		{"event about another node", "POST", "/api/v1/namespaces/default/events", event("default", "Node", "n2"), "", 403},
+		{"event in a project about nothing of its own", "POST", "/api/v1/namespaces/tenant/events", event("tenant", "Service", "web"), "", 403},
+		{"read a project", "GET", "/api/v1/namespaces/tenant", nil, "", 403},
+		{"read a project's services", "GET", "/api/v1/namespaces/tenant/services", nil, "", 403},
+		{"read a pod's log", "GET", "/api/v1/namespaces/tenant/pods/mine/log", nil, "", 403},
+
+		{"list its own pods", "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1", nil, "", 200},
+		{"get its own pod", "GET", "/api/v1/namespaces/tenant/pods/mine", nil, "", 200},
+		{"patch its own pod's status", "PATCH", "/api/v1/namespaces/tenant/pods/mine/status", `{"status":{"phase":"Running"}}`, merge, 200},
+		{"heartbeat itself", "PATCH", "/api/v1/nodes/n1/status", `{"status":{"phase":"Running"}}`, merge, 200},
+		{"event about its own pod", "POST", "/api/v1/namespaces/tenant/events", event("tenant", "Pod", "mine"), "", 201},
+		{"event about itself", "POST", "/api/v1/namespaces/default/events", event("default", "Node", "n1"), "", 201},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ct []string
+			if tt.contentType != "" {
+				ct = append(ct, tt.contentType)
+			}
+			resp := env.Do(t, tt.method, tt.path, n1, tt.body, ct...)
+			mustCode(t, resp, tt.code)
+			if strings.Contains(string(resp.Body), "secret-of-theirs") {
+				t.Fatalf("the answer carries another node's pod: %s", resp.Body)
+			}
+		})
+	}
+	// What it read of its own node holds only its own pods.
+	var list v1.PodList
+	env.Do(t, "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1", n1, nil).JSON(t, &list)
+	if len(list.Items) != 1 || list.Items[0].Name != "mine" {
+		t.Fatalf("n1 lists %v", names(list.Items))
+	}
+	theirs := getPod(t, env, "tenant", "theirs")
+	if theirs.Status.Phase != v1.PodPending || theirs.DeletionTimestamp != nil {
+		t.Fatalf("another node's pod changed: %s %v", theirs.Status.Phase, theirs.DeletionTimestamp)
+	}
+}
+
+func names(pods []v1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, fmt.Sprintf("%s@%s", p.Name, p.Spec.NodeName))
+	}
+	return out
+}
