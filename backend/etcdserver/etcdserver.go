@@ -83,7 +83,11 @@ func Start(ctx context.Context, dir string, logger *slog.Logger, opts Options) (
 	cfg.PeerTLSInfo = files.peer
 	cfg.Logger = "zap"
 	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(filepath.Dir(dir), "etcd.log")}
+	logPath := filepath.Join(filepath.Dir(dir), "etcd.log")
+	if err := privateFile(logPath); err != nil {
+		return nil, fmt.Errorf("embedded etcd log: %w", err)
+	}
+	cfg.LogOutputs = []string{logPath}
 	// Keep an hour of history for watches to resume from, as a
 	// Kubernetes apiserver's periodic compaction would.
 	cfg.AutoCompactionMode = "periodic"
@@ -187,4 +191,19 @@ func NewClient(endpoints []string, tlsFiles ClientTLS) (*clientv3.Client, error)
 		return nil, fmt.Errorf("connect to etcd %v: %w", endpoints, err)
 	}
 	return c, nil
+}
+
+// privateFile creates path readable by its owner only, or makes it so:
+// etcd's logger would create it 0644, and what etcd logs (keys, errors)
+// is nobody else's business.
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -113,7 +113,7 @@ func TestClientsWithoutTheEtcdCAsCertificateAreRefused(t *testing.T) {
 func TestFileModes(t *testing.T) {
 	_, dataDir := start(t)
 	pkiDir := filepath.Join(dataDir, "etcd-pki")
-	want := map[string]os.FileMode{pkiDir: 0o700, filepath.Join(dataDir, "etcd"): 0o700}
+	want := map[string]os.FileMode{pkiDir: 0o700, filepath.Join(dataDir, "etcd"): 0o700, filepath.Join(dataDir, "etcd.log"): 0o600}
 	for _, name := range []string{"ca", "server", "peer", "client"} {
 		want[filepath.Join(pkiDir, name+".key")] = 0o600
 		want[filepath.Join(pkiDir, name+".crt")] = 0o644
