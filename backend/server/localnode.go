@@ -45,12 +45,12 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 		name = "local"
 	}
 	name = strings.ToLower(name)
-	logger = logger.With("component", "node", "node", name)
+	logger = logger.With("component", "node")
 	stateDir := filepath.Join(cfg.DataDir, "node")
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node state dir: %w", err)
 	}
-	rt, err := localRuntime(ctx, cfg, name, stateDir, logger)
+	rt, err := localRuntime(ctx, cfg, name, stateDir, logger.With("node", name))
 	if err != nil {
 		logger.Warn("no node agent; if the Docker engine does not answer, run scripts/setup (or make up) to start it, then restart berth up", "error", err)
 		return func() {}, nil
