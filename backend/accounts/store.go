@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -23,6 +24,9 @@ type Store struct {
 	hashSlots chan struct{}
 	tokens    *ttlCache[[32]byte, authResult]
 	roles     *ttlCache[roleKey, string]
+
+	hooksMu  sync.Mutex
+	onRevoke []func(Revocation) // guarded by hooksMu
 }
 
 // Open connects to the PostgreSQL database at url (a pgx connection string)

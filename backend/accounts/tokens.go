@@ -252,6 +252,9 @@ func (s *Store) RevokeTokenBySecret(ctx context.Context, secret string) error {
 	return nil
 }
 
+// forgetToken drops a revoked token from the cache and tells OnRevoke's
+// hooks.
 func (s *Store) forgetToken(key [32]byte) {
 	s.tokens.invalidate(func(k [32]byte, _ authResult) bool { return k == key })
+	s.notifyRevoked(Revocation{Credentials: [][32]byte{key}})
 }

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -104,26 +105,59 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	return nil
 }
 
-// SetPassword replaces a user's password. It returns ErrInvalid for a
-// password that is too short and ErrNotFound for an unknown user. Tokens
-// stay valid.
-func (s *Store) SetPassword(ctx context.Context, name, password string) error {
+// SetPassword replaces a user's password and ends their login sessions
+// (console and CLI logins) but the one whose secret is keep ("" ends them
+// all): whoever holds a session made with the old password is out. API
+// tokens stay valid: their owner revokes them one by one. It returns how
+// many sessions ended, ErrInvalid for a password that is too short or too
+// long and ErrNotFound for an unknown user.
+func (s *Store) SetPassword(ctx context.Context, name, password, keep string) (int, error) {
 	if err := validatePassword(password); err != nil {
-		return err
+		return 0, err
 	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
+		return 0, err
+	}
+	var keepHash []byte
+	if keep != "" {
+		h := sha256.Sum256([]byte(keep))
+		keepHash = h[:]
+	}
+	var ended [][32]byte
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $2 WHERE name = $1 RETURNING id`, name, hash).Scan(&id); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `UPDATE tokens SET revoked_at = now()
+			WHERE user_id = $1 AND kind = $2 AND revoked_at IS NULL AND ($3::bytea IS NULL OR secret_hash <> $3)
+			RETURNING secret_hash`, id, KindSession, keepHash)
+		if err != nil {
+			return err
+		}
+		hashes, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		for _, h := range hashes {
+			ended = append(ended, [32]byte(h))
+		}
 		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("user %q: %w", name, ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE name = $1`, name, hash)
 	if err != nil {
-		return fmt.Errorf("set password of %q: %w", name, err)
+		return 0, fmt.Errorf("set password of %q: %w", name, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("user %q: %w", name, ErrNotFound)
+	if len(ended) > 0 {
+		gone := make(map[[32]byte]bool, len(ended))
+		for _, h := range ended {
+			gone[h] = true
+		}
+		s.tokens.invalidate(func(k [32]byte, _ authResult) bool { return gone[k] })
+		s.notifyRevoked(Revocation{Credentials: ended})
 	}
-	s.logger.Info("changed password", "user", name)
-	return nil
+	s.logger.Info("changed password", "user", name, "sessions_ended", len(ended))
+	return len(ended), nil
 }
 
 // CheckPassword returns the user if password is theirs, and
@@ -166,10 +200,12 @@ func (s *Store) hash(ctx context.Context, password string) (string, error) {
 	return hash, nil
 }
 
-// forgetUser drops every cached fact about a user.
+// forgetUser drops every cached fact about a deleted user and tells
+// OnRevoke's hooks.
 func (s *Store) forgetUser(id int64) {
 	s.tokens.invalidate(func(_ [32]byte, r authResult) bool { return r.user.ID == id })
 	s.roles.invalidate(func(k roleKey, _ string) bool { return k.userID == id })
+	s.notifyRevoked(Revocation{UserID: id})
 }
 
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation.

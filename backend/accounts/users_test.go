@@ -1,8 +1,10 @@
 package accounts
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCreateUser(t *testing.T) {
@@ -113,16 +115,57 @@ func TestCheckPassword(t *testing.T) {
 }
 
 func TestSetPassword(t *testing.T) {
-	s := testStore(t)
+	s := ownStore(t)
 	ctx := t.Context()
-	mustCreateUser(t, s, "changer")
+	u := mustCreateUser(t, s, "changer")
+	revoked := recordRevocations(s)
+	secret := func(name, kind string) string {
+		sec, _, err := s.CreateToken(ctx, u.ID, name, kind, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.AuthenticateToken(ctx, sec); err != nil { // cached, so the change must reach the cache
+			t.Fatal(err)
+		}
+		return sec
+	}
+	current, laptop, phone, ci := secret("session-current", KindSession), secret("session-laptop", KindSession), secret("session-phone", KindSession), secret("ci", KindAPI)
 
-	wantErr(t, "SetPassword short", s.SetPassword(ctx, "changer", "short"), ErrInvalid)
-	wantErr(t, "SetPassword unknown", s.SetPassword(ctx, "no-such-changer", "long enough"), ErrNotFound)
-	wantErr(t, "SetPassword", s.SetPassword(ctx, "changer", "battery staple"), nil)
+	_, err := s.SetPassword(ctx, "changer", "short", current)
+	wantErr(t, "SetPassword short", err, ErrInvalid)
+	_, err = s.SetPassword(ctx, "no-such-changer", "long enough", "")
+	wantErr(t, "SetPassword unknown", err, ErrNotFound)
+	ended, err := s.SetPassword(ctx, "changer", "battery staple", current)
+	wantErr(t, "SetPassword", err, nil)
+	if ended != 2 {
+		t.Errorf("SetPassword ended %d sessions, want 2", ended)
+	}
 
-	_, err := s.CheckPassword(ctx, "changer", "correct horse")
+	_, err = s.CheckPassword(ctx, "changer", "correct horse")
 	wantErr(t, "old password", err, ErrInvalidCredentials)
 	_, err = s.CheckPassword(ctx, "changer", "battery staple")
 	wantErr(t, "new password", err, nil)
+
+	for _, tt := range []struct {
+		name, secret string
+		want         error
+	}{
+		{"the session that changed it", current, nil},
+		{"another session", laptop, ErrUnauthenticated},
+		{"a third session", phone, ErrUnauthenticated},
+		{"an API token", ci, nil},
+	} {
+		_, _, err := s.AuthenticateToken(ctx, tt.secret)
+		wantErr(t, tt.name, err, tt.want)
+	}
+	want := []Revocation{{Credentials: [][32]byte{sha256.Sum256([]byte(laptop)), sha256.Sum256([]byte(phone))}}}
+	if got := revoked(); !sameRevocations(got, want) {
+		t.Errorf("revocations told %v, want %v", got, want)
+	}
+
+	ended, err = s.SetPassword(ctx, "changer", "battery staple 2", "")
+	wantErr(t, "SetPassword keeping none", err, nil)
+	if ended != 1 {
+		t.Errorf("SetPassword without a session to keep ended %d, want 1", ended)
+	}
 }
