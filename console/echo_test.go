@@ -18,7 +18,13 @@ func TestConsoleOnTheAPIsOwnEcho(t *testing.T) {
 	c := New(Config{API: e, Files: testFiles})
 	c.Register(e)
 	e.GET("/apis/berth.dev/v1/whoami", func(ec echo.Context) error {
-		return ec.JSON(http.StatusOK, map[string]string{"kind": "WhoAmI", "username": "alice"})
+		// The session watch: the caller, then open for the socket's life.
+		resp := ec.Response()
+		resp.WriteHeader(http.StatusOK)
+		json.NewEncoder(resp).Encode(map[string]any{"type": "ADDED", "object": map[string]string{"kind": "WhoAmI", "username": "alice"}})
+		resp.Flush()
+		<-ec.Request().Context().Done()
+		return nil
 	})
 	e.GET("/api/v1/namespaces/demo/pods", func(ec echo.Context) error {
 		resp := ec.Response()

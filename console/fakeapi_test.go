@@ -14,9 +14,11 @@ import (
 // goodSession is the only session the fake API accepts.
 const goodSession = "good-session"
 
-// fakeAPI is a hand-written stand-in for Berth's API: whoami, and watches
-// of a few paths.
+// fakeAPI is a hand-written stand-in for Berth's API: the session watch
+// (whoami?watch=1), and watches of a few paths.
 //
+//	/apis/berth.dev/v1/whoami?watch=1 the session: ADDED, then open until
+//	                                  endSession
 //	/api/v1/namespaces/demo/pods      history of pod events, then live ones
 //	                                  (append); 410 below compactedBelow
 //	/api/v1/namespaces/demo/services  two events, then the stream ends
@@ -30,7 +32,11 @@ type fakeAPI struct {
 	changed  chan struct{} // closed and replaced by append
 	requests []*http.Request
 
-	live atomic.Int64 // watch handlers running
+	live  atomic.Int64 // watch handlers running
+	holds atomic.Int64 // session watches running
+
+	endOnce    sync.Once
+	sessionEnd chan struct{} // closed by endSession
 }
 
 type fakeEvent struct {
@@ -39,7 +45,7 @@ type fakeEvent struct {
 }
 
 func newFakeAPI() *fakeAPI {
-	f := &fakeAPI{changed: make(chan struct{})}
+	f := &fakeAPI{changed: make(chan struct{}), sessionEnd: make(chan struct{})}
 	for i := 1; i <= 3; i++ {
 		f.append("ADDED", fmt.Sprintf("web-%d", i))
 	}
@@ -73,9 +79,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeFakeStatus(w, newStatus(http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "invalid, expired or revoked credentials"))
 		return
 	}
-	if r.URL.Path == whoamiPath {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintln(w, `{"kind":"WhoAmI","apiVersion":"berth.dev/v1","username":"alice"}`)
+	if r.URL.Path+"?"+r.URL.RawQuery == holdPath {
+		f.holdSession(w, r)
 		return
 	}
 	if r.URL.Query().Get("watch") != "1" {
@@ -104,6 +109,26 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeFakeStatus(w, newStatus(http.StatusNotFound, metav1.StatusReasonNotFound, "not found"))
 	}
+}
+
+// holdSession answers the session watch: the caller, then nothing until
+// the request or the session ends.
+func (f *fakeAPI) holdSession(w http.ResponseWriter, r *http.Request) {
+	f.holds.Add(1)
+	defer f.holds.Add(-1)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintln(w, `{"type":"ADDED","object":{"kind":"WhoAmI","apiVersion":"berth.dev/v1","username":"alice"}}`)
+	w.(http.Flusher).Flush()
+	select {
+	case <-r.Context().Done():
+	case <-f.sessionEnd:
+	}
+}
+
+// endSession ends the session as a logout would: the session watches end.
+func (f *fakeAPI) endSession() {
+	f.endOnce.Do(func() { close(f.sessionEnd) })
 }
 
 // watchPods streams the pod events after the requested version, then the

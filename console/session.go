@@ -65,9 +65,10 @@ const (
 	typeClosed = "CLOSED"
 )
 
-// run serves the socket until it closes, then ends every watch and waits
-// for the goroutines of the socket.
-func (s *session) run(conn *websocket.Conn) {
+// run serves the socket until it closes, or until held ends (the session
+// was revoked), then ends every watch and waits for the goroutines of the
+// socket.
+func (s *session) run(conn *websocket.Conn, held *sessionHold) {
 	s.mu.Lock()
 	s.conn = conn
 	s.mu.Unlock()
@@ -82,8 +83,9 @@ func (s *session) run(conn *websocket.Conn) {
 	conn.SetReadLimit(maxMessage)
 	conn.SetReadDeadline(time.Now().Add(pongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.ping(conn)
+	go s.watchSession(conn, held)
 	s.logger.Debug("watch socket open")
 	for {
 		_, data, err := conn.ReadMessage()
@@ -94,6 +96,25 @@ func (s *session) run(conn *websocket.Conn) {
 		conn.SetReadDeadline(time.Now().Add(pongWait))
 		s.handle(data)
 	}
+}
+
+// closeSessionEnded is the close code of a socket whose session ended
+// (logout, password change, token revoked, user deleted): the browser
+// asks whoami, gets 401 and shows the sign-in page.
+const closeSessionEnded = 4001
+
+// watchSession reads the session watch until it ends. If the socket is
+// still open then, the session is over: the socket closes.
+func (s *session) watchSession(conn *websocket.Conn, held *sessionHold) {
+	defer s.wg.Done()
+	io.Copy(io.Discard, held.resp.body)
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.logger.Info("session ended: closing its socket")
+	msg := websocket.FormatCloseMessage(closeSessionEnded, "session ended")
+	conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeTimeout))
+	s.cancel()
 }
 
 // goAway tells the browser the server is going away and ends the socket.

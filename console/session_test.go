@@ -330,7 +330,7 @@ func TestWatchSocketCloseLeavesNothing(t *testing.T) {
 			}
 			tt.close(conn)
 			waitFor(t, "every watch to end", func() bool {
-				return c.liveWatches.Load() == 0 && api.live.Load() == 0 && c.sessionCount() == 0
+				return c.liveWatches.Load() == 0 && api.live.Load() == 0 && api.holds.Load() == 0 && c.sessionCount() == 0
 			})
 			waitFor(t, fmt.Sprintf("goroutines back to the baseline of %d", baseline), func() bool {
 				return runtime.NumGoroutine() <= baseline

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,9 +18,11 @@ import (
 // /auth/login.
 const sessionCookie = "berth_session"
 
-// whoamiPath is asked once per websocket, with the browser's cookie, to
-// refuse a dead session before upgrading.
-const whoamiPath = "/apis/berth.dev/v1/whoami"
+// holdPath is watched for the life of each websocket, with the browser's
+// cookie: the API refuses a dead session (401) or one past its socket
+// limit (429) before the upgrade, counts the socket while it lasts, and
+// ends the watch, and so the socket, when the session is revoked.
+const holdPath = "/apis/berth.dev/v1/whoami?watch=1"
 
 const (
 	pingInterval = 30 * time.Second
@@ -62,24 +65,49 @@ func (c *Console) checkOrigin(r *http.Request) bool {
 		u.Path == "" && u.User == nil
 }
 
-// authenticate asks the API who the request's session belongs to. It
-// returns nil when the API accepts it, and otherwise the API's Status.
-func (c *Console) authenticate(r *http.Request) *metav1.Status {
-	ctx, cancel := context.WithTimeout(r.Context(), authTimeout)
-	defer cancel()
-	req, err := apiRequest(ctx, r, whoamiPath)
+// sessionHold is the open session watch of a socket: its body ends when
+// the session does.
+type sessionHold struct {
+	resp   *apiResponse
+	cancel context.CancelFunc
+}
+
+// Close ends the watch and waits for its handler to return.
+func (h *sessionHold) Close() {
+	h.cancel()
+	h.resp.Close()
+}
+
+// hold opens the session watch of a socket (holdPath) under ctx, which
+// must last as long as the socket. It returns the open watch, or the
+// API's refusal as a Status.
+func (c *Console) hold(ctx context.Context, r *http.Request) (*sessionHold, *metav1.Status) {
+	req, err := apiRequest(ctx, r, holdPath)
 	if err != nil {
-		return newStatus(http.StatusInternalServerError, metav1.StatusReasonInternalError, err.Error())
+		return nil, newStatus(http.StatusInternalServerError, metav1.StatusReasonInternalError, err.Error())
 	}
+	// Only the answer is bounded by authTimeout; the watch itself lasts.
+	answered := make(chan struct{})
+	ctx, cancel := context.WithCancel(ctx)
+	defer close(answered)
+	go func() {
+		select {
+		case <-answered:
+		case <-time.After(authTimeout):
+			cancel()
+		}
+	}()
 	resp, err := c.serveAPI(ctx, req)
 	if err != nil {
-		return newStatus(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, "the API did not answer: "+err.Error())
+		cancel()
+		return nil, newStatus(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, "the API did not answer: "+err.Error())
 	}
-	defer resp.Close()
 	if resp.code != http.StatusOK {
-		return readStatus(resp)
+		defer resp.Close()
+		defer cancel()
+		return nil, readStatus(resp)
 	}
-	return nil
+	return &sessionHold{resp: resp, cancel: cancel}, nil
 }
 
 // serveWatch upgrades GET /console/ws/watch after checking the origin and
@@ -94,9 +122,6 @@ func (c *Console) serveWatch(ec echo.Context) error {
 		return writeStatus(ec, newStatus(http.StatusUnauthorized, metav1.StatusReasonUnauthorized,
 			"no session: log in first"))
 	}
-	if st := c.authenticate(r); st != nil {
-		return writeStatus(ec, st)
-	}
 	s, ok := c.open(r)
 	if !ok {
 		return writeStatus(ec, newStatus(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
@@ -104,13 +129,19 @@ func (c *Console) serveWatch(ec echo.Context) error {
 	}
 	defer c.handlers.Done()
 	defer c.forget(s)
+	held, st := c.hold(s.ctx, r)
+	if st != nil {
+		s.cancel()
+		return writeStatus(ec, st)
+	}
+	defer held.Close()
 	upgrader := websocket.Upgrader{CheckOrigin: c.checkOrigin}
 	conn, err := upgrader.Upgrade(ec.Response(), r, nil)
 	if err != nil {
 		s.cancel()
 		return nil // the upgrader has answered
 	}
-	s.run(conn)
+	s.run(conn, held)
 	return nil
 }
 
@@ -143,6 +174,11 @@ func (c *Console) forget(s *session) {
 	c.mu.Unlock()
 }
 
+// writeStatus answers st, with Retry-After when it says when to retry (a
+// limit reached).
 func writeStatus(ec echo.Context, st *metav1.Status) error {
+	if d := st.Details; d != nil && d.RetryAfterSeconds > 0 {
+		ec.Response().Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfterSeconds)))
+	}
 	return ec.JSON(int(st.Code), st)
 }

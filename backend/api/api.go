@@ -20,6 +20,7 @@ import (
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/pki"
 	"github.com/berthpaas/berth/backend/registry/core"
+	"github.com/berthpaas/berth/backend/streams"
 	"github.com/labstack/echo/v4"
 	"sigs.k8s.io/yaml"
 )
@@ -44,6 +45,10 @@ type Config struct {
 	// NodeCredentialTTL is the life of a node's credential and serving
 	// certificate; accounts.DefaultNodeCredentialTTL when zero.
 	NodeCredentialTTL time.Duration
+	// Streams bounds and tracks the long-lived requests (watches, log
+	// follows, exec and attach, console sockets) and ends those of revoked
+	// credentials; nil gives one with the default limits and no re-check.
+	Streams *streams.Registry
 	// MaxTokenTTL bounds the life of the tokens users create; zero means
 	// DefaultMaxTokenTTL.
 	MaxTokenTTL time.Duration
@@ -59,6 +64,7 @@ type API struct {
 	logger      *slog.Logger
 	limiter     *accounts.LoginLimiter
 	maxTokenTTL time.Duration
+	streams     *streams.Registry
 	// servesTLS: see Config.ServesTLS.
 	servesTLS bool
 	// nodes issues node credentials and certificates, and reaches agents.
@@ -76,6 +82,9 @@ func New(cfg Config) *API {
 	if cfg.MaxTokenTTL <= 0 {
 		cfg.MaxTokenTTL = DefaultMaxTokenTTL
 	}
+	if cfg.Streams == nil {
+		cfg.Streams = streams.New(streams.Config{Logger: cfg.Logger})
+	}
 	a := &API{
 		regs:        cfg.Registries,
 		accounts:    cfg.Accounts,
@@ -83,6 +92,7 @@ func New(cfg Config) *API {
 		limiter:     accounts.NewLoginLimiter(accounts.LimiterConfig{}),
 		servesTLS:   cfg.ServesTLS,
 		maxTokenTTL: cfg.MaxTokenTTL,
+		streams:     cfg.Streams,
 
 		nodes: newNodeTrust(cfg.ClusterCA, cfg.NodeCredentialTTL),
 		audit: &auditor{writer: cfg.Audit, logger: cfg.Logger},
@@ -222,8 +232,10 @@ func sortedNames(m map[string]*resource) []string {
 	return names
 }
 
-// EndStreams ends every open watch; the HTTP server calls it when it
-// shuts down, so that draining does not wait for hour-long streams.
+// EndStreams ends every open stream (watches, log follows, exec and
+// attach sessions); the HTTP server calls it when it shuts down, so that
+// draining does not wait for hour-long streams.
 func (a *API) EndStreams() {
 	a.streamsOnce.Do(func() { close(a.streamsDone) })
+	a.streams.Shutdown()
 }

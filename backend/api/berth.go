@@ -40,6 +40,9 @@ const (
 // serveBerth handles berth.dev/v1 resources, with the handler the
 // resource declares for the verb.
 func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) error {
+	if ri.Verb == "watch" && res.watch != nil && ri.Subresource == "" {
+		return res.watch(c, ri, res)
+	}
 	h, ok := res.verbs[ri.Verb]
 	if !ok || ri.Subresource != "" {
 		return echo.NewHTTPError(http.StatusMethodNotAllowed, fmt.Sprintf("%s does not support %s", res.name, ri.Verb))
@@ -412,6 +415,7 @@ func (a *API) listAudit(c echo.Context, _ auth.RequestInfo) (runtime.Object, err
 		out.Items = append(out.Items, berthv1.AuditEntry{
 			At: metav1.NewTime(e.At), User: e.User, Verb: e.Verb, Resource: e.Resource,
 			Namespace: e.Namespace, Name: e.Name, Code: e.Code, SourceIP: e.SourceIP, UserAgent: e.UserAgent,
+			Stage: e.Stage, Details: e.Details,
 		})
 	}
 	return out, nil

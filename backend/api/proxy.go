@@ -14,13 +14,16 @@ import (
 
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/errdefs"
+	"github.com/berthpaas/berth/backend/streams"
 	"github.com/labstack/echo/v4"
 	v1 "k8s.io/api/core/v1"
 )
 
 // proxyToNode forwards a pod operation to the agent of the pod's node,
 // replacing the caller's credential with the master's. Streams (log
-// follow) and websocket upgrades (exec, attach) pass through.
+// follow) and websocket upgrades (exec, attach) pass through; they take a
+// stream slot (429 past the limits) and end when the caller's credential
+// is revoked. Logs, exec and attach are audited as they start and end.
 func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) error {
 	if err := validateSubresourceQuery(ri.Subresource, c.Request().URL.Query()); err != nil {
 		return statusError(err, res.groupResource(), ri.Name)
@@ -50,6 +53,16 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 	q.Set("container", container)
 	target.Path = "/pods/" + string(pod.UID) + "/" + ri.Subresource
 	target.RawQuery = q.Encode()
+
+	if kind, ok := streamKind(ri.Subresource, q); ok {
+		stream, err := a.openStream(c, kind)
+		if err != nil {
+			return statusError(err, res.groupResource(), ri.Name)
+		}
+		defer stream.Close()
+		c.SetRequest(c.Request().WithContext(stream.Context()))
+	}
+	session := a.audit.startSession(c, ri, container, q)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = target
@@ -61,13 +74,36 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 		},
 		Transport:     transport,
 		FlushInterval: -1,
+		ModifyResponse: func(r *http.Response) error {
+			session.started(r.StatusCode)
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			a.logger.Warn("node unreachable", "node", pod.Spec.NodeName, "error", err)
-			a.errorHandler(statusError(fmt.Errorf("node %q does not answer: %v: %w", pod.Spec.NodeName, err, errNodeUnreachable), res.groupResource(), pod.Name), c)
+			se := statusError(fmt.Errorf("node %q does not answer: %v: %w", pod.Spec.NodeName, err, errNodeUnreachable), res.groupResource(), pod.Name)
+			session.failed(int(se.ErrStatus.Code))
+			a.errorHandler(se, c)
 		},
 	}
+	// Deferred: a stream cut off mid-body (the credential revoked) ends
+	// in ReverseProxy's http.ErrAbortHandler panic.
+	defer session.end(c.Request().Context())
 	proxy.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// streamKind says which kind of stream a pod subresource request opens, if
+// any: exec and attach sessions, and log follows.
+func streamKind(subresource string, q url.Values) (streams.Kind, bool) {
+	switch subresource {
+	case "exec", "attach":
+		return streams.Exec, true
+	case "log":
+		// As the agent reads it: a follow it would refuse takes no slot.
+		follow, _ := strconv.ParseBool(q.Get("follow"))
+		return streams.Log, follow
+	}
+	return "", false
 }
 
 func (a *API) agentURL(c echo.Context, nodeName string) (*url.URL, error) {
@@ -101,38 +137,24 @@ type integerParam struct {
 	min, max int64
 }
 
-// subresourceParams are the typed query parameters of each proxied pod
-// subresource, as Kubernetes' PodLogOptions, PodExecOptions and
-// PodAttachOptions define them, with its bounds (ValidatePodLogOptions).
-var subresourceParams = map[string]struct {
-	bools    []string
-	integers []integerParam
-}{
-	"log": {
-		bools: []string{"follow", "previous", "timestamps", "insecureSkipTLSVerifyBackend"},
-		integers: []integerParam{
-			{"sinceSeconds", 1, maxSinceSeconds},
-			{"tailLines", 0, math.MaxInt64},
-			{"limitBytes", 1, math.MaxInt64},
-		},
-	},
-	"exec":   {bools: []string{"stdin", "stdout", "stderr", "tty"}},
-	"attach": {bools: []string{"stdin", "stdout", "stderr", "tty"}},
+// logIntegerParams are the integer query parameters of a pod's log, as
+// Kubernetes' PodLogOptions defines them, with their bounds
+// (ValidatePodLogOptions). Exec and attach take none; their booleans are
+// read as Kubernetes reads them (anything but a false word is true).
+var logIntegerParams = []integerParam{
+	{"sinceSeconds", 1, maxSinceSeconds},
+	{"tailLines", 0, math.MaxInt64},
+	{"limitBytes", 1, math.MaxInt64},
 }
 
 // validateSubresourceQuery checks the typed query parameters of a pod
 // subresource before the request goes to the node, so that a bad one is a
 // 400 naming it rather than whatever the agent or Docker makes of it.
 func validateSubresourceQuery(subresource string, q url.Values) error {
-	params := subresourceParams[subresource]
-	for _, name := range params.bools {
-		for _, v := range q[name] {
-			if _, err := strconv.ParseBool(v); err != nil {
-				return errdefs.BadRequest("invalid value %q for query parameter %s: must be true or false", v, name)
-			}
-		}
+	if subresource != "log" {
+		return nil
 	}
-	for _, p := range params.integers {
+	for _, p := range logIntegerParams {
 		for _, v := range q[p.name] {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < p.min || n > p.max {
@@ -140,15 +162,13 @@ func validateSubresourceQuery(subresource string, q url.Values) error {
 			}
 		}
 	}
-	if subresource == "log" {
-		for _, v := range q["sinceTime"] {
-			if _, err := time.Parse(time.RFC3339, v); err != nil {
-				return errdefs.BadRequest("invalid value %q for query parameter sinceTime: must be an RFC 3339 time", v)
-			}
+	for _, v := range q["sinceTime"] {
+		if _, err := time.Parse(time.RFC3339, v); err != nil {
+			return errdefs.BadRequest("invalid value %q for query parameter sinceTime: must be an RFC 3339 time", v)
 		}
-		if q.Has("sinceTime") && q.Has("sinceSeconds") {
-			return errdefs.BadRequest("at most one of sinceTime or sinceSeconds may be specified")
-		}
+	}
+	if q.Has("sinceTime") && q.Has("sinceSeconds") {
+		return errdefs.BadRequest("at most one of sinceTime or sinceSeconds may be specified")
 	}
 	return nil
 }

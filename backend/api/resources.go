@@ -36,6 +36,9 @@ type resource struct {
 	registry *generic.Registry
 	// verbs serve Berth's resources that are not in etcd, by verb.
 	verbs map[string]objectHandler
+	// watch, when set, serves the watch verb of a Berth resource, which
+	// writes its own answer (whoami: held while the credential is valid).
+	watch handlerFunc
 	// subresources beside status (which the registry serves when the
 	// strategy HasStatus).
 	subresources map[string]subresource
@@ -104,7 +107,7 @@ func (a *API) berthResources() map[string]*resource {
 		{group: berthGroup, name: "tokens", singular: "token", kind: "Token",
 			verbs: map[string]objectHandler{"list": a.listTokens, "create": a.createToken, "delete": a.deleteToken}},
 		{group: berthGroup, name: "whoami", singular: "whoami", kind: "WhoAmI",
-			verbs: map[string]objectHandler{"get": a.whoAmI, "list": a.whoAmI}},
+			verbs: map[string]objectHandler{"get": a.whoAmI, "list": a.whoAmI}, watch: a.watchWhoAmI},
 		{group: berthGroup, name: "auditentries", singular: "auditentry", kind: "AuditEntry",
 			verbs: map[string]objectHandler{"list": a.listAudit}},
 	}
@@ -127,6 +130,9 @@ func (r *resource) discoveryVerbs() []string {
 	verbs := make([]string, 0, len(r.verbs))
 	for v := range r.verbs {
 		verbs = append(verbs, v)
+	}
+	if r.watch != nil {
+		verbs = append(verbs, "watch")
 	}
 	sort.Strings(verbs)
 	return verbs

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/berthpaas/berth/backend/streams"
 	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -37,7 +38,12 @@ func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 	if seconds != nil && *seconds > 0 && *seconds < int64(maxWatchTimeout/time.Second) {
 		timeout = time.Duration(*seconds) * time.Second
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
+	stream, err := a.openStream(c, streams.Watch)
+	if err != nil {
+		return statusError(err, res.groupResource(), "")
+	}
+	defer stream.Close()
+	ctx, cancel := context.WithTimeout(stream.Context(), timeout)
 	defer cancel()
 	events, err := res.registry.Watch(ctx, ns, opts)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/streams"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -34,7 +35,14 @@ type auditDrops interface {
 	Dropped() uint64
 }
 
-func newMetrics(labels labeler, audit auditDrops) *metrics {
+// streamCounts says how many streams of each kind are open and how many
+// were refused (streams.Registry).
+type streamCounts interface {
+	OpenCount(kind streams.Kind) int
+	Refused(kind streams.Kind) uint64
+}
+
+func newMetrics(labels labeler, audit auditDrops, reg streamCounts) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,6 +62,16 @@ func newMetrics(labels labeler, audit auditDrops) *metrics {
 			Help: "Audit entries lost: the queue stayed full past the wait, or the database refused a batch.",
 		}, func() float64 { return float64(audit.Dropped()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, kind := range streams.Kinds {
+		labels := prometheus.Labels{"kind": string(kind)}
+		m.registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "berth_streams_open", Help: "Long-lived requests open, by kind (watch, log, exec, console).", ConstLabels: labels,
+			}, func() float64 { return float64(reg.OpenCount(kind)) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "berth_streams_refused_total", Help: "Long-lived requests refused at a per-user or total limit, by kind.", ConstLabels: labels,
+			}, func() float64 { return float64(reg.Refused(kind)) }))
+	}
 	return m
 }
 

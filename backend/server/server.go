@@ -35,6 +35,7 @@ import (
 	"github.com/berthpaas/berth/backend/leader"
 	"github.com/berthpaas/berth/backend/pgserver"
 	"github.com/berthpaas/berth/backend/registry/storage"
+	"github.com/berthpaas/berth/backend/streams"
 	"github.com/labstack/echo/v4"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	v1 "k8s.io/api/core/v1"
@@ -83,6 +84,15 @@ type Config struct {
 	// echo, whose handler also serves their in-process API calls; what it
 	// returns is called when the server shuts down.
 	Mount func(e *echo.Echo) (shutdown func())
+	// StreamLimits bound the watches, log follows, exec and attach
+	// sessions and console sockets open at once, per user and in total
+	// (--max-streams-per-user, --max-streams); zero values take
+	// streams.DefaultLimits.
+	StreamLimits streams.Limits
+	// StreamRecheckInterval is how often the credentials of open streams
+	// are checked against the database, and so how long a stream may
+	// outlive a revocation made on another master; default 10 s.
+	StreamRecheckInterval time.Duration
 	// MaxTokenTTL bounds the life of the tokens users create (--max-token-ttl);
 	// zero means api.DefaultMaxTokenTTL, one year.
 	MaxTokenTTL time.Duration
@@ -170,9 +180,11 @@ func Run(ctx context.Context, cfg Config) error {
 		Memberships: acct, Auditor: componentAuditor{writer: audit},
 		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts, EventTTL: cfg.EventTTL,
 	})
+	streamRegistry, stopStreams := startStreams(ctx, cfg, acct, logger)
+	cleanups = append(cleanups, stopStreams)
 	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger,
 		ServesTLS: cluster.ca != nil, MaxTokenTTL: cfg.MaxTokenTTL,
-		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL})
+		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL, Streams: streamRegistry})
 	if err := ensureDefaultNamespace(ctx, store, acct); err != nil {
 		return err
 	}
@@ -180,7 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cleanups = append(cleanups, startControllers(ctx, etcdClient, regs, leaderIdentity(cfg.Listen), logger))
 	}
 
-	e := newEcho(apiServer, etcdClient, acct, audit, logger)
+	e := newEcho(apiServer, etcdClient, acct, audit, streamRegistry, logger)
 	var unmount func()
 	if cfg.Mount != nil {
 		unmount = cfg.Mount(e)
@@ -383,13 +395,13 @@ func printWelcome(cfg Config, url, password, caFile string) {
 	fmt.Fprintln(cfg.Out)
 }
 
-func newEcho(a *api.API, etcd *clientv3.Client, acct *accounts.Store, audit *accounts.AuditWriter, logger *slog.Logger) *echo.Echo {
+func newEcho(a *api.API, etcd *clientv3.Client, acct *accounts.Store, audit *accounts.AuditWriter, reg *streams.Registry, logger *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	// Client addresses (login rate limits, audit) come from the connection;
 	// forwarded headers are not trusted, since no proxy is configured.
 	e.IPExtractor = echo.ExtractIPDirect()
-	m := newMetrics(a, audit)
+	m := newMetrics(a, audit, reg)
 	e.Use(m.middleware, recoverer(logger), strictTransportSecurity)
 	a.Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })

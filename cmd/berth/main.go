@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/berthpaas/berth/backend/etcdserver"
 	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/server"
+	"github.com/berthpaas/berth/backend/streams"
 	"github.com/berthpaas/berth/backend/version"
 	"github.com/berthpaas/berth/cli"
 	"github.com/berthpaas/berth/console"
@@ -73,6 +75,7 @@ type serverFlags struct {
 	maxReplicas                                           int32
 	hostPortRange                                         string
 	eventTTL                                              time.Duration
+	maxStreamsPerUser, maxStreams                         map[string]int
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -93,6 +96,45 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().Int32Var(&f.maxReplicas, "max-replicas", admission.DefaultMaxReplicas, "most replicas one replication controller may ask for")
 	cmd.Flags().StringVar(&f.hostPortRange, "host-port-range", admission.DefaultHostPortRange.String(), "host ports that tenants' pods may publish (cluster admins' are not limited)")
 	cmd.Flags().DurationVar(&f.eventTTL, "event-ttl", core.DefaultEventTTL, "how long events are kept")
+	cmd.Flags().StringToIntVar(&f.maxStreamsPerUser, "max-streams-per-user", limitFlag(streams.DefaultLimits.PerUser),
+		"streams one user may hold open at once, by kind: watch, log (follows), exec (exec and attach), console (sockets)")
+	cmd.Flags().StringToIntVar(&f.maxStreams, "max-streams", limitFlag(streams.DefaultLimits.Total),
+		"streams all users together may hold open at once on this master, by kind")
+}
+
+func limitFlag(limits map[streams.Kind]int) map[string]int {
+	out := make(map[string]int, len(limits))
+	for k, v := range limits {
+		out[string(k)] = v
+	}
+	return out
+}
+
+// streamLimits reads --max-streams-per-user and --max-streams.
+func (f *serverFlags) streamLimits() (streams.Limits, error) {
+	perUser, err := kindLimits("--max-streams-per-user", f.maxStreamsPerUser)
+	if err != nil {
+		return streams.Limits{}, err
+	}
+	total, err := kindLimits("--max-streams", f.maxStreams)
+	if err != nil {
+		return streams.Limits{}, err
+	}
+	return streams.Limits{PerUser: perUser, Total: total}, nil
+}
+
+func kindLimits(flag string, in map[string]int) (map[streams.Kind]int, error) {
+	out := make(map[streams.Kind]int, len(in))
+	for k, v := range in {
+		if !slices.Contains(streams.Kinds, streams.Kind(k)) {
+			return nil, fmt.Errorf("%s: unknown kind %q: want watch, log, exec or console", flag, k)
+		}
+		if v <= 0 {
+			return nil, fmt.Errorf("%s: %s=%d: must be positive", flag, k, v)
+		}
+		out[streams.Kind(k)] = v
+	}
+	return out, nil
 }
 
 func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
@@ -121,6 +163,10 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 	hostPorts, err := admission.ParsePortRange(f.hostPortRange)
 	if err != nil {
 		return server.Config{}, fmt.Errorf("--host-port-range: %w", err)
+	}
+	limits, err := f.streamLimits()
+	if err != nil {
+		return server.Config{}, err
 	}
 	var endpoints []string
 	for _, e := range strings.Split(f.etcdEndpoints, ",") {
@@ -161,6 +207,7 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		MaxReplicas:       f.maxReplicas,
 		HostPorts:         hostPorts,
 		EventTTL:          f.eventTTL,
+		StreamLimits:      limits,
 	}, nil
 }
 

@@ -161,6 +161,13 @@ type AuditEntry struct {
 	Code      int         `json:"code"`
 	SourceIP  string      `json:"sourceIP,omitempty"`
 	UserAgent string      `json:"userAgent,omitempty"`
+	// Stage is set on the two entries of a stream (log, exec, attach):
+	// ResponseStarted when the node answered, ResponseComplete when it
+	// ended.
+	Stage string `json:"stage,omitempty"`
+	// Details is a JSON object: a session's container, command and
+	// duration.
+	Details string `json:"details,omitempty"`
 }
 
 // AuditEntryList answers GET /apis/berth.dev/v1/auditentries (cluster
