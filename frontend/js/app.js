@@ -52,7 +52,7 @@
 //                (<berth-pod-page namespace name tab>, pages/pod.js)
 
 import { get, paths, logout, onUnauthorized } from './api.js';
-import { onConnectionState } from './watch.js';
+import { onConnectionState, onSessionEnded } from './watch.js';
 import { route, current, navigate, to } from './router.js';
 import { h, icon, link, replace } from './ui/dom.js';
 import { session, sessionEvents, loadSession, clearSession } from './ui/session.js';
@@ -94,6 +94,11 @@ class BerthApp extends HTMLElement {
         this.lastCheck = Date.now();
         get(paths.whoami()).catch(() => {});
       }
+    });
+    // The server ended the session (signed out elsewhere, the password
+    // changed): asking who we are brings up sign-in through onUnauthorized.
+    onSessionEnded(() => {
+      if (!this.signingOut && session.username) get(paths.whoami()).catch(() => {});
     });
     onUnauthorized(() => {
       const cur = current();
@@ -164,8 +169,10 @@ class BerthApp extends HTMLElement {
   }
 
   async signOut() {
+    this.signingOut = true;
     try { await logout(); } catch { /* the session may be gone already */ }
     clearSession();
+    this.signingOut = false;
     navigate(to.login());
   }
 

@@ -7,6 +7,7 @@
 //   server → client  {"id":"w1","type":"ADDED"|"MODIFIED"|"DELETED","object":{...}}
 //                    {"id":"w1","type":"ERROR","object":<Status>}   (410 Gone: start over)
 //                    {"id":"w1","type":"CLOSED"}  the API stream ended; re-watch from the last version
+//   close code 4001  the session ended (logout, password change, revoked): no reconnect
 // Watches ask for bookmarks: after the initial objects the server sends a
 // BOOKMARK at the list's version, which is where a resume starts.
 // Without a resourceVersion the server first sends the current objects as
@@ -16,6 +17,8 @@
 import { get } from './api.js';
 
 const RETRY_MIN = 500;
+// SESSION_ENDED is the close code of a socket whose session ended.
+const SESSION_ENDED = 4001;
 const RETRY_MAX = 15000;
 
 class Connection {
@@ -25,6 +28,7 @@ class Connection {
     this.retry = RETRY_MIN;
     this.ws = null;
     this.listeners = new Set();
+    this.sessionListeners = new Set();
     this.state = 'closed';
   }
 
@@ -49,10 +53,17 @@ class Connection {
       try { msg = JSON.parse(ev.data); } catch { return; }
       this.watches.get(msg.id)?.handle(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       // A socket closed on purpose (no watches left) is not this.ws any more.
       if (this.ws !== ws) return;
       this.ws = null;
+      if (ev.code === SESSION_ENDED) {
+        // The session was revoked (sign-out, password change): reconnecting
+        // cannot help. The next page that watches opens a new socket.
+        this.setState('closed');
+        this.sessionListeners.forEach((fn) => fn());
+        return;
+      }
       if (this.watches.size === 0) { this.setState('closed'); return; }
       this.setState('reconnecting');
       const delay = this.retry * (0.8 + Math.random() * 0.4);
@@ -92,6 +103,12 @@ const connection = new Connection();
 
 /** onConnectionState reports 'open', 'connecting', 'reconnecting' or 'closed'. */
 export const onConnectionState = (fn) => connection.onState(fn);
+
+/** onSessionEnded calls fn when the server closes the socket because the session ended. */
+export function onSessionEnded(fn) {
+  connection.sessionListeners.add(fn);
+  return () => connection.sessionListeners.delete(fn);
+}
 
 class Watch {
   constructor(path, query, onChange, onError) {
