@@ -54,7 +54,11 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			Via: via, TokenKind: token.Kind, Secret: secret}
 		switch token.Kind {
 		case auth.TokenKindNode:
+			// A node acts as itself, with a node's rights only, whoever
+			// made its bootstrap token (Kubernetes' system:node:NAME).
 			id.NodeName = token.NodeName
+			id.Name = auth.NodeUserName(token.NodeName)
+			id.ClusterAdmin = false
 		case accounts.KindBootstrap:
 			// A bootstrap token joins its node and does nothing else,
 			// whoever made it (Kubernetes' system:bootstrappers).

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthpaas/berth/backend/testenv"
 	v1 "k8s.io/api/core/v1"
@@ -89,6 +90,11 @@ func TestNodeCredentialIsLimitedToItsNode(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].Name != "mine" {
 		t.Fatalf("n1 lists %v", names(list.Items))
 	}
+	// It acts, and is audited, as itself, not as the admin who let it join.
+	waitFor(t, 10*time.Second, "the node's audit entries", func() bool {
+		resp := env.Do(t, "GET", "/apis/berth.dev/v1/auditentries?user=system:node:n1", admin, nil)
+		return strings.Contains(string(resp.Body), `"pods/status"`)
+	})
 	theirs := getPod(t, env, "tenant", "theirs")
 	if theirs.Status.Phase != v1.PodPending || theirs.DeletionTimestamp != nil {
 		t.Fatalf("another node's pod changed: %s %v", theirs.Status.Phase, theirs.DeletionTimestamp)

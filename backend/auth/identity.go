@@ -31,3 +31,7 @@ func (id Identity) IsNode() bool { return id.TokenKind == TokenKindNode }
 // rights: a cluster admin's own credential (not a node credential a
 // cluster admin created) or an in-process component.
 func (id Identity) IsClusterAdmin() bool { return id.ClusterAdmin && !id.IsNode() }
+
+// NodeUserName is the name a node's credential acts under, in audit
+// entries and messages.
+func NodeUserName(node string) string { return "system:node:" + node }
