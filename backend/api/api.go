@@ -155,7 +155,7 @@ func (a *API) serveAPI(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.authorize(c, ri); err != nil {
+	if err := a.authorize(c, ri, res); err != nil {
 		return statusError(err, res.groupResource(), ri.Name)
 	}
 	if res.registry == nil {
@@ -180,8 +180,11 @@ func (a *API) lookup(ri auth.RequestInfo) (*resource, error) {
 
 // authorize applies the role rules; the role lookup is skipped for cluster
 // admins and requests outside a project.
-func (a *API) authorize(c echo.Context, ri auth.RequestInfo) error {
+func (a *API) authorize(c echo.Context, ri auth.RequestInfo, res *resource) error {
 	id := identity(c)
+	if sub, ok := res.subresources[ri.Subresource]; ok && sub.authorize != nil {
+		return sub.authorize(id, ri)
+	}
 	role := ""
 	if project := ri.Project(); project != "" && !id.ClusterAdmin {
 		r, err := a.accounts.RoleOf(c.Request().Context(), id.UserID, project)

@@ -43,6 +43,13 @@ func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) err
 	if ri.Verb == "watch" && res.watch != nil && ri.Subresource == "" {
 		return res.watch(c, ri, res)
 	}
+	if ri.Subresource != "" {
+		sub, ok := res.subresources[ri.Subresource]
+		if !ok || ri.Name == "" {
+			return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%s has no subresource %q", res.name, ri.Subresource))
+		}
+		return sub.serve(c, ri, res)
+	}
 	h, ok := res.verbs[ri.Verb]
 	if !ok || ri.Subresource != "" {
 		return echo.NewHTTPError(http.StatusMethodNotAllowed, fmt.Sprintf("%s does not support %s", res.name, ri.Verb))

@@ -55,6 +55,9 @@ type subresource struct {
 	// an autoscaling/v1 Scale).
 	gvk   schema.GroupVersionKind
 	serve handlerFunc
+	// authorize, when set, decides who may use the subresource instead of
+	// the role rules (a user's own password).
+	authorize func(id auth.Identity, ri auth.RequestInfo) error
 }
 
 func (r *resource) groupResource() schema.GroupResource {
@@ -103,7 +106,11 @@ func (a *API) berthResources() map[string]*resource {
 		{group: berthGroup, name: "members", singular: "member", kind: "Member", namespaced: true,
 			verbs: map[string]objectHandler{"list": a.listMembers, "get": a.getMember, "create": a.putMember, "update": a.putMember, "delete": a.deleteMember}},
 		{group: berthGroup, name: "users", singular: "user", kind: "User",
-			verbs: map[string]objectHandler{"list": a.listUsers, "get": a.getUser, "create": a.createUser, "delete": a.deleteUser}},
+			verbs: map[string]objectHandler{"list": a.listUsers, "get": a.getUser, "create": a.createUser, "delete": a.deleteUser},
+			subresources: map[string]subresource{"password": {
+				verbs: []string{"update"}, serve: a.changePassword, authorize: passwordAuthorized,
+				gvk: schema.GroupVersionKind{Group: berthGroup, Version: "v1", Kind: "PasswordChange"},
+			}}},
 		{group: berthGroup, name: "tokens", singular: "token", kind: "Token",
 			verbs: map[string]objectHandler{"list": a.listTokens, "create": a.createToken, "delete": a.deleteToken}},
 		{group: berthGroup, name: "whoami", singular: "whoami", kind: "WhoAmI",

@@ -35,6 +35,11 @@ func (in *UserList) DeepCopyObject() runtime.Object {
 	return &out
 }
 
+func (in *PasswordChange) DeepCopyObject() runtime.Object {
+	out := *in
+	return &out
+}
+
 func (in *Token) DeepCopyObject() runtime.Object {
 	out := *in
 	in.ObjectMeta.DeepCopyInto(&out.ObjectMeta)

@@ -65,6 +65,16 @@ type UserSpec struct {
 	Password     string `json:"password,omitempty"`
 }
 
+// PasswordChange is the body of PUT /apis/berth.dev/v1/users/NAME/password.
+// Users change their own password with their current one; cluster admins
+// set anyone else's without it. The user's other sessions end.
+type PasswordChange struct {
+	metav1.TypeMeta `json:",inline"`
+	// CurrentPassword is required to change one's own password.
+	CurrentPassword string `json:"currentPassword,omitempty"`
+	NewPassword     string `json:"newPassword"`
+}
+
 // UserList is a list of users.
 type UserList struct {
 	metav1.TypeMeta `json:",inline"`
