@@ -1,7 +1,8 @@
-// Package cli holds the commands of the berth command line: logging in,
-// projects, members, users and tokens, the kubectl-like verbs get, apply,
-// create, delete, describe and scale, and the docker-like container
-// commands run, ps, logs, exec, attach, diff, stop, start and restart.
+// Package cli holds the commands of the berth command line: logging in
+// and changing passwords, projects, members, users and tokens, the
+// kubectl-like verbs get, apply, create, delete, describe and scale, and
+// the docker-like container commands run, ps, logs, exec, attach, diff,
+// stop, start and restart.
 // NewRootCommand builds the tree; main adds the server commands, prints the
 // error a command returns, once, and exits with ExitCode(err), which
 // carries the exit code of a command run by exec or attach.

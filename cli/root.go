@@ -48,6 +48,7 @@ func NewRootCommand(extra ...*cobra.Command) *cobra.Command {
 		newLoginCommand(g),
 		newLogoutCommand(g),
 		newWhoAmICommand(g),
+		newPasswdCommand(g),
 		newProjectCommand(g),
 		newUserCommand(g),
 		newTokenCommand(g),
