@@ -89,6 +89,7 @@ export const paths = {
   tokens: () => '/apis/berth.dev/v1/tokens',
   token: (name) => `/apis/berth.dev/v1/tokens/${encodeURIComponent(name)}`,
   users: () => '/apis/berth.dev/v1/users',
+  password: (user) => `/apis/berth.dev/v1/users/${encodeURIComponent(user)}/password`,
   whoami: () => '/apis/berth.dev/v1/whoami',
   audit: () => '/apis/berth.dev/v1/auditentries',
 };

@@ -4,7 +4,7 @@
 // Stable selectors for browser tests (keep them when changing pages):
 //   Shell        berth-app · #sidebar (nav) · #nav-toggle (phone menu) · #main
 //                [data-test=nav-projects|nav-overview|nav-events|nav-members|
-//                 nav-nodes|nav-audit|nav-tokens] · [data-test=signout]
+//                 nav-nodes|nav-audit|nav-tokens|nav-password] · [data-test=signout]
 //                [data-test=current-user] · [data-test=live-state] (text "Live",
 //                "Connecting…", "Reconnecting…"; data-state=open|connecting|reconnecting|closed)
 //   Sign in      #/login  #login-username #login-password #login-submit
@@ -46,6 +46,11 @@
 //                [data-test=token-secret] (shown once; input #token-value)
 //                [data-test=copy] buttons, rows [data-test=token-row][data-token=NAME]
 //                [data-test=revoke-token]
+//   Password     #/password  [data-test=nav-password] #password-current #password-new
+//                #password-again [data-test=change-password], done:
+//                [data-test=password-changed]; cluster admins: #reset-user
+//                #reset-password [data-test=reset-password] [data-test=password-reset];
+//                errors [data-error-for=currentPassword|newPassword|againPassword]
 //   Errors       [data-test=error-view] [data-test=error-message] · not found:
 //                [data-test=not-found] · toasts [data-test=toasts]
 //   Pod page     #/projects/NS/pods/NAME?tab=details|logs|terminal|changes
@@ -74,6 +79,7 @@ route('/projects/:ns/pods/:name', {
 route('/nodes', { ...page('nodes.js', 'berth-nodes-page'), section: 'nodes' });
 route('/audit', { ...page('audit.js', 'berth-audit-page', (p, q) => ({ query: q.toString() })), section: 'audit' });
 route('/tokens', { ...page('tokens.js', 'berth-tokens-page'), section: 'tokens' });
+route('/password', { ...page('password.js', 'berth-password-page'), section: 'password' });
 const notFound = page('notfound.js', 'berth-notfound-page', (p, q, path) => ({ path }));
 
 const LIVE_TEXT = { open: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', closed: 'Idle' };
@@ -160,7 +166,9 @@ class BerthApp extends HTMLElement {
         item(to.audit(), 'audit', 'Audit log', 'audit', sec === 'audit')));
     }
     groups.push(h('div', { class: 'nav-label' }, 'Account'));
-    groups.push(h('ul', { class: 'nav' }, item(to.tokens(), 'tokens', 'API tokens', 'tokens', sec === 'tokens')));
+    groups.push(h('ul', { class: 'nav' },
+      item(to.tokens(), 'tokens', 'API tokens', 'tokens', sec === 'tokens'),
+      item(to.password(), 'password', 'Password', 'password', sec === 'password')));
     replace(this.navList, groups);
     replace(this.user, session.username ? [
       h('span', { class: 'user-name', 'data-test': 'current-user', title: session.clusterAdmin ? 'cluster admin' : '' }, session.username),

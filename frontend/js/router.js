@@ -60,4 +60,5 @@ export const to = {
   nodes: () => '/nodes',
   audit: () => '/audit',
   tokens: () => '/tokens',
+  password: () => '/password',
 };

@@ -134,6 +134,7 @@ const ICONS = {
   copy: 'M9 9h11v11H9zM5 15V4h11',
   close: 'M6 6l12 12M18 6L6 18',
   back: 'M15 5l-7 7 7 7',
+  password: 'M6 11h12v9H6zM8.5 11V8a3.5 3.5 0 0 1 7 0v3M12 14.5v2',
 };
 
 export function icon(name, cls = 'icon') {
