@@ -188,9 +188,7 @@ func (a *API) login(c echo.Context) error {
 //     site's page can make a browser send without asking first (login
 //     CSRF signs the victim in to the attacker's account);
 //   - a request from a page of another origin;
-//   - a password sent over plain HTTP from another machine when the
-//     server serves HTTPS: it would cross the network in clear. Loopback
-//     clients (berth up's console on 127.0.0.1) stay on HTTP.
+//   - a password sent in clear (checkPasswordTransport).
 func (a *API) checkLoginRequest(req *http.Request, addr string) error {
 	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "create", zeroGR, "",
@@ -199,9 +197,17 @@ func (a *API) checkLoginRequest(req *http.Request, addr string) error {
 	if origin := req.Header.Get("Origin"); origin != "" && !sameOrigin(origin, req) {
 		return errdefs.Newf(errdefs.ErrForbidden, "login from origin %q refused: not this server", origin)
 	}
+	return a.checkPasswordTransport(req, addr)
+}
+
+// checkPasswordTransport refuses a password sent over plain HTTP from
+// another machine when the server serves HTTPS: it would cross the
+// network in clear. Loopback clients (berth up's console on 127.0.0.1)
+// stay on HTTP.
+func (a *API) checkPasswordTransport(req *http.Request, addr string) error {
 	if a.servesTLS && req.TLS == nil {
 		if ip := net.ParseIP(addr); ip == nil || !ip.IsLoopback() {
-			return errdefs.Newf(errdefs.ErrForbidden, "log in over HTTPS (https://%s/): this server does not take passwords over plain HTTP from other machines", req.Host)
+			return errdefs.Newf(errdefs.ErrForbidden, "use HTTPS (https://%s/): this server does not take passwords over plain HTTP from other machines", req.Host)
 		}
 	}
 	return nil

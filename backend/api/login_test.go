@@ -26,10 +26,16 @@ func clientFrom(ip string) *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
-// post sends a request with client and returns the answer.
+// post sends a POST with client and returns the answer.
 func post(t *testing.T, client *http.Client, url, contentType, body string, header map[string]string) testenv.Response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
+	return send(t, client, http.MethodPost, url, contentType, body, header)
+}
+
+// send sends a request with client and returns the answer.
+func send(t *testing.T, client *http.Client, method, url, contentType, body string, header map[string]string) testenv.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +47,7 @@ func post(t *testing.T, client *http.Client, url, contentType, body string, head
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -181,6 +187,16 @@ func TestLoginTransport(t *testing.T) {
 		if len(resp.Header.Values("Set-Cookie")) > 0 {
 			t.Errorf("a refused login set cookies: %q", resp.Header.Values("Set-Cookie"))
 		}
+	})
+	t.Run("a password change over plain HTTP from another machine is refused", func(t *testing.T) {
+		resp := send(t, clientFrom(ip), http.MethodPut, remote+"/apis/berth.dev/v1/users/admin/password", "application/json",
+			`{"currentPassword":"`+env.AdminPassword+`","newPassword":"sent in clear"}`,
+			map[string]string{"Authorization": "Bearer " + env.AdminToken})
+		status := authnStatus(t, resp, http.StatusForbidden, metav1.StatusReasonForbidden)
+		if !strings.Contains(status.Message, "https://") {
+			t.Errorf("the refusal does not point at HTTPS: %q", status.Message)
+		}
+		env.Login(t, "admin", env.AdminPassword) // unchanged
 	})
 	tests := []struct {
 		name   string

@@ -49,6 +49,9 @@ func (a *API) changePassword(c echo.Context, ri auth.RequestInfo, res *resource)
 		return statusError(errdefs.Newf(errdefs.ErrUnsupported, "%s/password supports update (PUT) only", res.name), gr, ri.Name)
 	}
 	req := c.Request()
+	if err := a.checkPasswordTransport(req, c.RealIP()); err != nil {
+		return statusError(err, gr, ri.Name)
+	}
 	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "update", gr, ri.Name,
 			"a password change is a JSON body (Content-Type: application/json)", 0, false)
