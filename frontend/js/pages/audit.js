@@ -12,6 +12,22 @@ import { Page, define } from '../ui/page.js';
 const RESOURCES = ['', 'pods', 'replicationcontrollers', 'services', 'events', 'nodes', 'namespaces', 'projects', 'members', 'users', 'tokens'];
 const codeTone = (c) => (c >= 500 ? 'bad' : c >= 400 ? 'warn' : 'ok');
 
+// STAGES name the two entries of a log, exec or attach session.
+const STAGES = { ResponseStarted: 'started', ResponseComplete: 'ended' };
+
+/** sessionSummary says what a session's details hold: container, command, how long, what ended it. */
+function sessionSummary(details) {
+  let d;
+  try { d = JSON.parse(details); } catch { return details; }
+  const parts = [];
+  if (d.container) parts.push(`container ${d.container}`);
+  if (d.command?.length) parts.push(`$ ${d.command.join(' ')}`);
+  if (d.follow) parts.push('follow');
+  if (d.durationSeconds !== undefined) parts.push(`${d.durationSeconds < 10 ? d.durationSeconds.toFixed(1) : Math.round(d.durationSeconds)} s`);
+  if (d.endedBy) parts.push(`ended: ${d.endedBy}`);
+  return parts.join(' · ');
+}
+
 class AuditPage extends Page {
   async render() {
     this.title('Audit log');
@@ -63,8 +79,9 @@ class AuditPage extends Page {
       tbody.append(h('tr', { 'data-test': 'audit-row' },
         h('td', { class: 'nowrap', title: when(e.at) }, timeEl(e.at, ' ago')),
         h('td', null, e.user || '—'),
-        h('td', { class: 'mono' }, e.verb || ''),
-        h('td', { class: 'mono small' }, obj.length ? `${e.resource || ''}${e.name ? '/' + e.name : ''}${e.namespace ? ' in ' + e.namespace : ''}` : '—'),
+        h('td', { class: 'mono' }, e.verb || '', e.stage ? h('div', { class: 'small muted', 'data-test': 'audit-stage' }, STAGES[e.stage] || e.stage) : null),
+        h('td', { class: 'mono small' }, obj.length ? `${e.resource || ''}${e.name ? '/' + e.name : ''}${e.namespace ? ' in ' + e.namespace : ''}` : '—',
+          e.details ? h('div', { class: 'muted', 'data-test': 'audit-details' }, sessionSummary(e.details)) : null),
         h('td', null, badge(String(e.code || '?'), codeTone(e.code))),
         h('td', { class: 'small muted' }, h('div', null, e.sourceIP || ''), h('div', { class: 'audit-ua', title: e.userAgent || '' }, e.userAgent || ''))));
     }
