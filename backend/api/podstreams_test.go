@@ -380,8 +380,10 @@ func TestStreamsEndWithTheirCredential(t *testing.T) {
 	t.Run("revoking a token", func(t *testing.T) {
 		w, l, a := open(t, laptop)
 		otherWatch := streamGet(t, env, watch, alice)
+		revoked := time.Now()
 		mustCode(t, env.Do(t, http.MethodDelete, "/apis/berth.dev/v1/tokens/laptop", alice, nil), http.StatusOK)
 		waitEnded(t, w, "the revoked token's watch", promptly)
+		t.Logf("the watch ended %v after the revocation was asked for", time.Since(revoked).Round(time.Millisecond))
 		waitEnded(t, l, "the revoked token's log follow", promptly)
 		attachEnded(t, a, promptly)
 		stillOpen(t, otherWatch, "the watch of another credential of the same user")
