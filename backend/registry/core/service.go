@@ -30,9 +30,9 @@ var (
 	supportedTrafficPolicies   = []v1.ServiceExternalTrafficPolicy{v1.ServiceExternalTrafficPolicyCluster, v1.ServiceExternalTrafficPolicyLocal}
 )
 
-// ServiceStrategy holds the rules of services. The registry allocates
-// spec.clusterIP and node ports after Validate; once set, spec.clusterIP
-// does not change.
+// ServiceStrategy holds the rules of services. Nothing allocates a
+// spec.clusterIP or node ports yet (no service IP range exists); what a
+// client sets is kept, and once set, spec.clusterIP does not change.
 type ServiceStrategy struct{}
 
 var _ generic.Strategy = ServiceStrategy{}
@@ -64,8 +64,8 @@ func (ServiceStrategy) Validate(obj runtime.Object) field.ErrorList {
 }
 
 // PrepareForUpdate keeps the old status and system metadata, defaults the
-// spec, and carries over the allocated clusterIP and node ports a client
-// left out (kubectl replace with the original manifest).
+// spec, and carries over the clusterIP and node ports a client left out
+// (kubectl replace with the original manifest).
 func (ServiceStrategy) PrepareForUpdate(obj, old runtime.Object) {
 	svc, oldSvc := obj.(*v1.Service), old.(*v1.Service)
 	svc.Status = *oldSvc.Status.DeepCopy()
