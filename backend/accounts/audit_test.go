@@ -166,15 +166,17 @@ func lockAuditLog(t *testing.T, s *Store) (release func()) {
 	return release
 }
 
-// fillStalledWriter records one entry, waits for the writer to take it
-// into a write that the lock holds up, then fills its queue.
+// fillStalledWriter records one entry, waits until the writer's write of
+// it waits on the lock (a writer that took the entry but is not yet
+// writing would take the next ones into the same batch), then fills its
+// queue.
 func fillStalledWriter(t *testing.T, w *AuditWriter, ns string) {
 	t.Helper()
 	w.Record(AuditEntry{User: "stalled", Namespace: ns, Name: "in-flight"})
 	deadline := time.Now().Add(10 * time.Second)
-	for len(w.queue) > 0 {
+	for !waitingOnAuditLog(t, w.store) {
 		if time.Now().After(deadline) {
-			t.Fatal("the writer did not take its first entry within 10s")
+			t.Fatal("the writer's first write did not reach the locked table within 10s")
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -184,6 +186,19 @@ func fillStalledWriter(t *testing.T, w *AuditWriter, ns string) {
 	if len(w.queue) != cap(w.queue) || w.Dropped() != 0 {
 		t.Fatalf("queue holds %d of %d, %d dropped; want it full, none dropped", len(w.queue), cap(w.queue), w.Dropped())
 	}
+}
+
+// waitingOnAuditLog reports whether some session waits for a lock on the
+// audit log.
+func waitingOnAuditLog(t *testing.T, s *Store) bool {
+	t.Helper()
+	var waiting bool
+	err := s.pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_locks
+		WHERE NOT granted AND relation = 'audit_log'::regclass)`).Scan(&waiting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waiting
 }
 
 // A flood of requests while the database is slow used to lose audit
