@@ -298,6 +298,9 @@ func (a *API) getUser(c echo.Context, ri auth.RequestInfo) (runtime.Object, erro
 }
 
 func (a *API) createUser(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
+	if err := a.checkPasswordTransport(c.Request(), c.RealIP()); err != nil {
+		return nil, err
+	}
 	var u berthv1.User
 	if err := a.decodeBody(c, a.berth["users"], &u); err != nil {
 		return nil, err

@@ -198,6 +198,13 @@ func TestLoginTransport(t *testing.T) {
 		}
 		env.Login(t, "admin", env.AdminPassword) // unchanged
 	})
+	t.Run("a new user's password over plain HTTP from another machine is refused", func(t *testing.T) {
+		resp := send(t, clientFrom(ip), http.MethodPost, remote+"/apis/berth.dev/v1/users", "application/json",
+			`{"metadata":{"name":"cleartext"},"spec":{"password":"sent in clear"}}`,
+			map[string]string{"Authorization": "Bearer " + env.AdminToken})
+		authnStatus(t, resp, http.StatusForbidden, metav1.StatusReasonForbidden)
+		mustCode(t, env.Do(t, "GET", "/apis/berth.dev/v1/users/cleartext", env.AdminToken, nil), http.StatusNotFound)
+	})
 	tests := []struct {
 		name   string
 		client *http.Client
