@@ -1,8 +1,6 @@
 package api_test
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,32 +18,11 @@ type watchEvent struct {
 	Object json.RawMessage `json:"object"`
 }
 
-// openWatch starts a watch and returns its events; the stream closes with
-// the test.
+// openWatch starts a watch as the admin and returns its events; the
+// stream closes with the test.
 func openWatch(t *testing.T, env *testenv.Env, path string) (int, <-chan watchEvent) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, "GET", env.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+env.AdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(chan watchEvent, 100)
-	go func() {
-		defer close(out)
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 4<<20)
-		for sc.Scan() {
-			var ev watchEvent
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				out <- ev
-			}
-		}
-	}()
-	return resp.StatusCode, out
+	return watchAs(t, env, env.AdminToken, path)
 }
 
 func next(t *testing.T, events <-chan watchEvent) (string, v1.Pod) {

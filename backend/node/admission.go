@@ -1,13 +1,11 @@
 package node
 
 import (
-	"cmp"
 	"fmt"
-	"net"
-	"slices"
+
+	"github.com/berthpaas/berth/backend/podfit"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // A tenant may set spec.nodeName and so bypass the scheduler's checks.
@@ -40,21 +38,18 @@ type rejection struct {
 // with allocatable resources; nil means it may. The checks and the first
 // reason follow the kubelet: pod count, cpu, memory, then host ports.
 func admit(pod *v1.Pod, admitted []*v1.Pod, allocatable v1.ResourceList) *rejection {
-	var used requests
-	for _, p := range admitted {
-		used.add(podRequests(p))
-	}
+	used := podfit.Sum(admitted, podfit.Resources{})
 	if allowed := allocatable.Pods().Value(); int64(len(admitted))+1 > allowed {
 		return insufficient(v1.ResourcePods, 1, int64(len(admitted)), allowed)
 	}
-	want := podRequests(pod)
-	if capacity := allocatable.Cpu().MilliValue(); want.milliCPU > 0 && want.milliCPU > capacity-used.milliCPU {
-		return insufficient(v1.ResourceCPU, want.milliCPU, used.milliCPU, capacity)
+	want := podfit.Requests(pod, podfit.Resources{})
+	if capacity := allocatable.Cpu().MilliValue(); want.MilliCPU > 0 && want.MilliCPU > capacity-used.MilliCPU {
+		return insufficient(v1.ResourceCPU, want.MilliCPU, used.MilliCPU, capacity)
 	}
-	if capacity := allocatable.Memory().Value(); want.memory > 0 && want.memory > capacity-used.memory {
-		return insufficient(v1.ResourceMemory, want.memory, used.memory, capacity)
+	if capacity := allocatable.Memory().Value(); want.Memory > 0 && want.Memory > capacity-used.Memory {
+		return insufficient(v1.ResourceMemory, want.Memory, used.Memory, capacity)
 	}
-	if portsTaken(pod, admitted) {
+	if podfit.PortsConflict(pod, admitted) {
 		return &rejection{reason: reasonNodePorts, message: "Pod was rejected: Predicate " + reasonNodePorts + " failed: " + errNodePorts}
 	}
 	return nil
@@ -66,86 +61,6 @@ func insufficient(name v1.ResourceName, requested, used, capacity int64) *reject
 		message: fmt.Sprintf("Pod was rejected: Node didn't have enough resource: %s, requested: %d, used: %d, capacity: %d",
 			name, requested, used, capacity),
 	}
-}
-
-// requests are a pod's cpu (in millicores) and memory (in bytes) requests.
-type requests struct {
-	milliCPU, memory int64
-}
-
-func (r *requests) add(o requests) {
-	r.milliCPU += o.milliCPU
-	r.memory += o.memory
-}
-
-// podRequests sums the requests of the app containers, or takes the
-// largest of an init container where that is more, as the scheduler does.
-// A limit without a request counts as the request, as the API defaults it.
-func podRequests(pod *v1.Pod) requests {
-	var sum requests
-	for i := range pod.Spec.Containers {
-		sum.add(containerRequests(&pod.Spec.Containers[i]))
-	}
-	for i := range pod.Spec.InitContainers {
-		init := containerRequests(&pod.Spec.InitContainers[i])
-		sum.milliCPU = max(sum.milliCPU, init.milliCPU)
-		sum.memory = max(sum.memory, init.memory)
-	}
-	return sum
-}
-
-func containerRequests(c *v1.Container) requests {
-	get := func(name v1.ResourceName) resource.Quantity {
-		if q, ok := c.Resources.Requests[name]; ok {
-			return q
-		}
-		return c.Resources.Limits[name]
-	}
-	cpu, mem := get(v1.ResourceCPU), get(v1.ResourceMemory)
-	return requests{milliCPU: cpu.MilliValue(), memory: mem.Value()}
-}
-
-// hostPort is one host port a pod binds.
-type hostPort struct {
-	ip       string // "" for every address
-	protocol v1.Protocol
-	port     int32
-}
-
-func hostPorts(pod *v1.Pod) []hostPort {
-	var out []hostPort
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.HostPort <= 0 {
-				continue
-			}
-			hp := hostPort{ip: p.HostIP, protocol: cmp.Or(p.Protocol, v1.ProtocolTCP), port: p.HostPort}
-			if ip := net.ParseIP(hp.ip); ip != nil && ip.IsUnspecified() {
-				hp.ip = ""
-			}
-			out = append(out, hp)
-		}
-	}
-	return out
-}
-
-// portsTaken reports whether pod asks for a host port that an admitted pod
-// binds: same protocol and port, on the same address or on every address.
-func portsTaken(pod *v1.Pod, admitted []*v1.Pod) bool {
-	want := hostPorts(pod)
-	if len(want) == 0 {
-		return false
-	}
-	for _, p := range admitted {
-		for _, have := range hostPorts(p) {
-			if slices.ContainsFunc(want, func(w hostPort) bool {
-				return w.port == have.port && w.protocol == have.protocol && (w.ip == "" || have.ip == "" || w.ip == have.ip)
-			}) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // terminal reports whether the pod reached a phase it never leaves.
