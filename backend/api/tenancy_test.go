@@ -94,7 +94,8 @@ func TestReusedProjectNameLeaksNothing(t *testing.T) {
 		}
 	}
 	t.Run("watch from before the project", func(t *testing.T) {
-		resp := env.Do(t, "GET", "/api/v1/namespaces/x/pods?watch=1&resourceVersion="+bobsRV, alice, nil)
+		// timeoutSeconds: were the watch served, it would end and show it.
+		resp := env.Do(t, "GET", "/api/v1/namespaces/x/pods?watch=1&timeoutSeconds=2&resourceVersion="+bobsRV, alice, nil)
 		leaks(t, "the watch", resp.Body)
 		mustCode(t, resp, http.StatusGone)
 	})
