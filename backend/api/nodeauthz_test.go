@@ -46,7 +46,7 @@ func TestNodeCredentialIsLimitedToItsNode(t *testing.T) {
 	}{
 		{"list every pod", "GET", "/api/v1/pods", nil, "", 403},
 		{"list a project's pods", "GET", "/api/v1/namespaces/tenant/pods", nil, "", 403},
-		{"watch every pod", "GET", "/api/v1/pods?watch=1", nil, "", 403},
+		{"watch every pod", "GET", "/api/v1/pods?watch=1&timeoutSeconds=2", nil, "", 403},
 		{"list another node's pods", "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn2", nil, "", 403},
 		{"list pods not on it", "GET", "/api/v1/pods?fieldSelector=spec.nodeName!%3Dn1", nil, "", 403},
 		{"get another node's pod", "GET", "/api/v1/namespaces/tenant/pods/theirs", nil, "", 403},
