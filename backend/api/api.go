@@ -52,6 +52,9 @@ type Config struct {
 	// MaxTokenTTL bounds the life of the tokens users create; zero means
 	// DefaultMaxTokenTTL.
 	MaxTokenTTL time.Duration
+	// BookmarkInterval is how often a watch that allows bookmarks gets
+	// one; zero means DefaultBookmarkInterval.
+	BookmarkInterval time.Duration
 	// ServesTLS says the server also serves HTTPS: session cookies are
 	// Secure, and passwords are refused over plain HTTP from other hosts.
 	ServesTLS bool
@@ -64,6 +67,8 @@ type API struct {
 	logger      *slog.Logger
 	limiter     *accounts.LoginLimiter
 	maxTokenTTL time.Duration
+	// bookmarkInterval: see Config.BookmarkInterval.
+	bookmarkInterval time.Duration
 	streams     *streams.Registry
 	// servesTLS: see Config.ServesTLS.
 	servesTLS bool
@@ -82,6 +87,9 @@ func New(cfg Config) *API {
 	if cfg.MaxTokenTTL <= 0 {
 		cfg.MaxTokenTTL = DefaultMaxTokenTTL
 	}
+	if cfg.BookmarkInterval <= 0 {
+		cfg.BookmarkInterval = DefaultBookmarkInterval
+	}
 	if cfg.Streams == nil {
 		cfg.Streams = streams.New(streams.Config{Logger: cfg.Logger})
 	}
@@ -92,6 +100,8 @@ func New(cfg Config) *API {
 		limiter:     accounts.NewLoginLimiter(accounts.LimiterConfig{}),
 		servesTLS:   cfg.ServesTLS,
 		maxTokenTTL: cfg.MaxTokenTTL,
+
+		bookmarkInterval: cfg.BookmarkInterval,
 		streams:     cfg.Streams,
 
 		nodes: newNodeTrust(cfg.ClusterCA, cfg.NodeCredentialTTL),

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/manifest"
@@ -130,10 +132,16 @@ func (a *API) listOptions(c echo.Context, res *resource) (generic.ListOptions, e
 	}
 	opts.Continue = q.Get("continue")
 	opts.ResourceVersion = q.Get("resourceVersion")
-	if rv := opts.ResourceVersion; rv != "" {
-		if n, err := strconv.ParseInt(rv, 10, 64); err != nil || n < 0 {
-			return opts, errdefs.BadRequest("invalid resourceVersion %q: must be a resourceVersion the server gave", rv)
+	var rv int64
+	if s := opts.ResourceVersion; s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return opts, errdefs.BadRequest("invalid resourceVersion %q: must be a resourceVersion the server gave", s)
 		}
+		rv = n
+	}
+	if err := versionMatch(c, &opts, rv); err != nil {
+		return opts, err
 	}
 	if res.visible != nil {
 		if opts.Predicate, err = res.visible(c); err != nil {
@@ -141,6 +149,63 @@ func (a *API) listOptions(c echo.Context, res *resource) (generic.ListOptions, e
 		}
 	}
 	return opts, nil
+}
+
+// versionMatch reads resourceVersionMatch and sendInitialEvents, with
+// kube-apiserver's rules: Exact reads a list at resourceVersion;
+// NotOlderThan (or none) reads it at the current revision, which is never
+// older; a watch may ask for its initial objects (client-go's streaming
+// list), which needs bookmarks.
+func versionMatch(c echo.Context, opts *generic.ListOptions, rv int64) error {
+	watching := requestInfo(c).Verb == "watch"
+	sendInitial, err := boolParam(c, "sendInitialEvents")
+	if err != nil {
+		return err
+	}
+	match := c.QueryParam("resourceVersionMatch")
+	var errs field.ErrorList
+	switch match {
+	case "", string(metav1.ResourceVersionMatchNotOlderThan):
+	case string(metav1.ResourceVersionMatchExact):
+		switch {
+		case watching:
+			errs = append(errs, field.Forbidden(field.NewPath("resourceVersionMatch"), "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+		case rv == 0:
+			errs = append(errs, field.Forbidden(field.NewPath("resourceVersionMatch"), "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\" or unset"))
+		case opts.Continue != "":
+			errs = append(errs, field.Forbidden(field.NewPath("resourceVersionMatch"), "resourceVersionMatch is forbidden when continue is provided"))
+		default:
+			opts.ExactRevision = rv
+		}
+	default:
+		errs = append(errs, field.NotSupported(field.NewPath("resourceVersionMatch"), match,
+			[]string{string(metav1.ResourceVersionMatchExact), string(metav1.ResourceVersionMatchNotOlderThan)}))
+	}
+	if sendInitial != nil {
+		switch {
+		case !watching:
+			errs = append(errs, field.Forbidden(field.NewPath("sendInitialEvents"), "sendInitialEvents is forbidden for list"))
+		case *sendInitial && c.QueryParam("allowWatchBookmarks") != "true":
+			errs = append(errs, field.Forbidden(field.NewPath("allowWatchBookmarks"), "allowWatchBookmarks must be true if sendInitialEvents = true"))
+		case match != string(metav1.ResourceVersionMatchNotOlderThan):
+			errs = append(errs, field.Forbidden(field.NewPath("resourceVersionMatch"), "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+		}
+		opts.SendInitialEvents = *sendInitial
+	}
+	return errdefs.Invalid("ListOptions", "", errs)
+}
+
+// boolParam reads a boolean query parameter; nil when absent.
+func boolParam(c echo.Context, name string) (*bool, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, errdefs.BadRequest("invalid %s %q: must be true or false", name, s)
+	}
+	return &b, nil
 }
 
 // intParam reads an integer query parameter within [lo, hi]; nil when it
@@ -213,7 +278,12 @@ func deleteOptions(c echo.Context) (metav1.DeleteOptions, error) {
 		return opts, err
 	}
 	if len(body) > 0 {
-		if _, err := manifest.Decode(body, c.Request().Header.Get("Content-Type"), &opts); err != nil {
+		contentType := c.Request().Header.Get("Content-Type")
+		if mt, _, _ := mime.ParseMediaType(contentType); mt == manifest.ProtobufContentType {
+			if err := manifest.DecodeProtobuf(body, &opts); err != nil {
+				return opts, err
+			}
+		} else if _, err := manifest.Decode(body, contentType, &opts); err != nil {
 			return opts, err
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"github.com/berthpaas/berth/backend/streams"
@@ -16,6 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 )
+
+// DefaultBookmarkInterval is how often a watch that allows bookmarks is
+// told how far it has come, as kube-apiserver does about once a minute:
+// a client that reconnects resumes from there instead of relisting.
+const DefaultBookmarkInterval = time.Minute
 
 // maxWatchTimeout bounds one watch request, as the Kubernetes apiserver's
 // --min-request-timeout does; clients re-watch from their last version.
@@ -58,15 +65,36 @@ func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 	resp.Flush()
 	enc := json.NewEncoder(resp)
 	first := true
+	// lastRV is the resourceVersion of the last event sent: a periodic
+	// bookmark says the client has seen everything up to it.
+	lastRV := opts.ResourceVersion
+	ticker := time.NewTicker(a.bookmarkInterval)
+	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-a.streamsDone:
 			return nil
+		case <-ticker.C:
+			if !bookmarks || table || lastRV == "" || lastRV == "0" {
+				continue
+			}
+			mark := res.registry.Strategy.New()
+			setTypeMeta(mark, res)
+			if m, err := meta.Accessor(mark); err == nil {
+				m.SetResourceVersion(lastRV)
+			}
+			if err := enc.Encode(&metav1.WatchEvent{Type: string(watch.Bookmark), Object: runtime.RawExtension{Object: mark}}); err != nil {
+				return nil
+			}
+			resp.Flush()
 		case ev, ok := <-events:
 			if !ok {
 				return nil
+			}
+			if m, err := meta.Accessor(ev.Object); err == nil && ev.Object != nil && m.GetResourceVersion() != "" {
+				lastRV = m.GetResourceVersion()
 			}
 			if ev.Type == watch.Bookmark && (!bookmarks || table) {
 				continue

@@ -96,6 +96,9 @@ type Config struct {
 	// MaxTokenTTL bounds the life of the tokens users create (--max-token-ttl);
 	// zero means api.DefaultMaxTokenTTL, one year.
 	MaxTokenTTL time.Duration
+	// WatchBookmarkInterval is how often watches that allow bookmarks get
+	// one (api.DefaultBookmarkInterval when zero).
+	WatchBookmarkInterval time.Duration
 	// NoControllers leaves the scheduler and controllers out (API tests
 	// that must see only their own writes).
 	NoControllers bool

@@ -60,6 +60,14 @@ type ListOptions struct {
 	// Predicate, when set, further narrows the objects, before paging
 	// (what a caller may see).
 	Predicate storage.Predicate
+	// SendInitialEvents makes a watch from a resourceVersion begin with
+	// the current objects as ADDED events and a bookmark marked
+	// k8s.io/initial-events-end (client-go's streaming list). A watch
+	// without a resourceVersion always begins so.
+	SendInitialEvents bool
+	// ExactRevision, when not zero, makes a list read the objects as they
+	// were at that revision (resourceVersionMatch=Exact).
+	ExactRevision int64
 }
 
 // namespaceResource names namespaces, which every namespaced object
@@ -231,8 +239,13 @@ func (r *Registry) List(ctx context.Context, ns string, opts ListOptions) (runti
 			return nil, err
 		}
 	}
+	if opts.ExactRevision != 0 && ns != "" {
+		if err := r.checkNamespaceIncarnation(ctx, ns, opts.ExactRevision); err != nil {
+			return nil, err
+		}
+	}
 	res, err := r.Store.List(ctx, prefix,
-		storage.ListOptions{Limit: opts.Limit, Continue: opts.Continue},
+		storage.ListOptions{Limit: opts.Limit, Continue: opts.Continue, Revision: opts.ExactRevision},
 		r.Strategy.New, r.predicate(opts))
 	if err != nil {
 		return nil, err

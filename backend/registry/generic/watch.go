@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -11,8 +13,11 @@ import (
 )
 
 // Watch streams changes to the matching objects in ns (all namespaces when
-// empty). Without a resourceVersion it first sends the current objects as
-// ADDED events and a bookmark. It fails with storage.ErrCompacted when the
+// empty). Without a resourceVersion, or with SendInitialEvents, it first
+// sends the current objects as ADDED events and a bookmark at the list's
+// revision, annotated k8s.io/initial-events-end (the end of client-go's
+// streaming list); the current objects are never older than a given
+// resourceVersion (resourceVersionMatch=NotOlderThan). It fails with storage.ErrCompacted when the
 // version is gone, and with an ErrExpired error when the version is older
 // than the namespace: events from before belong to an earlier namespace
 // of the same name. A namespaced watch ends (with an ErrExpired event)
@@ -32,7 +37,7 @@ func (r *Registry) Watch(ctx context.Context, ns string, opts ListOptions) (<-ch
 		}
 		guard = &incarnationGuard{store: r.Store, ns: ns, created: created, verifiedTo: at}
 	}
-	if opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
+	if opts.ResourceVersion != "" && opts.ResourceVersion != "0" && !opts.SendInitialEvents {
 		rv, err := strconv.ParseInt(opts.ResourceVersion, 10, 64)
 		if err != nil || rv < 0 {
 			return nil, errdefs.BadRequest("invalid resourceVersion %q", opts.ResourceVersion)
@@ -70,6 +75,7 @@ func (r *Registry) Watch(ctx context.Context, ns string, opts ListOptions) (<-ch
 		bookmark := r.Strategy.New()
 		if m, err := meta.Accessor(bookmark); err == nil {
 			m.SetResourceVersion(strconv.FormatInt(initial.Revision, 10))
+			m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 		}
 		select {
 		case out <- storage.Event{Type: watch.Bookmark, Object: bookmark}:

@@ -23,6 +23,9 @@ type ListOptions struct {
 	Limit int64
 	// Continue is the token from a previous page; it pins the revision.
 	Continue string
+	// Revision, when not zero and there is no Continue, reads the list as
+	// it was at that revision (ErrCompacted when it is gone).
+	Revision int64
 }
 
 // ListResult is one page of a list.
@@ -58,6 +61,8 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions, newIt
 			return ListResult{}, err
 		}
 		start, rev = tok.Start, tok.Revision
+	} else if opts.Revision > 0 {
+		rev = opts.Revision
 	}
 	end := clientv3.GetPrefixRangeEnd(prefix)
 	var result ListResult
