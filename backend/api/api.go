@@ -69,7 +69,7 @@ type API struct {
 	maxTokenTTL time.Duration
 	// bookmarkInterval: see Config.BookmarkInterval.
 	bookmarkInterval time.Duration
-	streams     *streams.Registry
+	streams          *streams.Registry
 	// servesTLS: see Config.ServesTLS.
 	servesTLS bool
 	// nodes issues node credentials and certificates, and reaches agents.
@@ -102,7 +102,7 @@ func New(cfg Config) *API {
 		maxTokenTTL: cfg.MaxTokenTTL,
 
 		bookmarkInterval: cfg.BookmarkInterval,
-		streams:     cfg.Streams,
+		streams:          cfg.Streams,
 
 		nodes: newNodeTrust(cfg.ClusterCA, cfg.NodeCredentialTTL),
 		audit: &auditor{writer: cfg.Audit, logger: cfg.Logger},
