@@ -25,36 +25,11 @@ import (
 // stream slot (429 past the limits) and end when the caller's credential
 // is revoked. Logs, exec and attach are audited as they start and end.
 func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) error {
-	if err := validateSubresourceQuery(ri.Subresource, c.Request().URL.Query()); err != nil {
-		return statusError(err, res.groupResource(), ri.Name)
-	}
-	ctx := c.Request().Context()
-	obj, err := res.registry.Get(ctx, ri.Namespace, ri.Name)
-	if err != nil {
-		return statusError(err, res.groupResource(), ri.Name)
-	}
-	pod := obj.(*v1.Pod)
-	if pod.Spec.NodeName == "" {
-		return statusError(errdefs.BadRequest("pod %q is not scheduled on a node yet", pod.Name), res.groupResource(), ri.Name)
-	}
-	target, err := a.agentURL(c, pod.Spec.NodeName)
+	target, err := a.podAgentTarget(c, ri, res)
 	if err != nil {
 		return err
 	}
-	transport, err := a.agentTransport(pod.Spec.NodeName)
-	if err != nil {
-		return err
-	}
-	container := c.QueryParam("container")
-	if container == "" && len(pod.Spec.Containers) > 0 {
-		container = pod.Spec.Containers[0].Name
-	}
-	q := c.Request().URL.Query()
-	q.Set("container", container)
-	target.Path = "/pods/" + string(pod.UID) + "/" + ri.Subresource
-	target.RawQuery = q.Encode()
-
-	if kind, ok := streamKind(ri.Subresource, q); ok {
+	if kind, ok := streamKind(ri.Subresource, target.query); ok {
 		stream, err := a.openStream(c, kind)
 		if err != nil {
 			return statusError(err, res.groupResource(), ri.Name)
@@ -62,25 +37,25 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 		defer stream.Close()
 		c.SetRequest(c.Request().WithContext(stream.Context()))
 	}
-	session := a.audit.startSession(c, ri, container, q)
+	session := a.audit.startSession(c, ri, target.container, target.query)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL = target
-			pr.Out.Host = target.Host
+			pr.Out.URL = target.url
+			pr.Out.Host = target.url.Host
 			// The master's client certificate speaks for it (agentTransport);
 			// the caller's credential stays here.
 			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("Cookie")
 		},
-		Transport:     transport,
+		Transport:     target.transport,
 		FlushInterval: -1,
 		ModifyResponse: func(r *http.Response) error {
 			session.started(r.StatusCode)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			a.logger.Warn("node unreachable", "node", pod.Spec.NodeName, "error", err)
-			se := statusError(fmt.Errorf("node %q does not answer: %v: %w", pod.Spec.NodeName, err, errNodeUnreachable), res.groupResource(), pod.Name)
+			a.logger.Warn("node unreachable", "node", target.pod.Spec.NodeName, "error", err)
+			se := statusError(fmt.Errorf("node %q does not answer: %v: %w", target.pod.Spec.NodeName, err, errNodeUnreachable), res.groupResource(), target.pod.Name)
 			session.failed(int(se.ErrStatus.Code))
 			a.errorHandler(se, c)
 		},
@@ -90,6 +65,53 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 	defer session.end(c.Request().Context())
 	proxy.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// agentTarget is where a pod operation goes.
+type agentTarget struct {
+	pod *v1.Pod
+	// container is the one the operation is for: the query's, or the
+	// pod's first.
+	container string
+	// query is the request's, with the container set.
+	query url.Values
+	// url is the agent's endpoint for the operation.
+	url *url.URL
+	// transport reaches the agent of the pod's node.
+	transport http.RoundTripper
+}
+
+// podAgentTarget checks a pod operation's parameters and finds the agent
+// that serves it. Its errors are Statuses.
+func (a *API) podAgentTarget(c echo.Context, ri auth.RequestInfo, res *resource) (*agentTarget, error) {
+	if err := validateSubresourceQuery(ri.Subresource, c.Request().URL.Query()); err != nil {
+		return nil, statusError(err, res.groupResource(), ri.Name)
+	}
+	obj, err := res.registry.Get(c.Request().Context(), ri.Namespace, ri.Name)
+	if err != nil {
+		return nil, statusError(err, res.groupResource(), ri.Name)
+	}
+	pod := obj.(*v1.Pod)
+	if pod.Spec.NodeName == "" {
+		return nil, statusError(errdefs.BadRequest("pod %q is not scheduled on a node yet", pod.Name), res.groupResource(), ri.Name)
+	}
+	target, err := a.agentURL(c, pod.Spec.NodeName)
+	if err != nil {
+		return nil, err
+	}
+	transport, err := a.agentTransport(pod.Spec.NodeName)
+	if err != nil {
+		return nil, err
+	}
+	container := c.QueryParam("container")
+	if container == "" && len(pod.Spec.Containers) > 0 {
+		container = pod.Spec.Containers[0].Name
+	}
+	q := c.Request().URL.Query()
+	q.Set("container", container)
+	target.Path = "/pods/" + string(pod.UID) + "/" + ri.Subresource
+	target.RawQuery = q.Encode()
+	return &agentTarget{pod: pod, container: container, query: q, url: target, transport: transport}, nil
 }
 
 // streamKind says which kind of stream a pod subresource request opens, if

@@ -80,7 +80,7 @@ func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 			registry: regs.Namespaces, visible: a.visibleNamespaces},
 		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, namespaced: true, registry: regs.Pods,
 			subresources: map[string]subresource{
-				"log": nodeOps("get"), "exec": nodeOps("create", "get"), "attach": nodeOps("create", "get"),
+				"log": {verbs: []string{"get"}, serve: a.servePodLog}, "exec": nodeOps("create", "get"), "attach": nodeOps("create", "get"),
 				"diff": nodeOps("get"), "stop": nodeOps("create"), "start": nodeOps("create"), "restart": nodeOps("create"),
 			}},
 		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, namespaced: true, registry: regs.Services},

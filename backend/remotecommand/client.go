@@ -129,7 +129,7 @@ func (c *ClientSession) Run(ctx context.Context, stdin io.Reader, stdout, stderr
 		cancel()
 		wg.Wait()
 	}()
-	extend, ping := keepalive(c.conn, DefaultPingPeriod, c.frames.timeout)
+	extend, ping := Keepalive(c.conn, DefaultPingPeriod, c.frames.timeout)
 	wg.Go(func() { ping(sessCtx) })
 	if resize != nil {
 		wg.Go(func() { c.forwardResize(sessCtx, resize) })

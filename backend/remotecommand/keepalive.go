@@ -16,12 +16,14 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 )
 
-// keepalive keeps conn's read deadline two ping periods ahead of the last
+// Keepalive keeps conn's read deadline two ping periods ahead of the last
 // frame received (data, ping or pong), so a peer that neither talks nor
-// answers pings makes reads fail. It installs the handlers and returns a
-// function that pings every period until ctx is done; the caller runs it
-// in a goroutine. period < 0 disables both.
-func keepalive(conn *websocket.Conn, period, writeTimeout time.Duration) (extend func(), ping func(ctx context.Context)) {
+// answers pings makes reads fail; it answers the peer's pings. It installs
+// the handlers and returns extend, which the caller's read loop calls
+// after each message, and a function that pings every period until ctx is
+// done, which the caller runs in a goroutine. period < 0 disables both.
+// Exec and attach sessions use it, and the API's log websocket.
+func Keepalive(conn *websocket.Conn, period, writeTimeout time.Duration) (extend func(), ping func(ctx context.Context)) {
 	if period < 0 {
 		return func() {}, func(context.Context) {}
 	}

@@ -176,7 +176,7 @@ func (s *session) serve(parent context.Context, pingPeriod time.Duration, run Ru
 		cancel()
 		wg.Wait()
 	}()
-	extend, ping := keepalive(s.conn, pingPeriod, s.frames.timeout)
+	extend, ping := Keepalive(s.conn, pingPeriod, s.frames.timeout)
 	wg.Go(func() { ping(ctx) })
 	readDone := make(chan error, 1)
 	wg.Go(func() { readDone <- s.readLoop(extend, stdin, resize) })
