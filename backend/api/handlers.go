@@ -66,6 +66,8 @@ func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) 
 			return echo.NewHTTPError(http.StatusMethodNotAllowed)
 		}
 		obj, err = a.delete(c, ri, res, ns)
+	case "deletecollection":
+		obj, err = a.deleteCollection(c, res, ns)
 	default:
 		return echo.NewHTTPError(http.StatusMethodNotAllowed)
 	}
@@ -265,6 +267,18 @@ func (a *API) delete(c echo.Context, ri auth.RequestInfo, res *resource, ns stri
 	return res.registry.Delete(c.Request().Context(), ns, ri.Name, opts)
 }
 
+func (a *API) deleteCollection(c echo.Context, res *resource, ns string) (runtime.Object, error) {
+	listOpts, err := a.listOptions(c, res)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := deleteOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	return res.registry.DeleteCollection(c.Request().Context(), ns, listOpts, opts)
+}
+
 // maxGracePeriod keeps a grace period in seconds within what a
 // time.Duration holds, so no agent's arithmetic overflows.
 const maxGracePeriod = math.MaxInt64 / int64(1e9)
@@ -299,6 +313,21 @@ func deleteOptions(c echo.Context) (metav1.DeleteOptions, error) {
 	}
 	if d := dryRun(c); len(d) > 0 {
 		opts.DryRun = d
+	}
+	if p := c.QueryParam("propagationPolicy"); p != "" {
+		policy := metav1.DeletionPropagation(p)
+		opts.PropagationPolicy = &policy
+	}
+	if p := opts.PropagationPolicy; p != nil {
+		switch *p {
+		case metav1.DeletePropagationOrphan, metav1.DeletePropagationBackground, metav1.DeletePropagationForeground:
+		default:
+			return opts, errdefs.Invalid("DeleteOptions", "", field.ErrorList{field.NotSupported(field.NewPath("propagationPolicy"), *p,
+				[]string{string(metav1.DeletePropagationForeground), string(metav1.DeletePropagationBackground), string(metav1.DeletePropagationOrphan)})})
+		}
+		if opts.OrphanDependents != nil {
+			return opts, errdefs.Invalid("DeleteOptions", "", field.ErrorList{field.Invalid(field.NewPath("propagationPolicy"), *p, "orphanDependents and propagationPolicy cannot both be set")})
+		}
 	}
 	return opts, nil
 }

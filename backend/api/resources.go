@@ -68,7 +68,7 @@ func (r *resource) groupResource() schema.GroupResource {
 func (r *resource) hasStatus() bool { return r.registry != nil && r.registry.Strategy.HasStatus() }
 
 var (
-	crudVerbs  = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+	crudVerbs  = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 	berthGroup = "berth.dev"
 )
 

@@ -4,6 +4,8 @@
 //
 //	RC or pod event, resync ──▶ queue (namespace/name) ──▶ sync:
 //	  RC gone            ──▶ delete the pods it owned (garbage collection)
+//	  RC being deleted   ──▶ finalizer orphan: release its pods; foregroundDeletion:
+//	                         delete them, wait until gone; then drop the finalizer
 //	  read pods of ns    ──▶ adopt matching orphans, release non-matching
 //	  too few live pods  ──▶ create from spec.template (generateName <rc>-)
 //	  too many           ──▶ delete unscheduled, then not ready, then newest
@@ -18,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -197,6 +200,9 @@ func (r *run) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	if rc.DeletionTimestamp != nil {
+		return r.finishDeletion(ctx, rc, podList.(*v1.PodList).Items)
+	}
 	pods, err := r.claim(ctx, rc, podList.(*v1.PodList).Items)
 	if err != nil {
 		return err
@@ -207,6 +213,56 @@ func (r *run) sync(ctx context.Context, key string) error {
 		r.queue.AddAfter(key, requeue)
 	}
 	return errors.Join(manageErr, err)
+}
+
+// finishDeletion honours the finalizers of a controller being deleted,
+// as Kubernetes' garbage collector does: orphan releases its pods (they
+// lose their owner and keep running), foregroundDeletion deletes them and
+// waits until they are gone. Then it removes the finalizer, and the
+// registry deletes the controller.
+func (r *run) finishDeletion(ctx context.Context, rc *v1.ReplicationController, all []v1.Pod) error {
+	var owned []*v1.Pod
+	for i := range all {
+		if ref := controllerRef(&all[i]); ref != nil && ref.UID == rc.UID {
+			owned = append(owned, &all[i])
+		}
+	}
+	var errs []error
+	switch {
+	case slices.Contains(rc.Finalizers, metav1.FinalizerOrphanDependents):
+		for _, pod := range owned {
+			errs = append(errs, r.setOwner(ctx, pod, nil))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		r.logger.Info("orphaned the pods of a deleted controller", "replicationcontroller", cache.Key(rc), "pods", len(owned))
+		return r.removeFinalizer(ctx, rc, metav1.FinalizerOrphanDependents)
+	case slices.Contains(rc.Finalizers, metav1.FinalizerDeleteDependents):
+		for _, pod := range owned {
+			if pod.DeletionTimestamp == nil {
+				errs = append(errs, r.deletePod(ctx, pod))
+			}
+		}
+		if err := errors.Join(errs...); err != nil || len(owned) > 0 {
+			// The pods' deletion events bring the controller back here.
+			return err
+		}
+		return r.removeFinalizer(ctx, rc, metav1.FinalizerDeleteDependents)
+	}
+	return nil
+}
+
+func (r *run) removeFinalizer(ctx context.Context, rc *v1.ReplicationController, fin string) error {
+	_, err := r.rcs.Update(ctx, rc.Namespace, rc.Name, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
+		c := cur.(*v1.ReplicationController)
+		c.Finalizers = slices.DeleteFunc(c.Finalizers, func(f string) bool { return f == fin })
+		return c, nil
+	}, metav1.UpdateOptions{})
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // collectGarbage deletes the pods whose controller was the replication

@@ -174,3 +174,10 @@ func validateReplicationControllerStatus(status *v1.ReplicationControllerStatus,
 	}
 	return allErrs
 }
+
+var _ generic.DependentsStrategy = ReplicationControllerStrategy{}
+
+// HasDependents marks replication controllers as owners of their pods:
+// the replication manager honours the orphan and foregroundDeletion
+// finalizers of a controller being deleted.
+func (ReplicationControllerStrategy) HasDependents() {}

@@ -91,6 +91,15 @@ type GracefulDeleteStrategy interface {
 	CheckGracefulDelete(obj runtime.Object, opts *metav1.DeleteOptions) (graceful bool, grace int64)
 }
 
+// DependentsStrategy is a Strategy whose objects own others (a
+// replication controller its pods): a delete that asks to orphan them or
+// to go after them (propagationPolicy Orphan, Foreground) leaves the
+// object with the orphan or foregroundDeletion finalizer for its
+// controller to honour.
+type DependentsStrategy interface {
+	HasDependents()
+}
+
 // TerminatingStrategy is a Strategy whose objects show their deletion
 // while they are finalized (a namespace's phase Terminating).
 type TerminatingStrategy interface {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -329,18 +330,43 @@ func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind,
 		defer func() { r.audit(ctx, verb, ns, name, err) }()
 	}
 	dest := r.Strategy.New()
+	finalized := false
 	err = r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, storage.UpdateOptions{DryRun: dryRun}, func(current runtime.Object) (runtime.Object, error) {
 		old := current.DeepCopyObject()
 		obj, err := newObject(current)
 		if err != nil {
 			return nil, err
 		}
-		return r.prepareUpdate(ctx, ns, name, kind, obj, old, dryRun)
+		obj, err = r.prepareUpdate(ctx, ns, name, kind, obj, old, dryRun)
+		finalized = err == nil && lastFinalizerRemoved(obj, old)
+		return obj, err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if finalized && !dryRun && r.Finalizer == nil {
+		// The last finalizer of an object being deleted went: it goes now,
+		// as kube-apiserver deletes it within the same update.
+		dm, _ := meta.Accessor(dest)
+		rv, _ := strconv.ParseInt(dm.GetResourceVersion(), 10, 64)
+		gone := r.Strategy.New()
+		if err := r.Store.Delete(ctx, r.key(ns, name), gone, storage.DeleteOptions{ExpectedRV: rv}); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
+	}
 	return dest, nil
+}
+
+// lastFinalizerRemoved reports whether obj, being deleted with no grace
+// period left, has just lost its last finalizer.
+func lastFinalizerRemoved(obj, old runtime.Object) bool {
+	m, err1 := meta.Accessor(obj)
+	om, err2 := meta.Accessor(old)
+	if err1 != nil || err2 != nil || m.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 || len(om.GetFinalizers()) == 0 {
+		return false
+	}
+	grace := m.GetDeletionGracePeriodSeconds()
+	return grace == nil || *grace == 0
 }
 
 func (r *Registry) prepareUpdate(ctx context.Context, ns, name string, kind UpdateKind, obj, old runtime.Object, dryRun bool) (runtime.Object, error) {
@@ -378,7 +404,15 @@ func (r *Registry) prepareUpdate(ctx context.Context, ns, name string, kind Upda
 	if err := r.admit(ctx, &Attributes{Operation: Update, Subresource: sub, Namespace: ns, Name: name, Object: obj, Old: old, DryRun: dryRun}); err != nil {
 		return nil, err
 	}
-	if err := errdefs.Invalid(r.Kind, name, r.Strategy.ValidateUpdate(obj, old)); err != nil {
+	errs := r.Strategy.ValidateUpdate(obj, old)
+	if om.GetDeletionTimestamp() != nil {
+		for _, f := range m.GetFinalizers() {
+			if !slices.Contains(om.GetFinalizers(), f) {
+				errs = append(errs, field.Forbidden(field.NewPath("metadata", "finalizers"), "no new finalizers can be added if the object is being deleted, found new finalizers ["+f+"]"))
+			}
+		}
+	}
+	if err := errdefs.Invalid(r.Kind, name, errs); err != nil {
 		return nil, err
 	}
 	return obj, nil
@@ -422,6 +456,9 @@ func (r *Registry) Delete(ctx context.Context, ns, name string, opts metav1.Dele
 			return r.markDeleting(ctx, ns, name, grace, rv, dryRun)
 		}
 	}
+	if fin := r.propagationFinalizer(opts); fin != "" || len(cm.GetFinalizers()) > 0 {
+		return r.markFinalizing(ctx, ns, name, fin, rv, dryRun)
+	}
 	if r.Finalizer != nil {
 		return r.finalize(ctx, ns, name, rv, dryRun)
 	}
@@ -430,6 +467,91 @@ func (r *Registry) Delete(ctx context.Context, ns, name string, opts metav1.Dele
 		return nil, err
 	}
 	return obj, nil
+}
+
+// DeleteCollection deletes every object in ns (all namespaces when empty)
+// that listOpts select, each by Delete's rules (graceful deletion,
+// finalizers, propagation), and returns a list of their last states. An
+// object that went meanwhile is skipped.
+func (r *Registry) DeleteCollection(ctx context.Context, ns string, listOpts ListOptions, opts metav1.DeleteOptions) (runtime.Object, error) {
+	if opts.Preconditions != nil {
+		return nil, errdefs.BadRequest("preconditions are for the deletion of one object, not of a collection")
+	}
+	listOpts.Limit, listOpts.Continue = 0, ""
+	list, err := r.List(ctx, ns, listOpts)
+	if err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	deleted := make([]runtime.Object, 0, len(items))
+	for _, item := range items {
+		m, err := meta.Accessor(item)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := r.Delete(ctx, m.GetNamespace(), m.GetName(), opts)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		deleted = append(deleted, obj)
+	}
+	if err := meta.SetList(list, deleted); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// propagationFinalizer is the finalizer a delete's propagation policy asks
+// for, as kube-apiserver's: orphan (its dependents are released) or
+// foregroundDeletion (it goes after them). Only objects whose strategy has
+// dependents (a DependentsStrategy: a replication controller's pods) keep
+// one; for others there is nothing to wait for and they go at once.
+func (r *Registry) propagationFinalizer(opts metav1.DeleteOptions) string {
+	if _, ok := r.Strategy.(DependentsStrategy); !ok {
+		return ""
+	}
+	switch {
+	case opts.PropagationPolicy != nil && *opts.PropagationPolicy == metav1.DeletePropagationOrphan,
+		opts.PropagationPolicy == nil && opts.OrphanDependents != nil && *opts.OrphanDependents:
+		return metav1.FinalizerOrphanDependents
+	case opts.PropagationPolicy != nil && *opts.PropagationPolicy == metav1.DeletePropagationForeground:
+		return metav1.FinalizerDeleteDependents
+	}
+	return ""
+}
+
+// markFinalizing starts the deletion of an object that finalizers hold:
+// deletionTimestamp, a zero grace period and the finalizer fin (if any)
+// are stamped, and the object stays until its finalizers are removed
+// (Update then deletes it).
+func (r *Registry) markFinalizing(ctx context.Context, ns, name, fin string, rv int64, dryRun bool) (runtime.Object, error) {
+	dest := r.Strategy.New()
+	now := metav1.NewTime(r.now().Truncate(time.Second))
+	zero := int64(0)
+	err := r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, storage.UpdateOptions{ExpectedRV: rv, DryRun: dryRun}, func(current runtime.Object) (runtime.Object, error) {
+		m, err := meta.Accessor(current)
+		if err != nil {
+			return nil, err
+		}
+		if m.GetDeletionTimestamp() == nil {
+			m.SetDeletionTimestamp(&now)
+			m.SetDeletionGracePeriodSeconds(&zero)
+		}
+		if fin != "" && !slices.Contains(m.GetFinalizers(), fin) {
+			m.SetFinalizers(append(m.GetFinalizers(), fin))
+		}
+		return current, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dest, nil
 }
 
 // checkPreconditions compares the stored object with the delete's
