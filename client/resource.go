@@ -77,6 +77,7 @@ var Resources = []Resource{
 	{Group: berthGroup, Version: "v1", Resource: "members", Singular: "member", Kind: "Member", Namespaced: true},
 	{Group: berthGroup, Version: "v1", Resource: "users", Singular: "user", Kind: "User"},
 	{Group: berthGroup, Version: "v1", Resource: "tokens", Singular: "token", Kind: "Token"},
+	{Group: berthGroup, Version: "v1", Resource: "clusternetworks", Singular: "clusternetwork", Kind: "ClusterNetwork"},
 }
 
 // Well-known resources, for callers that need one without a lookup.
@@ -91,6 +92,7 @@ var (
 	Members                = mustLookup("members")
 	Users                  = mustLookup("users")
 	Tokens                 = mustLookup("tokens")
+	ClusterNetworks        = mustLookup("clusternetworks")
 )
 
 func mustLookup(name string) Resource {

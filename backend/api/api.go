@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/pki"
@@ -58,6 +60,9 @@ type Config struct {
 	// ServesTLS says the server also serves HTTPS: session cookies are
 	// Secure, and passwords are refused over plain HTTP from other hosts.
 	ServesTLS bool
+	// ClusterNetwork is the pod network the master runs, served read-only
+	// as clusternetworks/default (node agents program their hosts by it).
+	ClusterNetwork berthv1.ClusterNetwork
 }
 
 // API holds the handlers.
@@ -76,7 +81,9 @@ type API struct {
 	nodes *nodeTrust
 	core  map[string]*resource
 	berth map[string]*resource
-	audit *auditor
+	// clusterNetwork: see Config.ClusterNetwork.
+	clusterNetwork berthv1.ClusterNetwork
+	audit          *auditor
 
 	streamsDone chan struct{} // closed by EndStreams
 	streamsOnce sync.Once
@@ -108,6 +115,8 @@ func New(cfg Config) *API {
 		audit: &auditor{writer: cfg.Audit, logger: cfg.Logger},
 
 		streamsDone: make(chan struct{}),
+
+		clusterNetwork: cfg.ClusterNetwork,
 	}
 	a.core = a.coreResources(cfg.Registries)
 	a.berth = a.berthResources()

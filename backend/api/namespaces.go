@@ -7,12 +7,13 @@ import (
 )
 
 // visibleNamespaces is what a caller sees of the namespaces: all of them
-// for cluster admins, else the projects they are a member of. A watch also
+// for cluster admins and for node agents (which isolate projects on the
+// pod network by their NetIDs), else the projects they are a member of. A watch also
 // looks up the namespaces it had not heard of, so that one joined (or
 // created) while it runs shows.
 func (a *API) visibleNamespaces(c echo.Context) (storage.Predicate, error) {
 	id := identity(c)
-	if id.IsClusterAdmin() {
+	if id.IsClusterAdmin() || id.IsNode() {
 		return nil, nil
 	}
 	ctx := c.Request().Context()

@@ -60,7 +60,13 @@ func TestNodeCredentialIsLimitedToItsNode(t *testing.T) {
 		{"event about another node's pod", "POST", "/api/v1/namespaces/tenant/events", event("tenant", "Pod", "theirs"), "", 403},
 		{"event about another node", "POST", "/api/v1/namespaces/default/events", event("default", "Node", "n2"), "", 403},
 		{"event in a project about nothing of its own", "POST", "/api/v1/namespaces/tenant/events", event("tenant", "Service", "web"), "", 403},
-		{"read a project", "GET", "/api/v1/namespaces/tenant", nil, "", 403},
+		{"change a project", "PATCH", "/api/v1/namespaces/tenant", `{"metadata":{"labels":{"x":"y"}}}`, merge, 403},
+		{"join a project to a global network", "PATCH", "/api/v1/namespaces/tenant", `{"metadata":{"annotations":{"berth.dev/netid":"global"}}}`, merge, 403},
+		{"delete a project", "DELETE", "/api/v1/namespaces/tenant", nil, "", 403},
+		{"create a project", "POST", "/api/v1/namespaces", map[string]any{"metadata": map[string]string{"name": "planted"}}, "", 403},
+		{"change a project's network", "PUT", "/apis/berth.dev/v1/projects/tenant/network", map[string]any{"netID": "global"}, "", 403},
+		{"read a project's members", "GET", "/apis/berth.dev/v1/namespaces/tenant/members", nil, "", 403},
+		{"give itself a pod subnet", "PATCH", "/api/v1/nodes/n1", `{"spec":{"podCIDR":"10.99.0.0/24"}}`, merge, 422},
 		{"read a project's services", "GET", "/api/v1/namespaces/tenant/services", nil, "", 403},
 		{"read a pod's log", "GET", "/api/v1/namespaces/tenant/pods/mine/log", nil, "", 403},
 
@@ -68,6 +74,12 @@ func TestNodeCredentialIsLimitedToItsNode(t *testing.T) {
 		{"get its own pod", "GET", "/api/v1/namespaces/tenant/pods/mine", nil, "", 200},
 		{"patch its own pod's status", "PATCH", "/api/v1/namespaces/tenant/pods/mine/status", `{"status":{"phase":"Running"}}`, merge, 200},
 		{"heartbeat itself", "PATCH", "/api/v1/nodes/n1/status", `{"status":{"phase":"Running"}}`, merge, 200},
+		// The pod network: every node's subnet and pod IPs, the projects'
+		// NetIDs and the cluster's network, read only.
+		{"read a project", "GET", "/api/v1/namespaces/tenant", nil, "", 200},
+		{"list the projects", "GET", "/api/v1/namespaces", nil, "", 200},
+		{"read another node", "GET", "/api/v1/nodes/n2", nil, "", 200},
+		{"read the cluster network", "GET", "/apis/berth.dev/v1/clusternetworks/default", nil, "", 200},
 		{"event about its own pod", "POST", "/api/v1/namespaces/tenant/events", event("tenant", "Pod", "mine"), "", 201},
 		{"event about itself", "POST", "/api/v1/namespaces/default/events", event("default", "Node", "n1"), "", 201},
 	}

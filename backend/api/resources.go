@@ -117,6 +117,8 @@ func (a *API) berthResources() map[string]*resource {
 			verbs: map[string]objectHandler{"get": a.whoAmI, "list": a.whoAmI}, watch: a.watchWhoAmI},
 		{group: berthGroup, name: "auditentries", singular: "auditentry", kind: "AuditEntry",
 			verbs: map[string]objectHandler{"list": a.listAudit}},
+		{group: berthGroup, name: "clusternetworks", singular: "clusternetwork", kind: "ClusterNetwork",
+			verbs: map[string]objectHandler{"get": a.getClusterNetwork, "list": a.listClusterNetworks}},
 	}
 	return byName(list)
 }

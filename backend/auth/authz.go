@@ -63,12 +63,22 @@ const TokenKindNode = "node"
 // single pod is checked once read), writes their status and confirms their
 // deletion, registers and heartbeats its own Node, and records events.
 // Which pod, which Node and which event is NodeRestriction's to check
-// (backend/admission), since it takes the objects.
+// (backend/admission), since it takes the objects. For the pod network it
+// reads every Node (subnets, addresses, pod IPs), the namespaces (their
+// NetIDs) and the ClusterNetwork, and writes none of them but its Node.
 func nodeAllowed(id Identity, ri RequestInfo) bool {
-	if ri.APIGroup != "" || id.NodeName == "" {
+	if id.NodeName == "" {
+		return false
+	}
+	if ri.APIGroup == berthv1.GroupName {
+		return ri.Resource == "clusternetworks" && ri.Subresource == "" && (ri.Verb == "get" || ri.Verb == "list")
+	}
+	if ri.APIGroup != "" {
 		return false
 	}
 	switch ri.Resource {
+	case "namespaces":
+		return ri.Subresource == "" && IsReadOnly(ri.Verb)
 	case "pods":
 		switch {
 		case ri.Subresource == "" && (ri.Verb == "list" || ri.Verb == "watch"):
@@ -150,6 +160,8 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 			return admin
 		case "tokens", "whoami":
 			return true
+		case "clusternetworks":
+			return read
 		case "users":
 			return read && ri.Name == id.Name
 		}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthpaas/berth/backend/controller/podcidr"
+
 	"github.com/berthpaas/berth/backend/controller/namespace"
 
 	"github.com/berthpaas/berth/backend/registry/core"
@@ -28,8 +30,8 @@ type Options struct {
 	SchedulerRetryInterval time.Duration
 }
 
-// RunAll runs the scheduler, the replication manager, the node lifecycle
-// and the namespace controllers on the registries until ctx ends, and returns once all of
+// RunAll runs the scheduler, the replication manager, the node lifecycle,
+// the namespace and the pod subnet controllers on the registries until ctx ends, and returns once all of
 // them have stopped.
 func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opts Options) {
 	sched := scheduler.New(regs.Pods, regs.Nodes, regs.Events, logger)
@@ -41,6 +43,9 @@ func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opt
 		replication.New(regs.ReplicationControllers, regs.Pods, regs.Events, logger, opts.Replication).Run,
 		nodelifecycle.New(regs.Nodes, regs.Pods, regs.Events, logger, opts.NodeLifecycle).Run,
 		namespace.New(regs.Namespaces, logger, 0).Run,
+	}
+	if regs.PodSubnets != nil {
+		runners = append(runners, podcidr.New(regs.Nodes, regs.PodSubnets, regs.Events, logger, 0).Run)
 	}
 	var wg sync.WaitGroup
 	for _, run := range runners {

@@ -18,6 +18,7 @@ const (
 	ReasonNodeSelector       = "didn't match node selector"
 	ReasonHostPort           = "host port conflict"
 	ReasonTaint              = "had untolerated taint"
+	ReasonNetworkUnavailable = "network unavailable"
 )
 
 // scoringDefaults are the requests the scoring assumes for a container
@@ -30,6 +31,9 @@ var scoringDefaults = podfit.Resources{MilliCPU: 100, Memory: 200 << 20}
 func Filter(pod *v1.Pod, node *v1.Node, podsOnNode []*v1.Pod) (ok bool, reason string) {
 	if !nodeReady(node) {
 		return false, ReasonNotReady
+	}
+	if networkUnavailable(node) {
+		return false, ReasonNetworkUnavailable
 	}
 	if node.Spec.Unschedulable {
 		return false, ReasonUnschedulable
@@ -95,6 +99,18 @@ func freeFraction(allocatable, requested int64) float64 {
 func nodeReady(node *v1.Node) bool {
 	for _, c := range node.Status.Conditions {
 		if c.Type == v1.NodeReady {
+			return c.Status == v1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// networkUnavailable reports a node whose agent says it cannot give pods
+// a network (no pod subnet, a host that cannot carry it), as Kubernetes'
+// network-unavailable taint keeps pods off such nodes.
+func networkUnavailable(node *v1.Node) bool {
+	for _, c := range node.Status.Conditions {
+		if c.Type == v1.NodeNetworkUnavailable {
 			return c.Status == v1.ConditionTrue
 		}
 	}

@@ -32,6 +32,12 @@ func readyStatus(s v1.ConditionStatus) nodeOpt {
 	return func(n *v1.Node) { n.Status.Conditions[0].Status = s }
 }
 
+func networkStatus(s v1.ConditionStatus) nodeOpt {
+	return func(n *v1.Node) {
+		n.Status.Conditions = append(n.Status.Conditions, v1.NodeCondition{Type: v1.NodeNetworkUnavailable, Status: s})
+	}
+}
+
 type podOpt func(*v1.Pod)
 
 func testPod(name, cpu, memory string, opts ...podOpt) *v1.Pod {
@@ -83,6 +89,8 @@ func TestFilter(t *testing.T) {
 		{name: "ready false", pod: testPod("p", "", ""), node: testNode("n", "2", "4Gi", readyStatus(v1.ConditionFalse)), wantReason: ReasonNotReady},
 		{name: "ready unknown", pod: testPod("p", "", ""), node: testNode("n", "2", "4Gi", readyStatus(v1.ConditionUnknown)), wantReason: ReasonNotReady},
 		{name: "no ready condition", pod: testPod("p", "", ""), node: testNode("n", "2", "4Gi", func(n *v1.Node) { n.Status.Conditions = nil }), wantReason: ReasonNotReady},
+		{name: "network unavailable", pod: testPod("p", "", ""), node: testNode("n", "2", "4Gi", networkStatus(v1.ConditionTrue)), wantReason: ReasonNetworkUnavailable},
+		{name: "network available", pod: testPod("p", "", ""), node: testNode("n", "2", "4Gi", networkStatus(v1.ConditionFalse)), wantOK: true},
 		{name: "cordoned", pod: testPod("p", "", ""), node: testNode("n", "2", "4Gi", func(n *v1.Node) { n.Spec.Unschedulable = true }), wantReason: ReasonUnschedulable},
 		{name: "cpu exceeds allocatable", pod: testPod("p", "3", ""), node: testNode("n", "2", "4Gi"), wantReason: ReasonInsufficientCPU},
 		{

@@ -144,7 +144,7 @@ func (r *run) onBound(old, pod *v1.Pod) {
 // onNode retries the waiting pods when a node changes in a way that can
 // change where they fit (not on mere heartbeats).
 func (r *run) onNode(old, node *v1.Node) {
-	if old == nil || node == nil || nodeReady(old) != nodeReady(node) ||
+	if old == nil || node == nil || nodeReady(old) != nodeReady(node) || networkUnavailable(old) != networkUnavailable(node) ||
 		old.Spec.Unschedulable != node.Spec.Unschedulable ||
 		!apiequality.Semantic.DeepEqual(old.Labels, node.Labels) ||
 		!apiequality.Semantic.DeepEqual(old.Spec.Taints, node.Spec.Taints) ||

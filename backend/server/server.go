@@ -19,11 +19,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+	"github.com/berthpaas/berth/backend/registry/allocator"
 
 	"github.com/berthpaas/berth/backend/admission"
 	"github.com/berthpaas/berth/backend/registry/core"
@@ -112,6 +116,14 @@ type Config struct {
 	HostPorts admission.PortRange
 	// EventTTL is how long events are kept (core.DefaultEventTTL when zero).
 	EventTTL time.Duration
+	// ClusterCIDR is the range nodes' pod subnets are cut from
+	// (--cluster-cidr); berthv1.DefaultClusterCIDR when zero. Every master
+	// of a cluster must be given the same.
+	ClusterCIDR netip.Prefix
+	// NoNetworkIsolation lets every pod reach every pod (--network-isolation=false);
+	// by default a pod reaches only its project's pods, those of projects
+	// joined with it and those of global projects.
+	NoNetworkIsolation bool
 }
 
 // Run serves until ctx ends, then shuts down cleanly.
@@ -179,15 +191,27 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	store := storage.New(etcdClient, storage.Options{ContinueKey: continueKey})
+	if !cfg.ClusterCIDR.IsValid() {
+		cfg.ClusterCIDR = netip.MustParsePrefix(berthv1.DefaultClusterCIDR)
+	}
+	podSubnets, err := allocator.NewSubnets(etcdClient, "podcidrs", cfg.ClusterCIDR, berthv1.NodeSubnetPrefixLength)
+	if err != nil {
+		return fmt.Errorf("--cluster-cidr: %w", err)
+	}
 	regs := core.NewRegistries(store, core.Config{
 		Memberships: acct, Auditor: componentAuditor{writer: audit},
 		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts, EventTTL: cfg.EventTTL,
+		PodSubnets: podSubnets, Logger: logger,
 	})
 	streamRegistry, stopStreams := startStreams(ctx, cfg, acct, logger)
 	cleanups = append(cleanups, stopStreams)
 	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger,
 		ServesTLS: cluster.ca != nil, MaxTokenTTL: cfg.MaxTokenTTL,
-		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL, Streams: streamRegistry})
+		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL, Streams: streamRegistry,
+		ClusterNetwork: berthv1.ClusterNetwork{
+			Network: podSubnets.Cluster().String(), SubnetPrefixLength: podSubnets.Bits(),
+			ProjectIsolation: !cfg.NoNetworkIsolation,
+		}})
 	if err := ensureDefaultNamespace(ctx, store, acct); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -84,6 +85,9 @@ type Env struct {
 	// EtcdTLS is the master's client certificate of its embedded etcd,
 	// which refuses clients without one (NewEtcdClient uses it).
 	EtcdTLS etcdserver.ClientTLS
+	// ClusterCIDR is the master's pod range: one of this test's own, which
+	// no other test master running on the machine holds.
+	ClusterCIDR netip.Prefix
 
 	stop func()
 }
@@ -126,11 +130,13 @@ func Start(t testing.TB, opts ...Options) *Env {
 	cfg := server.Config{
 		DataDir: o.DataDir, Listen: "127.0.0.1:0", DatabaseURL: o.DatabaseURL,
 		Logger: logger, Out: env.Out, TestMode: true, NoControllers: !o.Controllers,
-		Ready: func(u string, c *clientv3.Client) { env.Etcd = c; ready <- u },
+		Ready:       func(u string, c *clientv3.Client) { env.Etcd = c; ready <- u },
+		ClusterCIDR: clusterCIDR(t, o.DataDir),
 	}
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
+	env.ClusterCIDR = cfg.ClusterCIDR
 	go func() { done <- server.Run(ctx, cfg) }()
 	select {
 	case env.URL = <-ready:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+	"github.com/berthpaas/berth/backend/registry/allocator"
 
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/admission"
@@ -76,6 +80,8 @@ type serverFlags struct {
 	hostPortRange                                         string
 	eventTTL                                              time.Duration
 	maxStreamsPerUser, maxStreams                         map[string]int
+	clusterCIDR                                           string
+	networkIsolation                                      bool
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -96,6 +102,8 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().Int32Var(&f.maxReplicas, "max-replicas", admission.DefaultMaxReplicas, "most replicas one replication controller may ask for")
 	cmd.Flags().StringVar(&f.hostPortRange, "host-port-range", admission.DefaultHostPortRange.String(), "host ports that tenants' pods may publish (cluster admins' are not limited)")
 	cmd.Flags().DurationVar(&f.eventTTL, "event-ttl", core.DefaultEventTTL, "how long events are kept")
+	cmd.Flags().StringVar(&f.clusterCIDR, "cluster-cidr", berthv1.DefaultClusterCIDR, fmt.Sprintf("range the nodes' pod subnets (a /%d each) are cut from; the same on every master", berthv1.NodeSubnetPrefixLength))
+	cmd.Flags().BoolVar(&f.networkIsolation, "network-isolation", true, "isolate projects on the pod network: a pod reaches only its project's pods, those of projects joined with it and of global projects (false: every pod reaches every pod)")
 	cmd.Flags().StringToIntVar(&f.maxStreamsPerUser, "max-streams-per-user", limitFlag(streams.DefaultLimits.PerUser),
 		"streams one user may hold open at once, by kind: watch, log (follows), exec (exec and attach), console (sockets)")
 	cmd.Flags().StringToIntVar(&f.maxStreams, "max-streams", limitFlag(streams.DefaultLimits.Total),
@@ -164,6 +172,13 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, fmt.Errorf("--host-port-range: %w", err)
 	}
+	clusterCIDR, err := netip.ParsePrefix(f.clusterCIDR)
+	if err == nil {
+		err = allocator.CheckSubnetting(clusterCIDR, berthv1.NodeSubnetPrefixLength)
+	}
+	if err != nil {
+		return server.Config{}, fmt.Errorf("--cluster-cidr %q: %w", f.clusterCIDR, err)
+	}
 	limits, err := f.streamLimits()
 	if err != nil {
 		return server.Config{}, err
@@ -193,21 +208,23 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		return server.Config{}, errors.New("--etcd-certfile and --etcd-keyfile go together")
 	}
 	return server.Config{
-		DataDir:           dataDir,
-		Listen:            f.listen,
-		DatabaseURL:       f.databaseURL,
-		EtcdEndpoints:     endpoints,
-		EtcdTLS:           etcdTLS,
-		TLSDir:            tlsDir,
-		NodeCredentialTTL: f.nodeCredentialTTL,
-		Logger:            logger,
-		Out:               cmd.OutOrStdout(),
-		Mount:             mountConsole(f.consoleDevDir, logger),
-		MaxTokenTTL:       f.maxTokenTTL,
-		MaxReplicas:       f.maxReplicas,
-		HostPorts:         hostPorts,
-		EventTTL:          f.eventTTL,
-		StreamLimits:      limits,
+		DataDir:            dataDir,
+		Listen:             f.listen,
+		DatabaseURL:        f.databaseURL,
+		EtcdEndpoints:      endpoints,
+		EtcdTLS:            etcdTLS,
+		TLSDir:             tlsDir,
+		NodeCredentialTTL:  f.nodeCredentialTTL,
+		Logger:             logger,
+		Out:                cmd.OutOrStdout(),
+		Mount:              mountConsole(f.consoleDevDir, logger),
+		MaxTokenTTL:        f.maxTokenTTL,
+		MaxReplicas:        f.maxReplicas,
+		HostPorts:          hostPorts,
+		EventTTL:           f.eventTTL,
+		StreamLimits:       limits,
+		ClusterCIDR:        clusterCIDR.Masked(),
+		NoNetworkIsolation: !f.networkIsolation,
 	}, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/berthpaas/berth/backend/admission"
@@ -43,6 +45,24 @@ type Config struct {
 	// HostPorts is the range of host ports tenants may publish;
 	// admission.DefaultHostPortRange when zero.
 	HostPorts admission.PortRange
+	// PodSubnets, when set, gives every node a pod subnet of its own
+	// (spec.podCIDR) and frees it when the node is deleted; nil leaves
+	// spec.podCIDR as written (controller tests).
+	PodSubnets PodSubnets
+	// Logger receives what hooks cannot return (a subnet that could not
+	// be freed); discarded when nil.
+	Logger *slog.Logger
+}
+
+// PodSubnets hands out the pod subnets of nodes (allocator.Subnets).
+type PodSubnets interface {
+	admission.SubnetAllocator
+	// Release frees the node's subnet; none held is no error.
+	Release(ctx context.Context, node string) error
+	// Claims returns the node holding each subnet.
+	Claims(ctx context.Context) (map[netip.Prefix]string, error)
+	// Keep records a subnet the node holds, even one outside the range.
+	Keep(ctx context.Context, node string, subnet netip.Prefix) error
 }
 
 // Registries are the core/v1 resources on one store, with their hooks and
@@ -55,6 +75,9 @@ type Registries struct {
 	ReplicationControllers *generic.Registry
 	Events                 *generic.Registry
 	Nodes                  *generic.Registry
+	// PodSubnets are the nodes' pod subnets (Config.PodSubnets); nil
+	// when the registries hand out none.
+	PodSubnets PodSubnets
 }
 
 // NewRegistries builds the registries of store.
@@ -79,11 +102,25 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		Events:                 reg("events", "Event", EventStrategy{}),
 		Nodes:                  reg("nodes", "Node", NodeStrategy{}),
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	chain := generic.Chain{
 		admission.NodeRestriction(r.Pods),
 		admission.HostPath(),
 		admission.HostPorts(cfg.HostPorts),
 		admission.ReplicaLimit(cfg.MaxReplicas),
+	}
+	r.PodSubnets = cfg.PodSubnets
+	if cfg.PodSubnets != nil {
+		chain = append(chain, admission.PodCIDR(cfg.PodSubnets))
+		r.Nodes.AfterDelete = func(ctx context.Context, obj runtime.Object) {
+			node := obj.(*v1.Node)
+			if err := cfg.PodSubnets.Release(ctx, node.Name); err != nil {
+				cfg.Logger.Warn("the pod subnet of a deleted node stays held until the pod CIDR controller frees it",
+					"node", node.Name, "pod_cidr", node.Spec.PodCIDR, "error", err)
+			}
+		}
 	}
 	for _, g := range r.All() {
 		g.Admission = chain

@@ -11,7 +11,7 @@ import (
 // registry.Store has them. Pure rules are optional interfaces of the
 // Strategy (GracefulDeleteStrategy, TerminatingStrategy, TableConvertor);
 // hooks that do I/O are fields of the Registry (Admission, AfterCreate,
-// Finalizer, Auditor), set by whoever builds the registries
+// AfterDelete, Finalizer, Auditor), set by whoever builds the registries
 // (core.NewRegistries). Generic code asks for a hook, never for a
 // resource's name.
 

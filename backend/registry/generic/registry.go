@@ -43,6 +43,12 @@ type Registry struct {
 	// AfterCreate runs once an object is stored; its error undoes the
 	// create (a namespace whose creator could not be made its admin).
 	AfterCreate func(ctx context.Context, obj runtime.Object) error
+	// AfterDelete runs once an object is removed for good (not when it is
+	// only marked for a graceful or finalized deletion), with its last
+	// state: it frees what the object held outside its key (a node's pod
+	// subnet). It cannot fail the delete, which has happened; what it
+	// could not free, a controller must repair.
+	AfterDelete func(ctx context.Context, obj runtime.Object)
 	// Finalizer, when set, makes deletion two-phase (see Finalizer).
 	Finalizer Finalizer
 	// Auditor records writes of in-process components; nil records none.
@@ -350,7 +356,11 @@ func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind,
 		dm, _ := meta.Accessor(dest)
 		rv, _ := strconv.ParseInt(dm.GetResourceVersion(), 10, 64)
 		gone := r.Strategy.New()
-		if err := r.Store.Delete(ctx, r.key(ns, name), gone, storage.DeleteOptions{ExpectedRV: rv}); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		err := r.Store.Delete(ctx, r.key(ns, name), gone, storage.DeleteOptions{ExpectedRV: rv})
+		switch {
+		case err == nil:
+			r.afterDelete(ctx, gone)
+		case !errors.Is(err, storage.ErrNotFound):
 			return nil, err
 		}
 	}
@@ -466,6 +476,9 @@ func (r *Registry) Delete(ctx context.Context, ns, name string, opts metav1.Dele
 	if err := r.Store.Delete(ctx, r.key(ns, name), obj, storage.DeleteOptions{ExpectedRV: rv, DryRun: dryRun}); err != nil {
 		return nil, err
 	}
+	if !dryRun {
+		r.afterDelete(ctx, obj)
+	}
 	return obj, nil
 }
 
@@ -554,6 +567,12 @@ func (r *Registry) markFinalizing(ctx context.Context, ns, name, fin string, rv 
 	return dest, nil
 }
 
+func (r *Registry) afterDelete(ctx context.Context, obj runtime.Object) {
+	if r.AfterDelete != nil {
+		r.AfterDelete(ctx, obj)
+	}
+}
+
 // checkPreconditions compares the stored object with the delete's
 // preconditions, as kube-apiserver does.
 func checkPreconditions(m metav1.Object, p *metav1.Preconditions) error {
@@ -631,6 +650,7 @@ func (r *Registry) finalize(ctx context.Context, ns, name string, rv int64, dryR
 	if err := r.Store.Delete(ctx, r.key(ns, name), obj, storage.DeleteOptions{Also: []string{terminating}}); err != nil {
 		return nil, err
 	}
+	r.afterDelete(ctx, obj)
 	return obj, nil
 }
 
