@@ -163,7 +163,9 @@ func (r *Repo) UpdateSummary(ctx context.Context) error {
 // MetadataString returns a commit's metadata value in GVariant text
 // format ("" when the commit lacks the key).
 func (r *Repo) MetadataString(ctx context.Context, commit, key string) (string, error) {
-	out, err := r.cmd(nil, "show", "--print-metadata-key="+key, commit).output(ctx)
+	// -B: values as stored (rpm-ostree writes its package list's epochs
+	// in the build machine's byte order).
+	out, err := r.cmd(nil, "show", "-B", "--print-metadata-key="+key, commit).output(ctx)
 	if err != nil {
 		if strings.Contains(err.Error(), "No such metadata key") {
 			return "", nil

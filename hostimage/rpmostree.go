@@ -128,6 +128,10 @@ func (r RpmOstreeRunner) Compose(ctx context.Context, b *Build) (res Result, err
 	args := r.Args(b, composeJSON)
 	stepf(b.Log, "rpm-ostree %v", args)
 	if err := (command{name: r.command(), args: args, log: b.Log}).run(ctx); err != nil {
+		// rpm-ostree may have moved the ref before failing.
+		if head, _ := b.Repo.RevParse(context.WithoutCancel(ctx), ref); head != parent {
+			r.restoreRef(context.WithoutCancel(ctx), b, ref, parent)
+		}
 		return res, err
 	}
 	cj, err := ReadComposeJSON(composeJSON)
