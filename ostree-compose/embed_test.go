@@ -4,8 +4,8 @@ import (
 	"slices"
 	"testing"
 
-	ostreecompose "github.com/berthpaas/berth/ostree-compose"
 	"github.com/berthpaas/berth/hostimage"
+	ostreecompose "github.com/berthpaas/berth/ostree-compose"
 )
 
 // TestHostsValidate checks each host definition as `berth hostimage
