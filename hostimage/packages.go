@@ -25,8 +25,6 @@ const (
 	// metaRpmPackages is rpm-ostree's list, a(stsss): name, epoch,
 	// version, release, architecture.
 	metaRpmPackages = "rpmostree.rpmdb.pkglist"
-	// metaRpmInputHash is rpm-ostree's input hash.
-	metaRpmInputHash = "rpmostree.inputhash"
 )
 
 // ParseDpkgStatus lists the installed packages of a dpkg status file

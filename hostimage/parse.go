@@ -405,7 +405,7 @@ func CleanTreePath(p string) (string, error) {
 	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
-			return "", fmt.Errorf("%q climbs out of the tree with ..", p)
+			return "", fmt.Errorf("%q climbs out of the tree (..)", p)
 		}
 	}
 	clean := strings.TrimPrefix(path.Clean("/"+p), "/")

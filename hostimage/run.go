@@ -3,7 +3,6 @@ package hostimage
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -144,9 +143,4 @@ func stepf(w io.Writer, format string, args ...any) {
 	if w != nil {
 		fmt.Fprintf(w, "==> "+format+"\n", args...)
 	}
-}
-
-// isCancel reports whether err is the end of the build's context.
-func isCancel(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
