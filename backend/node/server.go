@@ -90,7 +90,7 @@ func logOptions(r *http.Request) (runtime.LogOptions, error) {
 			*dst = b
 		}
 	}
-	for name, dst := range map[string]**int64{"tailLines": &opts.TailLines, "sinceSeconds": &opts.SinceSeconds} {
+	for name, dst := range map[string]**int64{"tailLines": &opts.TailLines, "sinceSeconds": &opts.SinceSeconds, "limitBytes": &opts.LimitBytes} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
@@ -98,6 +98,16 @@ func logOptions(r *http.Request) (runtime.LogOptions, error) {
 			}
 			*dst = &n
 		}
+	}
+	if v := q.Get("sinceTime"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return opts, errdefs.BadRequest("sinceTime=%q is not an RFC 3339 time", v)
+		}
+		opts.SinceTime = &t
+	}
+	if opts.SinceTime != nil && opts.SinceSeconds != nil {
+		return opts, errdefs.BadRequest("at most one of sinceTime or sinceSeconds may be specified")
 	}
 	return opts, nil
 }

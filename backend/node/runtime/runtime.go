@@ -99,14 +99,33 @@ type NodeInfo struct {
 	BootedDeployment string // OSTree booted deployment, "" elsewhere
 }
 
-// LogOptions select the lines of a log.
+// LogOptions select the lines of a log, as Kubernetes' PodLogOptions.
 type LogOptions struct {
-	Follow       bool
-	TailLines    *int64
+	// Follow keeps the log coming until the container stops; output
+	// without a newline comes as soon as it is written.
+	Follow    bool
+	TailLines *int64
+	// SinceSeconds and SinceTime (at most one) skip lines logged before
+	// then, to the nanosecond.
 	SinceSeconds *int64
-	Timestamps   bool
+	SinceTime    *time.Time
+	// Timestamps starts each line with its time (RFC 3339, nanoseconds).
+	Timestamps bool
+	// LimitBytes ends the log after that many bytes.
+	LimitBytes *int64
 	// Previous selects the previous, terminated instance of the container.
 	Previous bool
+}
+
+// Since is the time before which lines are skipped, zero for none.
+func (o LogOptions) Since(now time.Time) time.Time {
+	switch {
+	case o.SinceTime != nil:
+		return *o.SinceTime
+	case o.SinceSeconds != nil:
+		return now.Add(-time.Duration(*o.SinceSeconds) * time.Second)
+	}
+	return time.Time{}
 }
 
 // Streams are the standard streams of an exec or attach; nil ones are not

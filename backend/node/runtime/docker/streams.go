@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -35,52 +34,6 @@ func (r *Runtime) findInstance(ctx context.Context, uid, name string, previous b
 		}
 	}
 	return instance{}, fmt.Errorf("previous terminated container %q of pod %q: %w", name, uid, runtime.ErrNotFound)
-}
-
-// Logs writes a container's log to w; see runtime.Runtime. The bytes are
-// copied as the engine sends them, so no line is split or lost whatever
-// its length or ending.
-func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOptions, w io.Writer) error {
-	in, err := r.findInstance(ctx, uid, name, opts.Previous)
-	if err != nil {
-		return err
-	}
-	info, err := r.cli.ContainerInspect(ctx, in.id)
-	if err != nil {
-		return fmt.Errorf("container %q of pod %q: %w", name, uid, engineError(err))
-	}
-	lo := container.LogsOptions{
-		ShowStdout: true,
-		ShowStderr: true,
-		Follow:     opts.Follow,
-		Timestamps: opts.Timestamps,
-		Tail:       "all",
-	}
-	if opts.TailLines != nil {
-		lo.Tail = strconv.FormatInt(max(*opts.TailLines, 0), 10)
-	}
-	if opts.SinceSeconds != nil {
-		lo.Since = strconv.FormatInt(time.Now().Unix()-*opts.SinceSeconds, 10)
-	}
-	body, err := r.cli.ContainerLogs(ctx, in.id, lo)
-	if err != nil {
-		return fmt.Errorf("logs of container %q of pod %q: %w", name, uid, engineError(err))
-	}
-	defer body.Close()
-	stop := context.AfterFunc(ctx, func() { body.Close() })
-	defer stop()
-	if info.Config != nil && info.Config.Tty {
-		_, err = io.Copy(w, body)
-	} else {
-		_, err = stdcopy.StdCopy(w, w, body)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil {
-		return fmt.Errorf("logs of container %q of pod %q: %w", name, uid, engineError(err))
-	}
-	return nil
 }
 
 // Exec runs cmd in a container and returns its exit code; see

@@ -210,7 +210,9 @@ func TestLogs(t *testing.T) {
 	ctx := t.Context()
 	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyNever, env("FAKE_EXIT_AFTER", "5s")...))
 	clk.Advance(3 * time.Second)
-	two := int64(2)
+	two, seven := int64(2), int64(7)
+	atTwo := time.Date(2025, 1, 1, 0, 0, 2, 0, time.UTC)
+	justAfterTwo := atTwo.Add(time.Nanosecond)
 	tests := []struct {
 		name string
 		opts runtime.LogOptions
@@ -219,7 +221,10 @@ func TestLogs(t *testing.T) {
 		{"all", runtime.LogOptions{}, []string{`fake container "app" of pod demo/web-u1 started (image example/app)`, "fake log line 1 of app", "fake log line 2 of app", "fake log line 3 of app"}},
 		{"tail", runtime.LogOptions{TailLines: &two}, []string{"fake log line 2 of app", "fake log line 3 of app"}},
 		{"since", runtime.LogOptions{SinceSeconds: &two}, []string{"fake log line 1 of app", "fake log line 2 of app", "fake log line 3 of app"}},
-		{"timestamps", runtime.LogOptions{TailLines: &two, Timestamps: true}, []string{"2025-01-01T00:00:02Z fake log line 2 of app", "2025-01-01T00:00:03Z fake log line 3 of app"}},
+		{"timestamps", runtime.LogOptions{TailLines: &two, Timestamps: true}, []string{"2025-01-01T00:00:02.000000000Z fake log line 2 of app", "2025-01-01T00:00:03.000000000Z fake log line 3 of app"}},
+		{"sinceTime, inclusive", runtime.LogOptions{SinceTime: &atTwo}, []string{"fake log line 2 of app", "fake log line 3 of app"}},
+		{"sinceTime, to the nanosecond", runtime.LogOptions{SinceTime: &justAfterTwo}, []string{"fake log line 3 of app"}},
+		{"limitBytes", runtime.LogOptions{TailLines: &two, LimitBytes: &seven}, []string{"fake lo"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

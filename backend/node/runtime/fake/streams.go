@@ -8,12 +8,15 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
+	"github.com/berthpaas/berth/backend/node/runtime/logstream"
 )
 
 // Logs writes the synthetic log of a container's current (or previous)
 // instance: a line when it started, then one per LogInterval until it
 // finished (or now). With Follow it keeps writing as lines fall due until
-// the instance finishes or ctx ends.
+// the instance finishes or ctx ends. The lines are written as the Docker
+// runtime writes its log (package logstream): times, sinceTime to the
+// nanosecond, limitBytes.
 func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOptions, w io.Writer) error {
 	if err := r.lock(); err != nil {
 		return err
@@ -32,43 +35,58 @@ func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOp
 		return fmt.Errorf("container %q has no such instance (previous: %t): %w", c.name, opts.Previous, runtime.ErrNotFound)
 	}
 	header := fmt.Sprintf("fake container %q of pod %s/%s started (image %s)", c.name, p.namespace, p.name, c.image)
-	i := r.firstLine(in, opts, r.now())
+	now := r.now()
+	i := r.firstLine(in, opts, now)
+	since := opts.Since(now)
 	r.mu.Unlock()
 
-	for {
-		r.mu.Lock()
-		now := r.now()
-		c.advance(now)
-		start, finished := in.start, in.finished
-		r.mu.Unlock()
-		end := now
-		if !finished.IsZero() {
-			end = finished
-		}
-		at := start.Add(time.Duration(i) * r.opts.LogInterval)
-		if at.After(end) {
-			if !finished.IsZero() || !opts.Follow {
-				return nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lines := make(chan logstream.Message)
+	go func() {
+		defer close(lines)
+		for {
+			r.mu.Lock()
+			now := r.now()
+			c.advance(now)
+			start, finished := in.start, in.finished
+			r.mu.Unlock()
+			end := now
+			if !finished.IsZero() {
+				end = finished
+			}
+			at := start.Add(time.Duration(i) * r.opts.LogInterval)
+			if at.After(end) {
+				if !finished.IsZero() || !opts.Follow {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(at.Sub(now)):
+				}
+				continue
+			}
+			line := header
+			if i > 0 {
+				line = fmt.Sprintf("fake log line %d of %s", i, c.name)
 			}
 			select {
+			case lines <- logstream.Message{Stream: logstream.Stdout, Time: at, Data: []byte(line + "\n")}:
 			case <-ctx.Done():
-				return nil
-			case <-time.After(at.Sub(now)):
+				return
 			}
-			continue
+			i++
 		}
-		line := header
-		if i > 0 {
-			line = fmt.Sprintf("fake log line %d of %s", i, c.name)
-		}
-		if opts.Timestamps {
-			line = at.UTC().Format(time.RFC3339Nano) + " " + line
-		}
-		if _, err := io.WriteString(w, line+"\n"); err != nil {
-			return err
-		}
-		i++
+	}()
+	jopts := logstream.Options{Timestamps: opts.Timestamps, SinceTime: since}
+	if opts.LimitBytes != nil {
+		jopts.LimitBytes = *opts.LimitBytes
 	}
+	if err := logstream.Join(ctx, w, lines, nil, jopts); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
 }
 
 // firstLine is the index of the first line to write under the tail and
@@ -85,10 +103,8 @@ func (r *Runtime) firstLine(in *instance, opts runtime.LogOptions, now time.Time
 	if opts.TailLines != nil && *opts.TailLines < count {
 		first = count - max(*opts.TailLines, 0)
 	}
-	if opts.SinceSeconds != nil {
-		if since := now.Add(-time.Duration(*opts.SinceSeconds) * time.Second); since.After(in.start) {
-			first = max(first, int64((since.Sub(in.start)+r.opts.LogInterval-1)/r.opts.LogInterval))
-		}
+	if since := opts.Since(now); since.After(in.start) {
+		first = max(first, int64((since.Sub(in.start)+r.opts.LogInterval-1)/r.opts.LogInterval))
 	}
 	return first
 }

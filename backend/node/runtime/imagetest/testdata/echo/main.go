@@ -33,6 +33,14 @@ func main() {
 		}
 		go tick(d)
 	}
+	if every := os.Getenv("PROGRESS_EVERY"); every != "" {
+		d, err := time.ParseDuration(every)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(os.Stderr, "PROGRESS_EVERY=%q: not a positive duration\n", every)
+			os.Exit(2)
+		}
+		go progress(d)
+	}
 	hostname, _ := os.Hostname()
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -78,5 +86,14 @@ func tick(d time.Duration) {
 	for n := 1; ; n++ {
 		time.Sleep(d)
 		fmt.Printf("tick %d %s\n", n, time.Now().UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// progress writes a progress bar, one write each step (os.Stdout is not
+// buffered).
+func progress(d time.Duration) {
+	for n := 1; ; n++ {
+		time.Sleep(d)
+		fmt.Printf("\rprogress %d%% %d", n, time.Now().UnixNano())
 	}
 }
