@@ -17,7 +17,7 @@ func newProjectCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "project",
 		Aliases: []string{"projects"},
-		Short:   "Create, list, delete and switch projects, and manage their members",
+		Short:   "Create, list, delete and switch projects, manage their members and their networks",
 	}
 	cmd.AddCommand(
 		newProjectCreateCommand(g),
@@ -26,6 +26,7 @@ func newProjectCommand(g *globals) *cobra.Command {
 		newProjectUseCommand(g),
 		newProjectAddMemberCommand(g),
 		newProjectRemoveMemberCommand(g),
+		newProjectNetworkCommand(g),
 	)
 	return cmd
 }

@@ -9,7 +9,9 @@
 //	                               ├─ HostPath        only cluster admins mount host paths; the mark node agents honour
 //	                               ├─ NodeRestriction a node writes only its own Node, its pods' status, its events
 //	                               ├─ HostPorts       tenants' host ports in a range, never on a chosen host IP
-//	                               └─ ReplicaLimit    no controller asks for more than the cluster's cap
+//	                               ├─ ReplicaLimit    no controller asks for more than the cluster's cap
+//	                               ├─ NetID           only cluster admins move a project to another network
+//	                               └─ PodCIDR         a node gets a pod subnet of its own; it may not choose it
 //
 // Each plugin is a generic.Admission; Chain composes them. A refusal is an
 // errdefs error (ErrForbidden, *errdefs.InvalidError naming the field).

@@ -102,7 +102,11 @@ func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 func (a *API) berthResources() map[string]*resource {
 	list := []*resource{
 		{group: berthGroup, name: "projects", singular: "project", kind: "Project", shortNames: []string{"proj"},
-			verbs: map[string]objectHandler{"list": a.listProjects, "get": a.getProject, "create": a.createProject, "delete": a.deleteProject}},
+			verbs: map[string]objectHandler{"list": a.listProjects, "get": a.getProject, "create": a.createProject, "delete": a.deleteProject},
+			subresources: map[string]subresource{"network": {
+				verbs: []string{"get", "update"}, serve: a.serveProjectNetwork,
+				gvk: schema.GroupVersionKind{Group: berthGroup, Version: "v1", Kind: "ProjectNetwork"},
+			}}},
 		{group: berthGroup, name: "members", singular: "member", kind: "Member", namespaced: true,
 			verbs: map[string]objectHandler{"list": a.listMembers, "get": a.getMember, "create": a.putMember, "update": a.putMember, "delete": a.deleteMember}},
 		{group: berthGroup, name: "users", singular: "user", kind: "User",

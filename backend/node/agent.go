@@ -44,6 +44,11 @@ type Agent struct {
 
 	readyMu sync.Mutex
 	ready   readiness // guarded by readyMu
+	// network is the NetworkUnavailable condition as the network runner
+	// last decided it (podnetwork.go); guarded by readyMu.
+	network v1.NodeCondition
+	// netWake pokes the network runner (capacity 1).
+	netWake chan struct{}
 }
 
 // Run runs the agent until ctx is done; the containers it started keep
@@ -78,6 +83,7 @@ func Run(ctx context.Context, cfg Config) error {
 		port:    ln.Addr().(*net.TCPAddr).Port,
 		workers: map[string]*podWorker{},
 		gone:    map[string]time.Time{},
+		netWake: make(chan struct{}, 1),
 	}
 	return a.run(ctx, ln)
 }
@@ -102,7 +108,11 @@ func (a *Agent) run(ctx context.Context, ln net.Listener) error {
 	}()
 
 	var wg sync.WaitGroup
-	for _, runner := range []func(context.Context){a.heartbeat, a.watchPods, a.resync, a.rotateCredentials} {
+	runners := []func(context.Context){a.heartbeat, a.watchPods, a.resync, a.rotateCredentials}
+	if a.cfg.Network != nil {
+		runners = append(runners, a.runNetwork)
+	}
+	for _, runner := range runners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -53,6 +53,12 @@ type Config struct {
 	Address string
 	// Runtime runs the containers.
 	Runtime runtime.Runtime
+	// Network, when set, is the node's share of the cluster's pod network
+	// (the Docker runtime's): the agent sets it up once the master gave
+	// the node its subnet, keeps it programmed for the cluster, and
+	// removes it from the host when it stops. Nil: the node has none
+	// (hollow nodes).
+	Network PodNetwork
 	// Logger receives the agent's logs; slog.Default() when nil.
 	Logger *slog.Logger
 	// CAFile is a PEM bundle that signs the master's certificate; empty

@@ -33,7 +33,13 @@
 //	                       new key's CSR ─► new credential + certificate, saved
 //	                       0600; the master revokes the old credential
 //	           watchdog    WATCHDOG=1 at half of WATCHDOG_USEC
-//	     ──► ctx done: sd_notify STOPPING=1, endpoint shut down; containers keep running
+//	           pod network (Config.Network; podnetwork.go): follow every Node and
+//	                       namespace, read the ClusterNetwork; once the node has
+//	                       spec.podCIDR, set its network up (package network), sync
+//	                       it on every change, publish the node's pod IPs on its
+//	                       Node (berth.dev/pod-ips); NetworkUnavailable says why not
+//	     ──► ctx done: sd_notify STOPPING=1, endpoint shut down, pod network torn
+//	         down (rules, routes, Docker network); containers keep running
 //
 // A 401 from the master (a credential revoked or expired) makes the agent
 // join again with what the bootstrap token file holds; a used or expired

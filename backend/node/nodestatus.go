@@ -103,7 +103,7 @@ func (a *Agent) nodeStatus(info runtime.NodeInfo, now time.Time) v1.NodeStatus {
 		Capacity:    capacity,
 		Allocatable: capacity.DeepCopy(),
 		Phase:       v1.NodeRunning,
-		Conditions:  []v1.NodeCondition{a.readyCondition(now, nil)},
+		Conditions:  a.conditions(now, nil),
 		Addresses: []v1.NodeAddress{
 			{Type: v1.NodeInternalIP, Address: a.hostIP},
 			{Type: v1.NodeHostName, Address: hostname},
@@ -125,6 +125,17 @@ func (a *Agent) nodeStatus(info runtime.NodeInfo, now time.Time) v1.NodeStatus {
 		st.Images = append(st.Images, v1.ContainerImage{Names: []string{img}})
 	}
 	return st
+}
+
+// conditions are the node's conditions at now: Ready, and for a node with
+// a pod network, NetworkUnavailable. A merge patch replaces the list
+// whole: every write of conditions carries them all.
+func (a *Agent) conditions(now time.Time, runtimeErr error) []v1.NodeCondition {
+	out := []v1.NodeCondition{a.readyCondition(now, runtimeErr)}
+	if c := a.networkCondition(now); c != nil {
+		out = append(out, *c)
+	}
+	return out
 }
 
 // readyCondition is the Ready condition at now: True while the runtime
@@ -186,9 +197,9 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		case <-ticker.C:
 		}
 		_, rtErr := a.rt.Info(ctx)
-		cond := a.readyCondition(time.Now(), rtErr)
+		conds := a.conditions(time.Now(), rtErr)
 		err := a.call(ctx, func(api *client.Client) error {
-			return a.patchNodeStatus(ctx, api, map[string]any{"status": map[string]any{"conditions": []v1.NodeCondition{cond}}})
+			return a.patchNodeStatus(ctx, api, map[string]any{"status": map[string]any{"conditions": conds}})
 		})
 		if apierrors.IsNotFound(err) {
 			log.Warn("node object gone; registering again")

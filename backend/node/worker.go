@@ -182,6 +182,9 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 	if err != nil {
 		return err
 	}
+	if observed.IP != pod.Status.PodIP {
+		a.pokeNetwork() // the other nodes must hear of the address
+	}
 	return w.writeStatus(ctx, pod, podStatus(pod, observed, a.hostIP, a.scheme, time.Now()))
 }
 
@@ -243,6 +246,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod, removed bool) (b
 	if err := a.rt.KillPod(ctx, w.uid, grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return false, err
 	}
+	a.pokeNetwork() // its address is free: no one may reach it as its project's
 	if !removed {
 		if err := a.deletePod(ctx, pod); err != nil {
 			return false, err

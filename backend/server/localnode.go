@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berthpaas/berth/backend/node/network"
+
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 
 	"github.com/berthpaas/berth/backend/accounts"
@@ -50,7 +52,7 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node state dir: %w", err)
 	}
-	rt, err := localRuntime(ctx, cfg, name, stateDir, logger.With("node", name))
+	rt, podNetwork, err := localRuntime(ctx, cfg, name, stateDir, logger.With("node", name))
 	if err != nil {
 		logger.Warn("no node agent; if the Docker engine does not answer, run scripts/setup (or make up) to start it, then restart berth up", "error", err)
 		return func() {}, nil
@@ -69,6 +71,7 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 			StateDir:           stateDir,
 			Listen:             "127.0.0.1:0",
 			Runtime:            rt,
+			Network:            podNetwork,
 			Logger:             logger,
 			EmptyDirLimit:      cfg.NodeLimits.EmptyDirLimit,
 		})
@@ -79,21 +82,31 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 	return func() { <-done }, nil
 }
 
-func localRuntime(ctx context.Context, cfg Config, name, stateDir string, logger *slog.Logger) (runtime.Runtime, error) {
+// localRuntime is the local agent's runtime and, on Docker, its pod
+// network (nil for the fake runtime).
+func localRuntime(ctx context.Context, cfg Config, name, stateDir string, logger *slog.Logger) (runtime.Runtime, node.PodNetwork, error) {
 	if cfg.NodeRuntime == "fake" {
-		return fake.New(fake.Options{Hostname: name}), nil
+		return fake.New(fake.Options{Hostname: name}), nil, nil
+	}
+	cli, err := docker.Dial("")
+	if err != nil {
+		return nil, nil, err
+	}
+	netw, err := network.New(network.Options{Engine: cli, StateDir: stateDir, Logger: logger})
+	if err != nil {
+		return nil, nil, err
 	}
 	d, err := docker.New(ctx, docker.Options{
 		StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: berthv1.HostPathAllowed, Logger: logger,
-		Limits: cfg.NodeLimits.Containers,
+		Limits: cfg.NodeLimits.Containers, Network: netw,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := d.EnsureInfraImage(ctx); err != nil {
-		return nil, fmt.Errorf("build the infra image: %w", err)
+		return nil, nil, fmt.Errorf("build the infra image: %w", err)
 	}
-	return d, nil
+	return d, netw, nil
 }
 
 // writeBootstrapToken issues the admin a fresh bootstrap token for the

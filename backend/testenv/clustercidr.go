@@ -31,16 +31,24 @@ func clusterCIDR(t testing.TB, dataDir string) netip.Prefix {
 			t.Fatalf("the cluster range %s of data dir %s is held by another running test master", p, dataDir)
 		}
 	}
+	p := ReserveClusterCIDR(t)
+	if err := os.WriteFile(remembered, []byte(p.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ReserveClusterCIDR returns a 10.X.0.0/16 for a test's pods that no other
+// test on this machine holds until the test ends, and that no interface
+// of the host overlaps.
+func ReserveClusterCIDR(t testing.TB) netip.Prefix {
+	t.Helper()
 	used := hostPrefixes(t)
 	for _, x := range rand.Perm(150) {
 		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(100 + x), 0, 0}), 16)
-		if overlapsAny(p, used) || !lockCIDR(t, p) {
-			continue
+		if !overlapsAny(p, used) && lockCIDR(t, p) {
+			return p
 		}
-		if err := os.WriteFile(remembered, []byte(p.String()+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
 	}
 	t.Fatal("no free 10.X.0.0/16 for a test cluster's pods")
 	return netip.Prefix{}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berthpaas/berth/backend/node/network"
+
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/server"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -135,12 +137,17 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	}
 	ctx := cmd.Context()
 	var rt runtime.Runtime
+	var podNetwork node.PodNetwork
 	switch f.runtime {
 	case "docker":
+		netw, err := newPodNetwork(f.dockerHost, stateDir, logger.With("node", name))
+		if err != nil {
+			return err
+		}
 		d, err := docker.New(ctx, docker.Options{
 			Host:     f.dockerHost,
 			StateDir: filepath.Join(stateDir, "runtime"), AllowHostPath: berthv1.HostPathAllowed,
-			Logger: logger.With("node", name), Limits: limits.Containers,
+			Logger: logger.With("node", name), Limits: limits.Containers, Network: netw,
 		})
 		if err != nil {
 			return err
@@ -148,7 +155,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		if _, err := d.EnsureInfraImage(ctx); err != nil {
 			return err
 		}
-		rt = d
+		rt, podNetwork = d, netw
 	case "fake":
 		rt = fake.New(fake.Options{Hostname: name})
 	default:
@@ -163,11 +170,22 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		Listen:                f.listen,
 		Address:               f.address,
 		Runtime:               rt,
+		Network:               podNetwork,
 		Logger:                logger,
 		CAFile:                f.caFile,
 		InsecureSkipTLSVerify: insecure,
 		EmptyDirLimit:         limits.EmptyDirLimit,
 	})
+}
+
+// newPodNetwork is the node's pod network on the Docker engine at host,
+// named after the agent's state directory.
+func newPodNetwork(host, stateDir string, logger *slog.Logger) (*network.Network, error) {
+	cli, err := docker.Dial(host)
+	if err != nil {
+		return nil, err
+	}
+	return network.New(network.Options{Engine: cli, StateDir: stateDir, Logger: logger})
 }
 
 // parseLabels reads "k=v,k2=v2".

@@ -6,8 +6,9 @@
 //
 //	every RepairInterval, from the nodes and the claims in etcd:
 //	  node with spec.podCIDR, not claimed ──▶ claim it again for the node
-//	  node without spec.podCIDR            ──▶ rewrite it: admission allocates
-//	                                           (a full range: event CIDRNotAvailable)
+//	  node without spec.podCIDR            ──▶ claim a subnet for it and rewrite it:
+//	                                           admission sets it (a full range:
+//	                                           event CIDRNotAvailable, no write)
 //	claim of a name that is no node, on two passes in a row ──▶ release it
 //
 // The second pass spares the claim of a node being created at that moment.
@@ -19,6 +20,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/berthpaas/berth/backend/errdefs"
 
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/controller/record"
@@ -43,6 +46,7 @@ type Nodes interface {
 
 // Subnets is what the controller needs of the allocator (allocator.Subnets).
 type Subnets interface {
+	Allocate(ctx context.Context, owner string) (netip.Prefix, error)
 	Claims(ctx context.Context) (map[netip.Prefix]string, error)
 	Keep(ctx context.Context, owner string, subnet netip.Prefix) error
 	Release(ctx context.Context, owner string) error
@@ -131,6 +135,14 @@ func (c *Controller) Repair(ctx context.Context) error {
 
 func (c *Controller) repairNode(ctx context.Context, node *v1.Node, claimed map[string]netip.Prefix) error {
 	if node.Spec.PodCIDR == "" {
+		// Claimed first, so that a full range costs no write of the node.
+		if _, err := c.subnets.Allocate(ctx, node.Name); errors.Is(err, errdefs.ErrUnavailable) {
+			c.recorder.Eventf(ctx, record.Reference("Node", node), v1.EventTypeWarning, "CIDRNotAvailable",
+				"Node %s status is now: CIDRNotAvailable (the cluster range has no free pod subnet)", node.Name)
+			return nil
+		} else if err != nil {
+			return err
+		}
 		updated, err := c.nodes.Update(ctx, "", node.Name, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
 			n := cur.(*v1.Node)
 			n.ResourceVersion = node.ResourceVersion
@@ -142,12 +154,7 @@ func (c *Controller) repairNode(ctx context.Context, node *v1.Node, claimed map[
 		case err != nil:
 			return err
 		}
-		if n := updated.(*v1.Node); n.Spec.PodCIDR == "" {
-			c.recorder.Eventf(ctx, record.Reference("Node", n), v1.EventTypeWarning, "CIDRNotAvailable",
-				"Node %s status is now: CIDRNotAvailable (the cluster range has no free pod subnet)", n.Name)
-		} else {
-			c.logger.Info("gave a node its pod subnet", "node", n.Name, "pod_cidr", n.Spec.PodCIDR)
-		}
+		c.logger.Info("gave a node its pod subnet", "node", node.Name, "pod_cidr", updated.(*v1.Node).Spec.PodCIDR)
 		return nil
 	}
 	subnet, err := netip.ParsePrefix(node.Spec.PodCIDR)

@@ -110,6 +110,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		admission.HostPath(),
 		admission.HostPorts(cfg.HostPorts),
 		admission.ReplicaLimit(cfg.MaxReplicas),
+		admission.NetID(),
 	}
 	r.PodSubnets = cfg.PodSubnets
 	if cfg.PodSubnets != nil {

@@ -2,7 +2,9 @@
 // runtime.Runtime on the Docker Engine API.
 //
 // A pod is one infra container, which holds the pod's network namespace
-// (its IP, its host ports, its hostname and /etc/hosts) and runs a pause
+// (its IP, its host ports, its hostname and /etc/hosts), joins the agent's
+// pod network (Options.Network) with an address the pod keeps while it
+// lives (address.go), and runs a pause
 // program that the runtime writes itself (pause.go), whatever the berth
 // binary is; and one Docker container per instance of each app container,
 // all joined to the infra's namespace (network mode "container:<infra id>"). Every container carries

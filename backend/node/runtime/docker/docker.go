@@ -53,6 +53,11 @@ type Options struct {
 	RestartBackOff runtime.BackOff
 	// Clock tells the time of back-offs; time.Now if nil (tests move it).
 	Clock func() time.Time
+	// Network is the pod network (the agent's): each pod's infra
+	// container joins it with an address of the node's subnet that the
+	// pod keeps while it lives. Nil puts pods on Docker's default bridge,
+	// for a runtime used without an agent (its own tests).
+	Network PodNetwork
 }
 
 // Runtime runs pods on one Docker engine. It is safe for concurrent use.
@@ -69,6 +74,9 @@ type Runtime struct {
 	now                         func() time.Time
 	// sockets are the paths no hostPath volume may expose.
 	sockets []string
+	network PodNetwork
+	// addrMu serialises the choice of pod addresses.
+	addrMu sync.Mutex
 
 	mu         sync.Mutex
 	infraImage string               // guarded by mu
@@ -91,19 +99,30 @@ type podState struct {
 	waiting map[string]runtime.ContainerStatus
 }
 
+// Dial returns a client of the Docker engine at host (as DOCKER_HOST; ""
+// takes the environment's), as the runtime makes its own: for what works
+// beside the runtime on the same engine (the pod network).
+func Dial(host string) (*client.Client, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return cli, nil
+}
+
 // New connects to the Docker engine and checks that it answers.
 func New(ctx context.Context, opts Options) (*Runtime, error) {
 	limits, err := opts.Limits.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	clientOpts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if opts.Host != "" {
-		clientOpts = append(clientOpts, client.WithHost(opts.Host))
-	}
-	cli, err := client.NewClientWithOpts(clientOpts...)
+	cli, err := Dial(opts.Host)
 	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
+		return nil, err
 	}
 	if _, err := cli.Ping(ctx); err != nil {
 		cli.Close()
@@ -120,6 +139,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		sockets:        []string{"/var/run/docker.sock", "/run/docker.sock"},
 		infraImage:     opts.InfraImage,
 		pods:           map[string]*podState{},
+		network:        opts.Network,
 	}
 	if r.stateDir == "" {
 		r.stateDir = DefaultStateDir

@@ -51,7 +51,8 @@ func podLabels(pod *v1.Pod, container string, restarts int) map[string]string {
 
 // infraConfig is the configuration of a pod's infra container: it holds
 // the network namespace, so the hostname, host aliases and host ports of
-// every container of the pod are set on it.
+// every container of the pod are set on it. Its network is the runtime's
+// to choose (podNetworking).
 func infraConfig(pod *v1.Pod, image string, restarts int) (*container.Config, *container.HostConfig) {
 	exposed, bindings := portBindings(pod)
 	hostname := pod.Spec.Hostname
@@ -74,7 +75,6 @@ func infraConfig(pod *v1.Pod, image string, restarts int) (*container.Config, *c
 		ExposedPorts: exposed,
 	}
 	host := &container.HostConfig{
-		NetworkMode:  "bridge",
 		PortBindings: bindings,
 		ExtraHosts:   extraHosts,
 		CapDrop:      droppedCaps,

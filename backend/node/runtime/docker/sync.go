@@ -97,7 +97,17 @@ func (r *Runtime) ensureInfra(ctx context.Context, pod *v1.Pod, pc *podContainer
 			if err != nil {
 				return info, nil, fmt.Errorf("inspecting the infra container of pod %q: %w", pod.UID, err)
 			}
-			return info, interrupted, nil
+			attached, err := r.attachInfra(ctx, string(pod.UID), info, log)
+			if err != nil {
+				return info, nil, err
+			}
+			if attached {
+				info, err = r.cli.ContainerInspect(ctx, cur.id)
+				if err != nil {
+					return info, nil, fmt.Errorf("inspecting the infra container of pod %q: %w", pod.UID, err)
+				}
+				return info, interrupted, nil
+			}
 		}
 		log.Info("replacing the infra container", "container_id", cur.id, "state", cur.summary.State)
 		for name, instances := range pc.apps {
@@ -118,11 +128,16 @@ func (r *Runtime) ensureInfra(ctx context.Context, pod *v1.Pod, pc *podContainer
 	if image == "" {
 		return container.InspectResponse{}, nil, errors.New("no infra image: EnsureInfraImage has not been called")
 	}
+	mode, networking, err := r.podNetworking(string(pod.UID))
+	if err != nil {
+		return container.InspectResponse{}, nil, err
+	}
 	cfg, host := infraConfig(pod, image, next)
+	host.NetworkMode = mode
 	r.limits.apply(host)
 	cfg.Labels[LabelScope] = r.scope
 	name := containerName(pod, runtime.InfraContainerName, next)
-	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, name)
+	created, err := r.cli.ContainerCreate(ctx, cfg, host, networking, nil, name)
 	if err != nil {
 		return container.InspectResponse{}, nil, fmt.Errorf("creating infra container %q: %w", name, err)
 	}
