@@ -351,3 +351,49 @@ func TestPodNetworkWithoutIsolation(t *testing.T) {
 	other := listenHTTP(t, net.JoinHostPort(gw.String(), "0"))
 	cannotReach(t, env, bank, "client", "http://"+other+"/")
 }
+
+// TestPodNetworkUnsupportedHost: an agent on a host without iptables says
+// so at start and in its node's NetworkUnavailable condition, and the
+// node takes no pods.
+func TestPodNetworkUnsupportedHost(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := t.Context()
+	stateDir := t.TempDir()
+	cli, err := docker.Dial("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	netw, err := network.New(network.Options{Engine: cli, StateDir: stateDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := docker.New(ctx, docker.Options{StateDir: stateDir + "/runtime", Network: netw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	if _, err := rt.EnsureInfraImage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir()) // no iptables, no ip
+	startAgent(t, node.Config{
+		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, "bare-host"), Name: "bare-host",
+		StateDir: stateDir, Runtime: rt, Network: netw,
+	})
+	eventually(t, 30*time.Second, "NetworkUnavailable says why", func() (bool, string) {
+		n := getNode(t, env, "bare-host")
+		if n == nil {
+			return false, "no node"
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == v1.NodeNetworkUnavailable {
+				return c.Status == v1.ConditionTrue && c.Reason == "HostUnsupported" && strings.Contains(c.Message, "iptables"), c.Reason + ": " + c.Message
+			}
+		}
+		return false, "no NetworkUnavailable condition"
+	})
+	if rc := readyCondition(getNode(t, env, "bare-host")); rc == nil || rc.Status != v1.ConditionTrue {
+		t.Fatalf("the node should stay Ready (its runtime works): %+v", rc)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -286,21 +287,26 @@ func (n *Network) TearDown(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var errs []error
-	for _, j := range n.names.jumps() {
-		errs = append(errs, removeJump(ctx, j))
+	// A host without the tools has none of the agent's rules or routes.
+	if _, err := exec.LookPath("iptables"); err == nil {
+		for _, j := range n.names.jumps() {
+			errs = append(errs, removeJump(ctx, j))
+		}
+		existing := map[string][]string{}
+		for _, table := range []string{"filter", "nat"} {
+			chains, err := ourChains(ctx, table, n.names.chain(""))
+			errs = append(errs, err)
+			existing[table] = chains
+		}
+		errs = append(errs, restore(ctx, restoreInput(ruleset{}, existing)))
 	}
-	existing := map[string][]string{}
-	for _, table := range []string{"filter", "nat"} {
-		chains, err := ourChains(ctx, table, n.names.chain(""))
-		errs = append(errs, err)
-		existing[table] = chains
-	}
-	errs = append(errs, restore(ctx, restoreInput(ruleset{}, existing)))
-	if have, err := installedRoutes(ctx, n.metric); err != nil {
-		errs = append(errs, err)
-	} else {
-		for _, r := range have {
-			errs = append(errs, deleteRoute(ctx, r, n.metric))
+	if _, err := exec.LookPath("ip"); err == nil {
+		if have, err := installedRoutes(ctx, n.metric); err != nil {
+			errs = append(errs, err)
+		} else {
+			for _, r := range have {
+				errs = append(errs, deleteRoute(ctx, r, n.metric))
+			}
 		}
 	}
 	errs = append(errs, n.removeDockerNetworks(ctx, netip.Prefix{}))

@@ -156,3 +156,36 @@ func TestRestoreInput(t *testing.T) {
 		t.Fatalf("restore input:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestAllowed(t *testing.T) {
+	addr, pfx := netip.MustParseAddr, netip.MustParsePrefix
+	c := Cluster{
+		CIDR: pfx("10.244.0.0/16"), Isolation: true,
+		Nodes: []Node{{Name: "a", Subnet: pfx("10.244.1.0/24"), Pods: map[netip.Addr]string{
+			addr("10.244.1.2"): "shop", addr("10.244.1.3"): "bank", addr("10.244.1.4"): "tools", addr("10.244.1.5"): "partner",
+		}}},
+		NetIDs: map[string]string{"shop": "s", "bank": "b", "tools": GlobalNetID, "partner": "s"},
+	}
+	tests := []struct {
+		src, namespace string
+		isolation      bool
+		want           bool
+	}{
+		{"10.244.1.2", "shop", true, true},
+		{"10.244.1.2", "bank", true, false},
+		{"10.244.1.5", "shop", true, true},  // joined
+		{"10.244.1.4", "bank", true, true},  // a global pod reaches all
+		{"10.244.1.3", "tools", true, true}, // and is reached by all
+		{"10.244.1.9", "shop", true, false}, // an address no pod has
+		{"10.244.7.2", "shop", true, false}, // on no node's subnet
+		{"192.0.2.10", "shop", true, true},  // a host
+		{"10.244.1.2", "bank", false, true}, // isolation off
+	}
+	for _, tt := range tests {
+		c.Isolation = tt.isolation
+		n := &Network{cluster: c}
+		if got := n.Allowed(addr(tt.src), tt.namespace); got != tt.want {
+			t.Errorf("Allowed(%s, %s) with isolation %v = %v, want %v", tt.src, tt.namespace, tt.isolation, got, tt.want)
+		}
+	}
+}
