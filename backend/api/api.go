@@ -60,6 +60,10 @@ type Config struct {
 	// ServesTLS says the server also serves HTTPS: session cookies are
 	// Secure, and passwords are refused over plain HTTP from other hosts.
 	ServesTLS bool
+	// AgentWait bounds how long a pod operation (logs, exec, ...) waits
+	// for its node's agent to publish its address and answer; zero means
+	// DefaultAgentWait.
+	AgentWait time.Duration
 	// ClusterNetwork is the pod network the master runs, served read-only
 	// as clusternetworks/default (node agents program their hosts by it).
 	ClusterNetwork berthv1.ClusterNetwork
@@ -77,6 +81,8 @@ type API struct {
 	streams          *streams.Registry
 	// servesTLS: see Config.ServesTLS.
 	servesTLS bool
+	// agentWait: see Config.AgentWait.
+	agentWait time.Duration
 	// nodes issues node credentials and certificates, and reaches agents.
 	nodes *nodeTrust
 	core  map[string]*resource
@@ -97,6 +103,9 @@ func New(cfg Config) *API {
 	if cfg.BookmarkInterval <= 0 {
 		cfg.BookmarkInterval = DefaultBookmarkInterval
 	}
+	if cfg.AgentWait <= 0 {
+		cfg.AgentWait = DefaultAgentWait
+	}
 	if cfg.Streams == nil {
 		cfg.Streams = streams.New(streams.Config{Logger: cfg.Logger})
 	}
@@ -106,6 +115,7 @@ func New(cfg Config) *API {
 		logger:      cfg.Logger,
 		limiter:     accounts.NewLoginLimiter(accounts.LimiterConfig{}),
 		servesTLS:   cfg.ServesTLS,
+		agentWait:   cfg.AgentWait,
 		maxTokenTTL: cfg.MaxTokenTTL,
 
 		bookmarkInterval: cfg.BookmarkInterval,

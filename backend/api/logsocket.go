@@ -231,8 +231,13 @@ func (a *API) streamLogSocket(c echo.Context, ri auth.RequestInfo, res *resource
 	}
 	resp, err := target.transport.RoundTrip(out)
 	if err != nil {
-		a.logger.Warn("node unreachable", "node", node, "error", err)
-		se := a.logSocketEnded(ctx, ls, node, gr, ri.Name)
+		var se *apierrors.StatusError
+		if ctx.Err() != nil {
+			se = a.logSocketEnded(ctx, ls, node, gr, ri.Name)
+		} else {
+			se = statusError(a.agentError(node, err), gr, ri.Name)
+			ls.fail(se)
+		}
 		if se != nil {
 			session.failed(int(se.ErrStatus.Code))
 		}
@@ -282,7 +287,7 @@ func (a *API) logSocketEnded(ctx context.Context, ls *logSocket, node string, gr
 		ls.end(websocket.CloseGoingAway, "the server is shutting down")
 		return nil
 	}
-	se := statusError(fmt.Errorf("node %q does not answer: %w", node, errNodeUnreachable), gr, name)
+	se := statusError(fmt.Errorf("node %q stopped answering: %w", node, errNodeUnreachable), gr, name)
 	ls.fail(se)
 	return se
 }

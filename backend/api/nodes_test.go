@@ -254,6 +254,16 @@ type fakeAgent struct {
 
 func startFakeAgent(t *testing.T, cert tls.Certificate, pool *x509.CertPool) *fakeAgent {
 	t.Helper()
+	return startFakeAgentOn(t, "127.0.0.1:0", cert, pool)
+}
+
+// startFakeAgentOn starts a fake agent listening on addr.
+func startFakeAgentOn(t *testing.T, addr string, cert tls.Certificate, pool *x509.CertPool) *fakeAgent {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &fakeAgent{}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -261,6 +271,8 @@ func startFakeAgent(t *testing.T, cert tls.Certificate, pool *x509.CertPool) *fa
 		f.mu.Unlock()
 		io.WriteString(w, "line one\rstill one\nline two\n")
 	}))
+	f.srv.Listener.Close()
+	f.srv.Listener = ln
 	f.srv.TLS = &tls.Config{
 		Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
 		VerifyConnection: pki.RequirePeer(pki.MasterClientName),
@@ -375,7 +387,8 @@ func TestNodeCredentialsAndPodProxy(t *testing.T) {
 // node's address would try: answer, with a certificate of its own or of
 // another CA, for pods of the node it is not.
 func TestMasterRefusesAnImpostorAgent(t *testing.T) {
-	env := testenv.Start(t)
+	// The master waits for the real agent a moment; not ten seconds here.
+	env := testenv.Start(t, testenv.Options{Configure: func(cfg *server.Config) { cfg.AgentWait = time.Second }})
 	createNamespace(t, env, env.AdminToken, "demo")
 	n1 := joinNode(t, env, "n1")
 	other, err := pki.NewCA("Berth cluster CA", time.Hour)

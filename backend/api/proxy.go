@@ -1,16 +1,15 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"time"
-
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/errdefs"
@@ -54,8 +53,7 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			a.logger.Warn("node unreachable", "node", target.pod.Spec.NodeName, "error", err)
-			se := statusError(fmt.Errorf("node %q does not answer: %v: %w", target.pod.Spec.NodeName, err, errNodeUnreachable), res.groupResource(), target.pod.Name)
+			se := statusError(a.agentError(target.pod.Spec.NodeName, err), res.groupResource(), target.pod.Name)
 			session.failed(int(se.ErrStatus.Code))
 			a.errorHandler(se, c)
 		},
@@ -65,6 +63,21 @@ func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) er
 	defer session.end(c.Request().Context())
 	proxy.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// agentError is what a caller is told of a pod operation that its node's
+// agent did not answer (the agent's own refusals pass as they are): it
+// names the node, never an address or a certificate, which the master's
+// log keeps.
+func (a *API) agentError(node string, err error) error {
+	switch {
+	case errors.Is(err, errNodeUnreachable), errors.Is(err, errdefs.ErrNotFound):
+		return err
+	case errors.Is(err, context.Canceled), errors.Is(err, streams.ErrRevoked):
+		return err
+	}
+	a.logger.Warn("node agent stopped answering", "node", node, "error", err)
+	return fmt.Errorf("node %q stopped answering: %w", node, errNodeUnreachable)
 }
 
 // agentTarget is where a pod operation goes.
@@ -95,10 +108,6 @@ func (a *API) podAgentTarget(c echo.Context, ri auth.RequestInfo, res *resource)
 	if pod.Spec.NodeName == "" {
 		return nil, statusError(errdefs.BadRequest("pod %q is not scheduled on a node yet", pod.Name), res.groupResource(), ri.Name)
 	}
-	target, err := a.agentURL(c, pod.Spec.NodeName)
-	if err != nil {
-		return nil, err
-	}
 	transport, err := a.agentTransport(pod.Spec.NodeName)
 	if err != nil {
 		return nil, err
@@ -109,8 +118,9 @@ func (a *API) podAgentTarget(c echo.Context, ri auth.RequestInfo, res *resource)
 	}
 	q := c.Request().URL.Query()
 	q.Set("container", container)
-	target.Path = "/pods/" + string(pod.UID) + "/" + ri.Subresource
-	target.RawQuery = q.Encode()
+	// The transport puts the agent's address in, as the Node says when
+	// the request goes.
+	target := &url.URL{Scheme: "https", Host: agentHost, Path: "/pods/" + string(pod.UID) + "/" + ri.Subresource, RawQuery: q.Encode()}
 	return &agentTarget{pod: pod, container: container, query: q, url: target, transport: transport}, nil
 }
 
@@ -126,26 +136,6 @@ func streamKind(subresource string, q url.Values) (streams.Kind, bool) {
 		return streams.Log, follow
 	}
 	return "", false
-}
-
-func (a *API) agentURL(c echo.Context, nodeName string) (*url.URL, error) {
-	obj, err := a.regs.Nodes.Get(c.Request().Context(), "", nodeName)
-	if err != nil {
-		return nil, statusError(fmt.Errorf("node %q of the pod: %w", nodeName, err), schema.GroupResource{Resource: "nodes"}, nodeName)
-	}
-	node := obj.(*v1.Node)
-	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
-	addr := ""
-	for _, ad := range node.Status.Addresses {
-		if ad.Type == v1.NodeInternalIP {
-			addr = ad.Address
-			break
-		}
-	}
-	if addr == "" || port == 0 {
-		return nil, statusError(fmt.Errorf("node %q has not published its address: %w", nodeName, errNodeUnreachable), zeroGR, "")
-	}
-	return &url.URL{Scheme: "https", Host: net.JoinHostPort(addr, strconv.Itoa(int(port)))}, nil
 }
 
 // maxSinceSeconds is the longest look back a log request may ask for:

@@ -97,6 +97,10 @@ type Config struct {
 	// are checked against the database, and so how long a stream may
 	// outlive a revocation made on another master; default 10 s.
 	StreamRecheckInterval time.Duration
+	// AgentWait bounds how long a pod operation waits for its node's agent
+	// to publish its address and answer, as after a restart of the master
+	// or the agent (api.DefaultAgentWait when zero).
+	AgentWait time.Duration
 	// MaxTokenTTL bounds the life of the tokens users create (--max-token-ttl);
 	// zero means api.DefaultMaxTokenTTL, one year.
 	MaxTokenTTL time.Duration
@@ -207,7 +211,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cleanups = append(cleanups, stopStreams)
 	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger,
 		ServesTLS: cluster.ca != nil, MaxTokenTTL: cfg.MaxTokenTTL,
-		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL, Streams: streamRegistry,
+		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL, Streams: streamRegistry, AgentWait: cfg.AgentWait,
 		ClusterNetwork: berthv1.ClusterNetwork{
 			Network: podSubnets.Cluster().String(), SubnetPrefixLength: podSubnets.Bits(),
 			ProjectIsolation: !cfg.NoNetworkIsolation,
