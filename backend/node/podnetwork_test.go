@@ -25,7 +25,8 @@ import (
 // netAgent is a node agent on the real Docker engine with a pod network
 // of its own, as `berth node` runs one.
 type netAgent struct {
-	name  string
+	name     string
+	stateDir string
 	agent *agent
 	rt    *docker.Runtime
 	net   *network.Network
@@ -33,12 +34,15 @@ type netAgent struct {
 }
 
 // startNetAgent runs an agent named name on env's master with its own
-// state dir and pod network; services are the host ports its pods may
-// reach (the defaults when nil). It waits until the node's network is up.
-func startNetAgent(t *testing.T, env *testenv.Env, name string, services []network.HostService) *netAgent {
+// state dir (a new one when "") and pod network; services are the host
+// ports its pods may reach (the defaults when nil). It waits until the
+// node's network is up.
+func startNetAgent(t *testing.T, env *testenv.Env, name, stateDir string, services []network.HostService) *netAgent {
 	t.Helper()
 	ctx := t.Context()
-	stateDir := t.TempDir()
+	if stateDir == "" {
+		stateDir = t.TempDir()
+	}
 	cli, err := docker.Dial("")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +64,7 @@ func startNetAgent(t *testing.T, env *testenv.Env, name string, services []netwo
 		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, name), Name: name,
 		StateDir: stateDir, Runtime: rt, Network: netw,
 	})
-	na := &netAgent{name: name, agent: a, rt: rt, net: netw, scope: strings.TrimPrefix(netw.Bridge(), network.BridgePrefix)}
+	na := &netAgent{name: name, stateDir: stateDir, agent: a, rt: rt, net: netw, scope: strings.TrimPrefix(netw.Bridge(), network.BridgePrefix)}
 	eventually(t, 30*time.Second, name+"'s pod network up", func() (bool, string) {
 		n := getNode(t, env, name)
 		if n == nil {
@@ -228,8 +232,8 @@ func TestPodNetworkAcrossNodes(t *testing.T) {
 	// for the DNS server's and the service proxy's.
 	const allowedPort = 18053
 	services := []network.HostService{{Protocol: "tcp", Port: allowedPort}}
-	a := startNetAgent(t, env, "node-a", services)
-	c := startNetAgent(t, env, "node-c", services)
+	a := startNetAgent(t, env, "node-a", "", services)
+	c := startNetAgent(t, env, "node-c", "", services)
 
 	shopWeb := webPod(t, env, shell, shop, "web", "node-c")
 	bankWeb := webPod(t, env, shell, bank, "web", "node-c")
@@ -318,11 +322,25 @@ func TestPodNetworkAcrossNodes(t *testing.T) {
 	}
 
 	// The agents stop: nothing of theirs stays on the host, though their
-	// containers keep running.
+	// containers keep running. Started again, they give the pods their
+	// network back, with their addresses.
+	before := map[string]*v1.Pod{}
+	for _, name := range []string{"web", "client"} {
+		before[name], _ = getPod(t, env, shop, name)
+	}
 	for _, na := range []*netAgent{a, c} {
 		na.agent.stop(t)
 		if left := berthOnHost(t, na.scope); left != "" {
 			t.Errorf("after %s stopped, the host keeps:\n%s", na.name, left)
+		}
+	}
+	startNetAgent(t, env, "node-a", a.stateDir, services)
+	startNetAgent(t, env, "node-c", c.stateDir, services)
+	reaches(t, env, shop, "client", podURL(shopWeb), "hello from web")
+	for name, old := range before {
+		if p, _ := getPod(t, env, shop, name); p.Status.PodIP != old.Status.PodIP || p.Status.ContainerStatuses[0].RestartCount != old.Status.ContainerStatuses[0].RestartCount {
+			t.Errorf("shop/%s after the agents' restart: %s, %d restarts; before: %s, %d", name,
+				p.Status.PodIP, p.Status.ContainerStatuses[0].RestartCount, old.Status.PodIP, old.Status.ContainerStatuses[0].RestartCount)
 		}
 	}
 }
@@ -339,8 +357,8 @@ func TestPodNetworkWithoutIsolation(t *testing.T) {
 		imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+ns)
 		mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)
 	}
-	a := startNetAgent(t, env, "open-a", nil)
-	startNetAgent(t, env, "open-c", nil)
+	a := startNetAgent(t, env, "open-a", "", nil)
+	startNetAgent(t, env, "open-c", "", nil)
 	shopWeb := webPod(t, env, shell, shop, "web", "open-c")
 	shellPod(t, env, shell, bank, "client", "open-a", "sleep 3600")
 	reaches(t, env, bank, "client", podURL(shopWeb), "hello from web")
