@@ -27,10 +27,10 @@ import (
 type netAgent struct {
 	name     string
 	stateDir string
-	agent *agent
-	rt    *docker.Runtime
-	net   *network.Network
-	scope string // the hex in its bridge's and chains' names
+	agent    *agent
+	rt       *docker.Runtime
+	net      *network.Network
+	scope    string // the hex in its bridge's and chains' names
 }
 
 // startNetAgent runs an agent named name on env's master with its own
