@@ -7,6 +7,8 @@
 //                 nav-nodes|nav-audit|nav-tokens|nav-password] · [data-test=signout]
 //                [data-test=current-user] · [data-test=live-state] (text "Live",
 //                "Connecting…", "Reconnecting…"; data-state=open|connecting|reconnecting|closed)
+//                [data-test=state-unknown] (while the live connection is down: "State
+//                unknown since TIME …", data-since=ISO time)
 //   Sign in      #/login  #login-username #login-password #login-submit
 //                [data-test=login-error] · [data-test=session-expired]
 //   Projects     #/projects  [data-test=new-project] opens the form: #project-name
@@ -90,10 +92,12 @@ class BerthApp extends HTMLElement {
     this.build();
     window.addEventListener('hashchange', () => this.show());
     sessionEvents.addEventListener('change', () => this.renderNav());
-    onConnectionState((s) => {
+    onConnectionState((s, since) => {
       this.live.dataset.state = s;
       this.liveText.textContent = LIVE_TEXT[s] || s;
-      this.live.title = s === 'open' ? 'Updates arrive live over a websocket' : s === 'reconnecting' ? 'The live connection dropped; reconnecting' : '';
+      this.live.title = s === 'open' ? 'Updates arrive live over a websocket' : since ? `No live updates since ${since.toLocaleTimeString()}; reconnecting` : '';
+      this.since = since;
+      this.renderStale();
       // A socket that keeps dropping may mean the session ended: ask once in
       // a while (a 401 brings up sign-in through onUnauthorized).
       if (s === 'reconnecting' && session.username && Date.now() - (this.lastCheck || 0) > 10000) {
@@ -132,11 +136,25 @@ class BerthApp extends HTMLElement {
       this.navList,
       h('div', { class: 'sidebar-foot' }, this.live, this.user));
     this.main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
+    this.stale = h('div', { class: 'banner banner-warn stale', role: 'status', 'data-test': 'state-unknown', hidden: true });
     const skip = h('button', { type: 'button', class: 'skip-link', onclick: () => this.main.focus() }, 'Skip to content');
     replace(this, skip, this.topbar, this.sidebar, this.main);
     this.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && this.getAttribute('data-menu') === 'open') { this.setMenu(false); this.toggle.focus(); }
     });
+  }
+
+  /** renderStale says, while the live connection is down, since when the page's state is unknown. */
+  renderStale() {
+    const since = this.since;
+    clearTimeout(this.staleTimer);
+    this.stale.hidden = !since;
+    if (!since) return;
+    const secs = Math.round((Date.now() - since) / 1000);
+    this.stale.dataset.since = since.toISOString();
+    this.stale.textContent = `State unknown since ${since.toLocaleTimeString()} (${secs} s ago): the live connection to Berth dropped and is reconnecting. ` +
+      'What this page shows may have changed since; actions on it are disabled until it is back.';
+    this.staleTimer = setTimeout(() => this.renderStale(), 1000);
   }
 
   setMenu(open) {
@@ -211,7 +229,7 @@ class BerthApp extends HTMLElement {
     this.renderNav();
     const spec = cur.route || notFound;
     const attrs = spec.attrs ? spec.attrs(cur.params, cur.query, cur.path) : {};
-    const existing = this.main.firstElementChild;
+    const existing = this.main.lastElementChild;
     if (existing && existing.localName === spec.tag && spec.sameAs?.(existing, attrs)) {
       for (const [k, v] of Object.entries(attrs)) existing.setAttribute(k, v);
       return;
@@ -232,8 +250,8 @@ class BerthApp extends HTMLElement {
   }
 
   mount(cur, el) {
-    const hadPage = !!this.main.firstElementChild;
-    replace(this.main, el);
+    const hadPage = this.main.childElementCount > 1;
+    replace(this.main, this.stale, el);
     window.scrollTo(0, 0);
     // Focus that was inside the old page went with it: move it to the new one.
     const a = document.activeElement;

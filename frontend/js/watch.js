@@ -13,6 +13,10 @@
 // Without a resourceVersion the server first sends the current objects as
 // ADDED events. After a reconnect each watch resumes from the last version
 // it saw, so nothing is missed and nothing is seen twice.
+// A watch the API could not serve for now (5xx, 429) is asked again with
+// back-off. The connection is live ('open') only while the socket is open
+// and no watch waits so; from the moment it stops being live, `since` says
+// when, and pages show that their state is unknown since then.
 
 import { get } from './api.js';
 
@@ -29,11 +33,22 @@ class Connection {
     this.ws = null;
     this.listeners = new Set();
     this.sessionListeners = new Set();
+    this.failing = new Set(); // watches waiting to be asked again
+    this.raw = 'closed';      // the socket's state
     this.state = 'closed';
+    this.since = null;        // when the connection stopped being live
   }
 
-  onState(fn) { this.listeners.add(fn); fn(this.state); return () => this.listeners.delete(fn); }
-  setState(s) { this.state = s; this.listeners.forEach((fn) => fn(s)); }
+  onState(fn) { this.listeners.add(fn); fn(this.state, this.since); return () => this.listeners.delete(fn); }
+  setState(s) {
+    this.raw = s;
+    if (s === 'open' && this.failing.size) s = 'reconnecting';
+    if (s === 'open' || s === 'closed') this.since = null;
+    else if (s === 'reconnecting') this.since ||= new Date();
+    if (s === this.state && s !== 'reconnecting') return;
+    this.state = s;
+    this.listeners.forEach((fn) => fn(s, this.since));
+  }
 
   ensureOpen() {
     if (this.ws || this.watches.size === 0) return;
@@ -44,6 +59,8 @@ class Connection {
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.retry = RETRY_MIN;
+      for (const w of this.failing) clearTimeout(w.timer);
+      this.failing.clear();
       this.setState('open');
       for (const w of this.watches.values()) this.send(w.request());
     };
@@ -84,6 +101,8 @@ class Connection {
   }
 
   remove(w) {
+    clearTimeout(w.timer);
+    if (this.failing.delete(w)) this.setState(this.raw);
     if (!this.watches.delete(w.id)) return;
     this.send({ op: 'unwatch', id: w.id });
     if (this.watches.size === 0 && this.ws) {
@@ -101,8 +120,15 @@ class Connection {
 
 const connection = new Connection();
 
-/** onConnectionState reports 'open', 'connecting', 'reconnecting' or 'closed'. */
+/**
+ * onConnectionState calls fn(state, since) now and on every change: state
+ * is 'open' (live), 'connecting', 'reconnecting' or 'closed' (no watches);
+ * since is when the connection stopped being live, or null.
+ */
 export const onConnectionState = (fn) => connection.onState(fn);
+
+/** isLive reports whether what the watches show is live (or freshly read, still connecting). */
+export const isLive = () => !connection.since;
 
 /** onSessionEnded calls fn when the server closes the socket because the session ended. */
 export function onSessionEnded(fn) {
@@ -118,6 +144,7 @@ class Watch {
     this.onError = onError;
     this.items = new Map(); // namespace/name → object
     this.resourceVersion = '';
+    this.retry = RETRY_MIN;
   }
 
   request() {
@@ -134,6 +161,7 @@ class Watch {
     switch (msg.type) {
       case 'ADDED':
       case 'MODIFIED':
+        this.retry = RETRY_MIN;
         this.items.set(this.key(msg.object), msg.object);
         break;
       case 'DELETED':
@@ -153,8 +181,20 @@ class Watch {
           this.resourceVersion = '';
           this.items.clear();
           connection.send(this.request());
-        } else {
+        } else if (!(msg.object?.code >= 500 || msg.object?.code === 429)) {
           this.onError?.(msg.object);
+        } else {
+          // The API cannot serve it for now (the master starting, a limit):
+          // not live until it is asked again.
+          connection.failing.add(this);
+          connection.setState(connection.raw);
+          clearTimeout(this.timer);
+          this.timer = setTimeout(() => {
+            connection.failing.delete(this);
+            connection.send(this.request());
+            connection.setState(connection.raw);
+          }, this.retry * (0.8 + Math.random() * 0.4));
+          this.retry = Math.min(this.retry * 2, RETRY_MAX);
         }
         return;
       default:

@@ -4,7 +4,8 @@
 import { del, mergePatch, paths } from '../api.js';
 import { h, link, button, icon, timeEl, refreshAges, replace, syncList } from '../ui/dom.js';
 import { pageHeader, empty, table, loading, chip } from '../ui/layout.js';
-import { badge, setBadge, podStatus, restarts, roleBadge } from '../ui/status.js';
+import { badge, setBadge, podStatus, restarts, roleBadge, podReady, summary, pendingReason } from '../ui/status.js';
+import { isLive, onConnectionState } from '../watch.js';
 import { projectAccess, session } from '../ui/session.js';
 import { confirmDialog } from '../ui/dialog.js';
 import { toast } from '../ui/toast.js';
@@ -26,7 +27,7 @@ class OverviewPage extends Page {
     this.access = await projectAccess(ns);
     const { project, role, canEdit } = this.access;
     this.title('Overview', ns);
-    this.data = { rcs: null, pods: null, services: null };
+    this.data = { rcs: null, pods: null, services: null, events: [] };
     this.pending = new Map(); // rc name → replicas asked for, until the watch shows it
 
     const actions = [];
@@ -63,6 +64,10 @@ class OverviewPage extends Page {
     this.live(paths.rcs(ns), { onChange: set('rcs'), onError: onError('replication controllers') });
     this.live(paths.pods(ns), { onChange: set('pods'), onError: onError('pods') });
     this.live(paths.services(ns), { onChange: set('services'), onError: onError('services') });
+    // Warnings about pods (FailedScheduling …) say why Pending ones wait.
+    this.live(paths.events(ns), { query: { fieldSelector: 'involvedObject.kind=Pod,type=Warning' }, onChange: set('events'), onError: () => {} });
+    // While the live connection is down, actions on what is shown wait.
+    this.onStop(onConnectionState(() => this.schedule()));
     this.every(5000, () => refreshAges(this));
   }
 
@@ -124,7 +129,8 @@ class OverviewPage extends Page {
       h('div', { class: 'rc-head' },
         h('div', { class: 'rc-title' },
           h('h3', null, name),
-          h('div', { class: 'rc-sub muted' }, h('span', { class: 'mono rc-image' }), h('span', { class: 'rc-selector' }))),
+          h('div', { class: 'rc-sub muted' }, h('span', { class: 'mono rc-image' }), h('span', { class: 'rc-selector' })),
+          h('div', { class: 'rc-summary small', 'data-test': 'rc-summary' })),
         h('div', { class: 'rc-controls' }, count, controls)),
       h('ul', { class: 'pod-list' }),
       h('p', { class: 'rc-nopods muted', hidden: true }, 'No pods.'));
@@ -134,17 +140,21 @@ class OverviewPage extends Page {
   updateRC(el, rc, pods) {
     const name = rc.metadata.name;
     const desired = this.pending.get(name) ?? rc.spec?.replicas ?? 1;
-    const live = pods.filter((p) => !p.metadata.deletionTimestamp).length;
-    const running = pods.filter((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running').length;
+    const current = pods.filter((p) => !p.metadata.deletionTimestamp).length;
+    const ready = pods.filter(podReady).length;
     const count = el.querySelector('.rc-count');
-    count.textContent = `${live} / ${desired}`;
-    count.title = `${running} running, ${live} current, ${desired} desired`;
-    count.setAttribute('aria-label', `${live} of ${desired} pods (${running} running)`);
+    count.textContent = `${ready} / ${desired}`;
+    count.title = `${ready} ready, ${current} current, ${desired} desired`;
+    count.setAttribute('aria-label', `${ready} of ${desired} pods ready (${current} current)`);
+    el.querySelector('.rc-summary').textContent = summary(pods);
     const images = (rc.spec?.template?.spec?.containers || []).map((c) => c.image).join(', ');
     el.querySelector('.rc-image').textContent = images;
     el.querySelector('.rc-selector').textContent = Object.entries(rc.spec?.selector || {}).map(([k, v]) => ` · ${k}=${v}`).join('');
-    const down = el.querySelector('[data-test=scale-down]');
-    if (down) down.disabled = desired <= 0;
+    const live = isLive();
+    for (const b of el.querySelectorAll('.rc-controls button')) {
+      b.disabled = !live || (b.dataset.test === 'scale-down' && desired <= 0);
+      b.title = live ? b.getAttribute('aria-label') : 'State unknown until the live connection is back';
+    }
     syncList(el.querySelector('.pod-list'), pods, (p) => p.metadata.name, (p) => this.podRow(p), (row, p) => this.updatePod(row, p));
     el.querySelector('.rc-nopods').hidden = pods.length > 0;
   }
@@ -189,6 +199,7 @@ class OverviewPage extends Page {
       h('span', { class: 'pod-state' }, badge('', 'muted', { 'data-test': 'pod-status' }), h('span', { class: 'pod-detail small' })),
       h('span', { class: 'pod-name' }, link(to.pod(this.ns, name), { 'data-test': 'pod-link', class: 'mono' }, name)),
       h('span', { class: 'pod-meta muted small' }),
+      h('span', { class: 'pod-reason small', 'data-test': 'pod-reason', hidden: true }),
       h('span', { class: 'pod-actions' },
         link(to.pod(this.ns, name, 'logs'), { class: 'btn btn-ghost btn-small', 'data-test': 'pod-logs', 'aria-label': `Logs of ${name}` }, icon('logs'), h('span', null, 'Logs')),
         this.access.canEdit ? button('', { kind: 'ghost', iconName: 'trash', class: 'btn btn-ghost btn-small', 'data-test': 'delete-pod', 'data-pod': name, 'aria-label': `Delete pod ${name}`, title: 'Delete pod', onclick: () => this.deletePod(name) }) : null));
@@ -203,8 +214,12 @@ class OverviewPage extends Page {
     const r = restarts(pod);
     const parts = [pod.spec?.nodeName || 'not scheduled', pod.status?.podIP, r ? `${r} restart${r === 1 ? '' : 's'}` : null].filter(Boolean);
     meta.replaceChildren(parts.join(' · '), ' · ', timeEl(pod.status?.startTime || pod.metadata.creationTimestamp));
+    const why = pendingReason(pod, this.data.events);
+    const reason = row.querySelector('[data-test=pod-reason]');
+    reason.textContent = why;
+    reason.hidden = !why;
     const delBtn = row.querySelector('[data-test=delete-pod]');
-    if (delBtn) delBtn.disabled = !!pod.metadata.deletionTimestamp;
+    if (delBtn) delBtn.disabled = !!pod.metadata.deletionTimestamp || !isLive();
   }
 
   async deletePod(name) {

@@ -3,10 +3,10 @@
 // Changes tabs. The router creates it for #/projects/NS/pods/NAME?tab=….
 
 import { get, post, del, paths, APIError } from '../api.js';
-import { watch } from '../watch.js';
+import { watch, isLive, onConnectionState } from '../watch.js';
 import { h as el, link, timeEl, refreshAges, button } from '../ui/dom.js';
 import { pageHeader, table as baseTable } from '../ui/layout.js';
-import { podStatus, setBadge, restarts } from '../ui/status.js';
+import { podStatus, setBadge, restarts, pendingReason, evTime } from '../ui/status.js';
 import { confirmDialog } from '../ui/dialog.js';
 import { errorView } from '../ui/errorview.js';
 import { projectAccess } from '../ui/session.js';
@@ -66,16 +66,20 @@ class PodPage extends HTMLElement {
       onChange: (items) => {
         this.events = items.filter((e) => !e.involvedObject?.kind || e.involvedObject.kind === 'Pod');
         this.renderEvents();
+        this.renderHeader();
       },
       onError: () => { /* events are a nicety; the pod watch reports outages */ },
     });
     this.ticker = setInterval(() => this.tick(), 10000);
+    // While the live connection is down the header says so and the actions wait.
+    this.stopLive = onConnectionState(() => this.renderHeader());
     this.whoCanEdit();
   }
 
   disconnectedCallback() {
     this.stopWatch?.();
     this.stopEvents?.();
+    this.stopLive?.();
     clearInterval(this.ticker);
     clearTimeout(this.flashTimer);
     this.built = false;
@@ -90,7 +94,7 @@ class PodPage extends HTMLElement {
     const ns = this.ns;
     document.title = `${this.podName} · Pod · Berth`;
     this.badge = el('span', { class: 'badge', 'data-test': 'pod-status' }, '…');
-    this.detail = h('span', { class: 'pod-detail' });
+    this.detail = h('span', { class: 'pod-detail', 'data-test': 'pod-reason' });
     this.meta = h('dl', { class: 'pod-meta' });
     this.actionBtns = {};
     for (const [op, [label]] of Object.entries(ACTIONS)) {
@@ -204,8 +208,9 @@ class PodPage extends HTMLElement {
     const pod = this.pod;
     if (!pod || this.deleted) return;
     const st = podStatus(pod);
-    setBadge(this.badge, st.text, st.tone);
-    this.detail.textContent = st.detail || '';
+    const live = isLive();
+    setBadge(this.badge, st.text, live ? st.tone : 'muted');
+    this.detail.textContent = live ? pendingReason(pod, this.events) || st.detail || '' : 'last known state';
     const statuses = pod.status?.containerStatuses || [];
     const ready = statuses.filter((c) => c.ready).length;
     const owner = (pod.metadata?.ownerReferences || []).find((o) => o.controller) || pod.metadata?.ownerReferences?.[0];
@@ -224,7 +229,10 @@ class PodPage extends HTMLElement {
     const allRunning = statuses.length > 0 && statuses.every((c) => c.state?.running);
     this.actions.hidden = !this.canEdit;
     const busy = !!this.busy;
-    const set = (btn, on, why) => { btn.disabled = busy || !on; btn.title = !on ? why : ''; };
+    const set = (btn, on, why) => {
+      btn.disabled = busy || !on || !live;
+      btn.title = !live ? 'The pod’s state is unknown until the live connection is back' : !on ? why : '';
+    };
     set(this.actionBtns.stop, scheduled && !terminating && running, terminating ? 'The pod is terminating' : 'No container runs');
     set(this.actionBtns.start, scheduled && !terminating && !allRunning, terminating ? 'The pod is terminating' : scheduled ? 'All containers run' : 'The pod is not on a node yet');
     set(this.actionBtns.restart, scheduled && !terminating, terminating ? 'The pod is terminating' : 'The pod is not on a node yet');
@@ -372,10 +380,6 @@ class PodPage extends HTMLElement {
       e.source?.component ? `${e.source.component}${e.source.host ? ` (${e.source.host})` : ''}` : (e.reportingComponent || ''),
     ]), 'Events of the pod', 'pod-event-row'));
   }
-}
-
-function evTime(e) {
-  return e.lastTimestamp || e.eventTime || e.firstTimestamp || e.metadata?.creationTimestamp || '';
 }
 
 const when = (t) => (t ? timeEl(t, ' ago') : '—');
