@@ -73,6 +73,7 @@ var Resources = []Resource{
 	{Version: "v1", Resource: "events", Singular: "event", Kind: "Event", ShortNames: []string{"ev"}, Namespaced: true},
 	{Version: "v1", Resource: "namespaces", Singular: "namespace", Kind: "Namespace", ShortNames: []string{"ns"}},
 	{Version: "v1", Resource: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"}},
+	{Group: "coordination.k8s.io", Version: "v1", Resource: "leases", Singular: "lease", Kind: "Lease", Namespaced: true},
 	{Group: berthGroup, Version: "v1", Resource: "projects", Singular: "project", Kind: "Project"},
 	{Group: berthGroup, Version: "v1", Resource: "members", Singular: "member", Kind: "Member", Namespaced: true},
 	{Group: berthGroup, Version: "v1", Resource: "users", Singular: "user", Kind: "User"},
@@ -88,6 +89,7 @@ var (
 	Events                 = mustLookup("events")
 	Namespaces             = mustLookup("namespaces")
 	Nodes                  = mustLookup("nodes")
+	Leases                 = mustLookup("leases")
 	Projects               = mustLookup("projects")
 	Members                = mustLookup("members")
 	Users                  = mustLookup("users")

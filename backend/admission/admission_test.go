@@ -198,6 +198,9 @@ func TestNodeRestriction(t *testing.T) {
 			e.InvolvedObject.Namespace = "ns"
 			return e
 		}()}, false},
+		{"its own lease", generic.Attributes{Operation: generic.Update, Resource: "leases", Namespace: "kube-node-lease", Name: "n1"}, true},
+		{"another node's lease", generic.Attributes{Operation: generic.Update, Resource: "leases", Namespace: "kube-node-lease", Name: "n2"}, false},
+		{"a lease elsewhere", generic.Attributes{Operation: generic.Create, Resource: "leases", Namespace: "tenant", Name: "n1"}, false},
 		{"a service", generic.Attributes{Operation: generic.Create, Resource: "services", Namespace: "ns", Object: &v1.Service{}}, false},
 	}
 	restrict := admission.NodeRestriction(pods)

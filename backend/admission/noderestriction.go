@@ -18,8 +18,8 @@ type ObjectGetter interface {
 
 // NodeRestriction limits what a node agent's credential may write to what
 // its node needs, as Kubernetes' NodeRestriction admission does: its own
-// Node; the status and the final deletion of the pods bound to it; events
-// about its Node and those pods. What a node may read is the API's
+// Node and heartbeat Lease; the status and the final deletion of the pods
+// bound to it; events about its Node and those pods. What a node may read is the API's
 // authorization (a node sees only the pods bound to it).
 func NodeRestriction(pods ObjectGetter) generic.Admission {
 	return generic.AdmissionFunc(func(ctx context.Context, a *generic.Attributes) error {
@@ -52,6 +52,11 @@ func NodeRestriction(pods ObjectGetter) generic.Admission {
 			}
 			if pod, ok := a.Old.(*v1.Pod); !ok || pod.Spec.NodeName != node {
 				return refuse("the pod is not bound to this node")
+			}
+			return nil
+		case "leases":
+			if a.Namespace != "kube-node-lease" || a.Name != node || a.Operation == generic.Delete {
+				return refuse("a node keeps only its own heartbeat lease, kube-node-lease/%s", node)
 			}
 			return nil
 		case "events":

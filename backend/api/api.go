@@ -89,7 +89,9 @@ type API struct {
 	berth map[string]*resource
 	// clusterNetwork: see Config.ClusterNetwork.
 	clusterNetwork berthv1.ClusterNetwork
-	audit          *auditor
+	// groups are every API group served: core ("") and the named ones.
+	groups []*apiGroup
+	audit  *auditor
 
 	streamsDone chan struct{} // closed by EndStreams
 	streamsOnce sync.Once
@@ -130,6 +132,7 @@ func New(cfg Config) *API {
 	}
 	a.core = a.coreResources(cfg.Registries)
 	a.berth = a.berthResources()
+	a.groups = a.apiGroups(cfg.Registries)
 	return a
 }
 
@@ -195,14 +198,11 @@ func (a *API) serveAPI(c echo.Context) error {
 
 func (a *API) lookup(ri auth.RequestInfo) (*resource, error) {
 	var res *resource
-	switch {
-	case ri.APIGroup == "" && ri.APIVersion == "v1":
-		res = a.core[ri.Resource]
-	case ri.APIGroup == berthGroup && ri.APIVersion == "v1":
-		res = a.berth[ri.Resource]
+	if g := a.group(ri.APIGroup); g != nil && ri.APIVersion == g.version {
+		res = g.resources[ri.Resource]
 	}
 	if res == nil || (ri.Namespace != "" && !res.namespaced && !ri.IsNamespaceObject()) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "the server could not find the requested resource")
+		return nil, echo.NewHTTPError(http.StatusNotFound, notFoundMessage)
 	}
 	return res, nil
 }

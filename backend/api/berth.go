@@ -117,7 +117,7 @@ func withKind(obj runtime.Object, res *resource) runtime.Object {
 	case *berthv1.ProjectList, *berthv1.MemberList, *berthv1.UserList, *berthv1.TokenList, *berthv1.AuditEntryList:
 		kind += "List"
 	}
-	obj.GetObjectKind().SetGroupVersionKind(berthv1.SchemeGroupVersion.WithKind(kind))
+	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{Group: res.group, Version: "v1", Kind: kind})
 	return obj
 }
 

@@ -27,31 +27,34 @@ func (a *API) discovery(c echo.Context, ri auth.RequestInfo) error {
 				{ClientCIDR: "0.0.0.0/0", ServerAddress: c.Request().Host},
 			},
 		})
-	case "/api/v1":
-		return writeJSON(c, http.StatusOK, apiResourceList("v1", a.core))
 	case "/apis":
-		gv := metav1.GroupVersionForDiscovery{GroupVersion: berthGroup + "/v1", Version: "v1"}
-		return writeJSON(c, http.StatusOK, &metav1.APIGroupList{
-			TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"},
-			Groups:   []metav1.APIGroup{{Name: berthGroup, Versions: []metav1.GroupVersionForDiscovery{gv}, PreferredVersion: gv}},
-		})
-	case "/apis/" + berthGroup:
-		gv := metav1.GroupVersionForDiscovery{GroupVersion: berthGroup + "/v1", Version: "v1"}
-		return writeJSON(c, http.StatusOK, &metav1.APIGroup{
-			TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"},
-			Name:     berthGroup, Versions: []metav1.GroupVersionForDiscovery{gv}, PreferredVersion: gv,
-		})
-	case "/apis/" + berthGroup + "/v1":
-		return writeJSON(c, http.StatusOK, apiResourceList(berthGroup+"/v1", a.berth))
+		list := &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
+		for _, g := range a.groups {
+			if g.name != "" {
+				list.Groups = append(list.Groups, g.discovery())
+			}
+		}
+		return writeJSON(c, http.StatusOK, list)
+	default:
+		for _, g := range a.groups {
+			switch {
+			case g.name == "" && p == "/api/"+g.version, g.name != "" && p == "/apis/"+g.groupVersion():
+				return writeJSON(c, http.StatusOK, apiResourceList(g.groupVersion(), g.resources))
+			case g.name != "" && p == "/apis/"+g.name:
+				d := g.discovery()
+				return writeJSON(c, http.StatusOK, &d)
+			}
+		}
 	}
-	return echo.NewHTTPError(http.StatusNotFound, "the server could not find the requested resource")
+	return echo.NewHTTPError(http.StatusNotFound, notFoundMessage)
 }
 
 // openAPIIndex lists the OpenAPI v3 documents, one per group version.
 func (a *API) openAPIIndex(c echo.Context) error {
 	paths := map[string]any{}
-	for _, gv := range []string{"api/v1", "apis/" + berthGroup + "/v1"} {
-		doc, _ := json.Marshal(a.openAPIDoc(gv))
+	for _, g := range a.groups {
+		gv := openAPIPath(g)
+		doc, _ := json.Marshal(a.openAPIDoc(g))
 		sum := sha256.Sum256(doc)
 		paths[gv] = map[string]string{"serverRelativeURL": "/openapi/v3/" + gv + "?hash=" + strings.ToUpper(hex.EncodeToString(sum[:8]))}
 	}
@@ -65,17 +68,24 @@ func (a *API) openAPIIndex(c echo.Context) error {
 // validating against schemas.
 func (a *API) openAPIDocument(c echo.Context) error {
 	gv := strings.TrimPrefix(c.Request().URL.Path, "/openapi/v3/")
-	if gv != "api/v1" && gv != "apis/"+berthGroup+"/v1" {
-		return echo.NewHTTPError(http.StatusNotFound, "no OpenAPI document for "+gv)
+	for _, g := range a.groups {
+		if openAPIPath(g) == gv {
+			return writeJSON(c, http.StatusOK, a.openAPIDoc(g))
+		}
 	}
-	return writeJSON(c, http.StatusOK, a.openAPIDoc(gv))
+	return echo.NewHTTPError(http.StatusNotFound, "no OpenAPI document for "+gv)
 }
 
-func (a *API) openAPIDoc(gv string) map[string]any {
-	resources, group, prefix := a.core, "", "/api/v1"
-	if gv != "api/v1" {
-		resources, group, prefix = a.berth, berthGroup, "/apis/"+berthGroup+"/v1"
+// openAPIPath is a group version's path under /openapi/v3/.
+func openAPIPath(g *apiGroup) string {
+	if g.name == "" {
+		return "api/" + g.version
 	}
+	return "apis/" + g.groupVersion()
+}
+
+func (a *API) openAPIDoc(g *apiGroup) map[string]any {
+	resources, group, prefix := g.resources, g.name, "/"+openAPIPath(g)
 	fieldValidation := map[string]any{
 		"name": "fieldValidation", "in": "query", "schema": map[string]string{"type": "string"},
 		"description": "Strict (default), Warn or Ignore: what to do with unknown or duplicate fields.",

@@ -14,6 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
+// notFoundMessage is kube-apiserver's message for a path it does not serve.
+const notFoundMessage = "the server could not find the requested resource"
+
 // errNodeUnreachable: the agent of a pod's node does not answer.
 var errNodeUnreachable = errdefs.New(errdefs.ErrUnavailable, "node unreachable")
 
@@ -88,8 +91,21 @@ func httpStatusError(he *echo.HTTPError) *apierrors.StatusError {
 	}
 	switch he.Code {
 	case http.StatusNotFound:
-		return apierrors.NewNotFound(schema.GroupResource{}, "")
+		// kube-apiserver's answer for a path it does not serve.
+		if _, ok := he.Message.(string); !ok || msg == http.StatusText(http.StatusNotFound) {
+			msg = notFoundMessage
+		}
+		return &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusNotFound, Reason: metav1.StatusReasonNotFound,
+			Message: msg, Details: &metav1.StatusDetails{},
+		}}
 	case http.StatusMethodNotAllowed:
+		if _, ok := he.Message.(string); ok {
+			return &apierrors.StatusError{ErrStatus: metav1.Status{
+				Status: metav1.StatusFailure, Code: http.StatusMethodNotAllowed, Reason: metav1.StatusReasonMethodNotAllowed,
+				Message: msg, Details: &metav1.StatusDetails{},
+			}}
+		}
 		return apierrors.NewMethodNotSupported(schema.GroupResource{}, "")
 	case http.StatusRequestEntityTooLarge:
 		return apierrors.NewRequestEntityTooLargeError(msg)

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"io"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
@@ -33,3 +34,5 @@ func fieldsAnd(sel fields.Selector, key, value string) fields.Selector {
 }
 
 func jsonDecoder(r io.Reader) *json.Decoder { return json.NewDecoder(r) }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -31,6 +31,8 @@ type resource struct {
 	singular   string
 	kind       string
 	shortNames []string
+	// categories group resources for kubectl (`kubectl get all`).
+	categories []string
 	namespaced bool
 	// registry serves the etcd-backed resources (every verb of crudVerbs).
 	registry *generic.Registry
@@ -72,20 +74,24 @@ var (
 	berthGroup = "berth.dev"
 )
 
+// all is the category `kubectl get all` lists, as Kubernetes puts its
+// workloads and services in it.
+var all = []string{"all"}
+
 // coreResources serves the core/v1 registries.
 func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 	nodeOps := func(verbs ...string) subresource { return subresource{verbs: verbs, serve: a.proxyToNode} }
 	list := []*resource{
 		{name: "namespaces", singular: "namespace", kind: "Namespace", shortNames: []string{"ns"},
 			registry: regs.Namespaces, visible: a.visibleNamespaces},
-		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, namespaced: true, registry: regs.Pods,
+		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, categories: all, namespaced: true, registry: regs.Pods,
 			subresources: map[string]subresource{
 				"log": {verbs: []string{"get"}, serve: a.servePodLog}, "exec": nodeOps("create", "get"), "attach": nodeOps("create", "get"),
 				"diff": nodeOps("get"), "stop": nodeOps("create"), "start": nodeOps("create"), "restart": nodeOps("create"),
 			}},
-		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, namespaced: true, registry: regs.Services},
+		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, categories: all, namespaced: true, registry: regs.Services},
 		{name: "replicationcontrollers", singular: "replicationcontroller", kind: "ReplicationController", shortNames: []string{"rc"},
-			namespaced: true, registry: regs.ReplicationControllers,
+			categories: all, namespaced: true, registry: regs.ReplicationControllers,
 			subresources: map[string]subresource{"scale": {
 				verbs: []string{"get", "patch", "update"},
 				gvk:   schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"},
@@ -161,7 +167,7 @@ func apiResourceList(groupVersion string, resources map[string]*resource) *metav
 		r := resources[name]
 		list.APIResources = append(list.APIResources, metav1.APIResource{
 			Name: r.name, SingularName: r.singular, Namespaced: r.namespaced,
-			Kind: r.kind, Verbs: r.discoveryVerbs(), ShortNames: r.shortNames,
+			Kind: r.kind, Verbs: r.discoveryVerbs(), ShortNames: r.shortNames, Categories: r.categories,
 		})
 		if r.hasStatus() {
 			list.APIResources = append(list.APIResources, metav1.APIResource{

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/fields"
 
@@ -70,6 +71,9 @@ func nodeAllowed(id Identity, ri RequestInfo) bool {
 	if id.NodeName == "" {
 		return false
 	}
+	if ri.APIGroup == "coordination.k8s.io" {
+		return nodeLeaseAllowed(id, ri)
+	}
 	if ri.APIGroup == berthv1.GroupName {
 		return ri.Resource == "clusternetworks" && ri.Subresource == "" && (ri.Verb == "get" || ri.Verb == "list")
 	}
@@ -97,6 +101,17 @@ func nodeAllowed(id Identity, ri RequestInfo) bool {
 		}
 	case "events":
 		return ri.Verb == "create" || ri.Verb == "update" || ri.Verb == "patch"
+	}
+	return false
+}
+
+// nodeLeaseAllowed lets a node keep its heartbeat Lease, the one named
+// after it in kube-node-lease, as the kubelet does.
+func nodeLeaseAllowed(id Identity, ri RequestInfo) bool {
+	switch ri.Verb {
+	case "get", "create", "update", "patch":
+		return ri.Resource == "leases" && ri.Namespace == "kube-node-lease" &&
+			ri.Subresource == "" && (ri.Name == id.NodeName || (ri.Verb == "create" && ri.Name == ""))
 	}
 	return false
 }
@@ -146,6 +161,19 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 			}
 			return canEdit
 		}
+	case "coordination.k8s.io":
+		// Leases, for the leader elections of a project's own controllers.
+		if ri.Resource != "leases" || ri.Namespace == "" {
+			return false
+		}
+		if read {
+			return member
+		}
+		return canEdit
+	case "authorization.k8s.io", "authentication.k8s.io":
+		// Asking what one may do, or who one is: everyone, about
+		// themselves.
+		return ri.Verb == "create" && strings.HasPrefix(ri.Resource, "selfsubject")
 	case berthv1.GroupName:
 		switch ri.Resource {
 		case "projects":

@@ -41,7 +41,7 @@ func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opt
 	runners := []func(context.Context){
 		sched.Run,
 		replication.New(regs.ReplicationControllers, regs.Pods, regs.Events, logger, opts.Replication).Run,
-		nodelifecycle.New(regs.Nodes, regs.Pods, regs.Events, logger, opts.NodeLifecycle).Run,
+		nodelifecycle.New(regs.Nodes, regs.Pods, regs.Leases, regs.Events, logger, opts.NodeLifecycle).Run,
 		namespace.New(regs.Namespaces, logger, 0).Run,
 	}
 	if regs.PodSubnets != nil {

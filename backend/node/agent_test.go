@@ -99,11 +99,15 @@ func TestAgentRunsPods(t *testing.T) {
 		t.Fatalf("registered node: labels %v annotations %v status %+v", n.Labels, n.Annotations, n.Status)
 	}
 
-	// Heartbeats keep the Ready condition fresh.
-	first := readyCondition(n).LastHeartbeatTime
+	// Heartbeats renew the node's lease, as the kubelet's do.
+	var first time.Time
 	eventually(t, 10*time.Second, "heartbeat", func() (bool, string) {
-		c := readyCondition(getNode(t, env, "n1"))
-		return c.Status == v1.ConditionTrue && c.LastHeartbeatTime.After(first.Time), c.LastHeartbeatTime.String()
+		renewed := leaseRenewed(t, env, "n1")
+		if first.IsZero() {
+			first = renewed
+			return false, "no lease yet"
+		}
+		return renewed.After(first), renewed.String()
 	})
 
 	// The endpoint answers the master's client certificate alone.

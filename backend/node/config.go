@@ -22,6 +22,10 @@ const (
 	DefaultPort              = 10250
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultResyncInterval    = 5 * time.Second
+	// DefaultStatusReportInterval is how often an unchanged Node status
+	// is written again (the kubelet's is five minutes; Berth's console
+	// shows the last report, so it is shorter).
+	DefaultStatusReportInterval = time.Minute
 	// MaxPods is the pod capacity every node advertises, as the kubelet's.
 	MaxPods = 110
 )
@@ -72,6 +76,10 @@ type Config struct {
 	// ResyncInterval is the time between full reconciliations of every
 	// pod with the runtime; DefaultResyncInterval when 0.
 	ResyncInterval time.Duration
+	// StatusReportInterval is the longest time between writes of the
+	// Node's status while nothing changes (the lease carries the
+	// heartbeat); DefaultStatusReportInterval when 0.
+	StatusReportInterval time.Duration
 	// EmptyDirLimit is the size limit, in bytes, of emptyDir volumes
 	// that set no sizeLimit; DefaultEmptyDirLimit when 0, none when
 	// negative. A pod past a limit is evicted (eviction.go).
@@ -106,6 +114,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ResyncInterval <= 0 {
 		c.ResyncInterval = DefaultResyncInterval
+	}
+	if c.StatusReportInterval <= 0 {
+		c.StatusReportInterval = DefaultStatusReportInterval
 	}
 	if c.EmptyDirLimit == 0 {
 		c.EmptyDirLimit = DefaultEmptyDirLimit

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+
 	"github.com/berthpaas/berth/backend/node"
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/testenv"
@@ -134,6 +136,22 @@ func getNode(t *testing.T, env *testenv.Env, name string) *v1.Node {
 	var n v1.Node
 	resp.JSON(t, &n)
 	return &n
+}
+
+// leaseRenewed is when the node's heartbeat lease was last renewed (zero
+// when it has none).
+func leaseRenewed(t *testing.T, env *testenv.Env, name string) time.Time {
+	t.Helper()
+	resp := env.Do(t, "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/"+name, env.AdminToken, nil)
+	if resp.Code != http.StatusOK {
+		return time.Time{}
+	}
+	var lease coordinationv1.Lease
+	resp.JSON(t, &lease)
+	if lease.Spec.RenewTime == nil {
+		return time.Time{}
+	}
+	return lease.Spec.RenewTime.Time
 }
 
 func readyCondition(n *v1.Node) *v1.NodeCondition {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
@@ -171,6 +173,52 @@ func (a *Agent) heartbeatAccepted(at time.Time) {
 	a.ready.lastHeartbeat = at
 }
 
+// conditionsKey sums up what a change of the node's conditions would
+// change: their types, statuses and reasons.
+func conditionsKey(conds []v1.NodeCondition) string {
+	var b strings.Builder
+	for _, c := range conds {
+		b.WriteString(string(c.Type) + "=" + string(c.Status) + "/" + c.Reason + ";")
+	}
+	return b.String()
+}
+
+// leaseDuration is how long a node's lease holds without renewal, as the
+// kubelet's nodeLeaseDurationSeconds.
+const leaseDuration = 40
+
+// renewLease renews the node's heartbeat lease, creating it the first time.
+func (a *Agent) renewLease(ctx context.Context, api *client.Client, now time.Time) error {
+	renew := metav1.NewMicroTime(now)
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"renewTime": renew}})
+	if err != nil {
+		return err
+	}
+	err = api.Patch(ctx, client.Leases, leaseNamespace, a.cfg.Name, client.MergePatch, patch, nil)
+	if !apierrors.IsNotFound(err) {
+		if err == nil {
+			a.heartbeatAccepted(now)
+		}
+		return err
+	}
+	duration := int32(leaseDuration)
+	lease := coordinationv1.Lease{
+		TypeMeta:   metav1.TypeMeta{Kind: "Lease", APIVersion: "coordination.k8s.io/v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Namespace: leaseNamespace},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity: &a.cfg.Name, LeaseDurationSeconds: &duration, RenewTime: &renew, AcquireTime: &renew,
+		},
+	}
+	if err := api.Create(ctx, client.Leases, leaseNamespace, &lease, nil); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("node lease: %w", err)
+	}
+	a.heartbeatAccepted(now)
+	return nil
+}
+
+// leaseNamespace holds the nodes' heartbeat leases.
+const leaseNamespace = "kube-node-lease"
+
 func (a *Agent) patchNodeStatus(ctx context.Context, api *client.Client, patch any) error {
 	data, err := json.Marshal(patch)
 	if err != nil {
@@ -183,24 +231,38 @@ func (a *Agent) patchNodeStatus(ctx context.Context, api *client.Client, patch a
 	return nil
 }
 
-// heartbeat renews the Ready condition every HeartbeatInterval. A node
-// that disappeared (deleted by an admin) is registered again.
+// heartbeat renews the node's Lease (kube-node-lease/NAME) every
+// HeartbeatInterval, as the kubelet does: a write far smaller than the
+// Node. The Node's status is written when its Ready condition changes,
+// after a failed heartbeat, and at least every StatusReportInterval. A
+// node that disappeared (deleted by an admin) is registered again; a
+// master without node leases gets the status every time.
 func (a *Agent) heartbeat(ctx context.Context) {
 	ticker := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer ticker.Stop()
 	log := a.log.With("runner", "heartbeat")
 	failing := false
+	var reported string // conditionsKey of the conditions last written
+	var reportedAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
+		now := time.Now()
 		_, rtErr := a.rt.Info(ctx)
-		conds := a.conditions(time.Now(), rtErr)
-		err := a.call(ctx, func(api *client.Client) error {
-			return a.patchNodeStatus(ctx, api, map[string]any{"status": map[string]any{"conditions": conds}})
-		})
+		conds := a.conditions(now, rtErr)
+		leaseErr := a.call(ctx, func(api *client.Client) error { return a.renewLease(ctx, api, now) })
+		var err error
+		if key := conditionsKey(conds); leaseErr != nil || failing || key != reported || now.Sub(reportedAt) >= a.cfg.StatusReportInterval {
+			err = a.call(ctx, func(api *client.Client) error {
+				return a.patchNodeStatus(ctx, api, map[string]any{"status": map[string]any{"conditions": conds}})
+			})
+			if err == nil {
+				reported, reportedAt = key, now
+			}
+		}
 		if apierrors.IsNotFound(err) {
 			log.Warn("node object gone; registering again")
 			err = a.register(ctx)

@@ -16,7 +16,6 @@ import (
 	"github.com/berthpaas/berth/backend/node/runtime/fake"
 	"github.com/berthpaas/berth/backend/pki"
 	"github.com/berthpaas/berth/backend/testenv"
-	v1 "k8s.io/api/core/v1"
 )
 
 // saved is what the agent keeps in its state directory.
@@ -154,8 +153,8 @@ func TestAgentRotatesItsCredential(t *testing.T) {
 	// Past the first credential's end, the node still heartbeats and the
 	// master still reaches it (with its new certificate).
 	eventually(t, 3*ttl, "a heartbeat after the first credential expired", func() (bool, string) {
-		c := readyCondition(getNode(t, env, "n1"))
-		return c != nil && c.Status == v1.ConditionTrue && c.LastHeartbeatTime.After(first.ExpiresAt), c.String()
+		renewed := leaseRenewed(t, env, "n1")
+		return renewed.After(first.ExpiresAt), renewed.String()
 	})
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": "demo"}}), http.StatusCreated)
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/demo/pods", env.AdminToken, boundPod("web", "n1")), http.StatusCreated)

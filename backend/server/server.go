@@ -216,7 +216,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Network: podSubnets.Cluster().String(), SubnetPrefixLength: podSubnets.Bits(),
 			ProjectIsolation: !cfg.NoNetworkIsolation,
 		}})
-	if err := ensureDefaultNamespace(ctx, store, acct); err != nil {
+	if err := ensureSystemNamespaces(ctx, store, acct); err != nil {
 		return err
 	}
 	if !cfg.NoControllers {
@@ -295,23 +295,40 @@ func leaderIdentity(listen string) string {
 	return fmt.Sprintf("%s/%s/%d", host, listen, os.Getpid())
 }
 
-// ensureDefaultNamespace creates the "default" namespace that clients
+// ensureSystemNamespaces creates the "default" namespace that clients
 // fall back to (and where cluster-scoped objects' events go), owned by the
-// admin.
-func ensureDefaultNamespace(ctx context.Context, store *storage.Store, acct *accounts.Store) error {
+// admin, and kube-node-lease, which holds the nodes' heartbeat leases.
+func ensureSystemNamespaces(ctx context.Context, store *storage.Store, acct *accounts.Store) error {
+	created, err := ensureNamespace(ctx, store, metav1.NamespaceDefault)
+	if err != nil {
+		return err
+	}
+	if created {
+		if err := acct.SetMember(ctx, metav1.NamespaceDefault, "admin", accounts.RoleAdmin); err != nil {
+			return err
+		}
+	}
+	// Node heartbeat leases live here; no project member sees them.
+	_, err = ensureNamespace(ctx, store, core.NodeLeaseNamespace)
+	return err
+}
+
+// ensureNamespace creates namespace name unless it exists, and says
+// whether it did.
+func ensureNamespace(ctx context.Context, store *storage.Store, name string) (bool, error) {
 	ns := &v1.Namespace{
 		TypeMeta:   metav1.TypeMeta{Kind: "Namespace", APIVersion: "v1"},
-		ObjectMeta: metav1.ObjectMeta{Name: "default", UID: uuid.NewUUID(), CreationTimestamp: metav1.Now()},
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: uuid.NewUUID(), CreationTimestamp: metav1.Now()},
 		Status:     v1.NamespaceStatus{Phase: v1.NamespaceActive},
 	}
-	err := store.Create(ctx, storage.Key("namespaces", "", "default"), ns, storage.CreateOptions{})
+	err := store.Create(ctx, storage.Key("namespaces", "", name), ns, storage.CreateOptions{})
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("create the default namespace: %w", err)
+		return false, fmt.Errorf("create the %s namespace: %w", name, err)
 	}
-	return acct.SetMember(ctx, "default", "admin", accounts.RoleAdmin)
+	return true, nil
 }
 
 func prepareDataDir(dir string) error {

@@ -1,7 +1,8 @@
 // Package nodelifecycle watches the heartbeats of nodes and moves the pods
 // of nodes that are gone elsewhere.
 //
-//	Ready ──no heartbeat for GracePeriod──▶ Unknown (NodeStatusUnknown)
+//	Ready ──no heartbeat (lease renewal or Ready condition) for GracePeriod
+//	      ──▶ Unknown (NodeStatusUnknown)
 //	NotReady/Unknown for EvictionTimeout ──▶ delete its pods; their
 //	                                         controllers replace them
 //	node object deleted                 ──▶ delete its pods for good
@@ -15,6 +16,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
 
 	"github.com/berthpaas/berth/backend/auth"
 
@@ -54,6 +57,7 @@ type Options struct {
 type Controller struct {
 	nodes    Nodes
 	pods     Pods
+	leases   cache.Source
 	recorder *record.Recorder
 	logger   *slog.Logger
 	opts     Options
@@ -75,7 +79,7 @@ type Pods interface {
 
 // New returns a controller of nodes, which evicts their pods from pods and
 // records events through events.
-func New(nodes Nodes, pods Pods, events record.Events, logger *slog.Logger, opts Options) *Controller {
+func New(nodes Nodes, pods Pods, leases cache.Source, events record.Events, logger *slog.Logger, opts Options) *Controller {
 	if opts.GracePeriod <= 0 {
 		opts.GracePeriod = DefaultGracePeriod
 	}
@@ -89,6 +93,7 @@ func New(nodes Nodes, pods Pods, events record.Events, logger *slog.Logger, opts
 	return &Controller{
 		nodes:    nodes,
 		pods:     pods,
+		leases:   leases,
 		recorder: record.New(events, Component, logger),
 		logger:   logger,
 		opts:     opts,
@@ -101,17 +106,19 @@ func (c *Controller) Run(ctx context.Context) {
 	ctx = auth.WithIdentity(ctx, auth.ComponentIdentity(Component))
 	nodes := cache.New[*v1.Node](c.nodes, "", generic.ListOptions{}, nil, c.logger)
 	pods := cache.New[*v1.Pod](c.pods, "", generic.ListOptions{Fields: fields.OneTermNotEqualSelector("spec.nodeName", "")}, nil, c.logger)
+	leases := cache.New[*coordinationv1.Lease](c.leases, NodeLeaseNamespace, generic.ListOptions{}, nil, c.logger)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { nodes.Run(ctx) })
 	wg.Go(func() { pods.Run(ctx) })
-	if !nodes.WaitForSync(ctx) || !pods.WaitForSync(ctx) {
+	wg.Go(func() { leases.Run(ctx) })
+	if !nodes.WaitForSync(ctx) || !pods.WaitForSync(ctx) || !leases.WaitForSync(ctx) {
 		return
 	}
 	ticker := time.NewTicker(c.opts.MonitorPeriod)
 	defer ticker.Stop()
 	for {
-		if err := c.monitor(ctx, nodes.List(), pods.List()); err != nil && ctx.Err() == nil {
+		if err := c.monitor(ctx, withLeases(nodes.List(), leases), pods.List()); err != nil && ctx.Err() == nil {
 			c.logger.Warn("monitor nodes", "error", err)
 		}
 		select {
@@ -177,6 +184,31 @@ func stale(node *v1.Node, now time.Time, grace time.Duration) bool {
 		heartbeat = node.CreationTimestamp.Time
 	}
 	return now.Sub(heartbeat) > grace
+}
+
+// NodeLeaseNamespace holds the nodes' heartbeat leases.
+const NodeLeaseNamespace = "kube-node-lease"
+
+// withLeases folds each node's lease into the node seen by monitor: a
+// lease renewed after the Ready condition's last heartbeat is the newer
+// heartbeat (agents renew the lease, and write the Node only on change).
+func withLeases(nodes []*v1.Node, leases *cache.Informer[*coordinationv1.Lease]) []*v1.Node {
+	out := make([]*v1.Node, len(nodes))
+	for i, node := range nodes {
+		out[i] = node
+		lease, ok := leases.Get(NodeLeaseNamespace + "/" + node.Name)
+		if !ok || lease.Spec.RenewTime == nil {
+			continue
+		}
+		cond := readyCondition(node)
+		if cond == nil || cond.Status == v1.ConditionUnknown || !lease.Spec.RenewTime.After(cond.LastHeartbeatTime.Time) {
+			continue
+		}
+		node = node.DeepCopy()
+		readyCondition(node).LastHeartbeatTime = metav1.NewTime(lease.Spec.RenewTime.Time)
+		out[i] = node
+	}
+	return out
 }
 
 // notReadySince reports whether a node is NotReady or Unknown, and since

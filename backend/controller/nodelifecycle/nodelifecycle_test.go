@@ -17,7 +17,7 @@ import (
 
 func startController(t *testing.T, c *controllertest.Cluster, opts nodelifecycle.Options) {
 	t.Helper()
-	ctl := nodelifecycle.New(c.Nodes, c.Pods, c.Events, controllertest.Logger(t), opts)
+	ctl := nodelifecycle.New(c.Nodes, c.Pods, c.Registries.Leases, c.Events, controllertest.Logger(t), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { ctl.Run(ctx) })

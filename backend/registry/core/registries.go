@@ -75,6 +75,7 @@ type Registries struct {
 	ReplicationControllers *generic.Registry
 	Events                 *generic.Registry
 	Nodes                  *generic.Registry
+	Leases                 *generic.Registry
 	// PodSubnets are the nodes' pod subnets (Config.PodSubnets); nil
 	// when the registries hand out none.
 	PodSubnets PodSubnets
@@ -101,6 +102,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		ReplicationControllers: reg("replicationcontrollers", "ReplicationController", ReplicationControllerStrategy{}),
 		Events:                 reg("events", "Event", EventStrategy{}),
 		Nodes:                  reg("nodes", "Node", NodeStrategy{}),
+		Leases:                 reg("leases", "Lease", LeaseStrategy{}),
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -138,7 +140,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 
 // All returns every registry.
 func (r *Registries) All() []*generic.Registry {
-	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes}
+	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases}
 }
 
 // startProject makes the creator of a namespace its admin. A namespace

@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/berthpaas/berth/backend/testenv"
+)
+
+// What kubectl users reach for daily beyond CRUD: version, auth can-i
+// and whoami, get all, describe node (which reads the node's lease).
+func TestKubectlVersionAuthAndAll(t *testing.T) {
+	env := testenv.Start(t)
+	admin := newKubectl(t, env, env.AdminToken)
+
+	t.Run("version", func(t *testing.T) {
+		out := admin.mustRun("version", "-o", "json")
+		if !strings.Contains(out, `"gitVersion": "v1.32.0-berth.`) {
+			t.Fatalf("version: %s", out)
+		}
+	})
+
+	alice := env.CreateUser(t, "alice", false)
+	vera := env.CreateUser(t, "vera", false)
+	createNamespace(t, env, alice, "shop")
+	mustCode(t, env.Do(t, http.MethodPost, "/apis/berth.dev/v1/namespaces/shop/members", alice,
+		map[string]any{"metadata": map[string]string{"name": "vera"}, "spec": map[string]string{"role": "view"}}), http.StatusCreated)
+	asAlice, asVera := newKubectl(t, env, alice), newKubectl(t, env, vera)
+
+	t.Run("auth can-i", func(t *testing.T) {
+		tests := []struct {
+			k    *kubectl
+			args []string
+			want string
+		}{
+			{asAlice, []string{"create", "pods", "-n", "shop"}, "yes"},
+			{asAlice, []string{"delete", "replicationcontrollers", "-n", "shop"}, "yes"},
+			{asAlice, []string{"get", "nodes"}, "no"},
+			{asVera, []string{"get", "pods", "-n", "shop"}, "yes"},
+			{asVera, []string{"create", "pods", "-n", "shop"}, "no"},
+			{asVera, []string{"create", "pods/exec", "-n", "shop"}, "no"},
+			{asVera, []string{"get", "pods", "-n", "default"}, "no"},
+			{admin, []string{"delete", "nodes"}, "yes"},
+		}
+		for _, tt := range tests {
+			out, _, _ := tt.k.run(append([]string{"auth", "can-i"}, tt.args...)...)
+			if got := strings.TrimSpace(out); got != tt.want {
+				t.Errorf("can-i %v: %q, want %q", tt.args, got, tt.want)
+			}
+		}
+		list := asVera.mustRun("auth", "can-i", "--list", "-n", "shop")
+		if !strings.Contains(list, "pods ") || !strings.Contains(list, "[get list watch]") {
+			t.Errorf("can-i --list for a viewer:\n%s", list)
+		}
+	})
+
+	t.Run("auth whoami", func(t *testing.T) {
+		out := asAlice.mustRun("auth", "whoami")
+		if !strings.Contains(out, "alice") || !strings.Contains(out, "system:authenticated") {
+			t.Fatalf("whoami:\n%s", out)
+		}
+	})
+
+	t.Run("get all", func(t *testing.T) {
+		asAlice.mustRun("-n", "shop", "run", "web", "--image", "registry.example/web:1")
+		out := asAlice.mustRun("-n", "shop", "get", "all")
+		if !strings.Contains(out, "pod/web") {
+			t.Fatalf("get all:\n%s", out)
+		}
+	})
+
+	t.Run("describe node reads its lease", func(t *testing.T) {
+		mustCode(t, env.Do(t, http.MethodPost, "/api/v1/nodes", env.AdminToken, map[string]any{"metadata": map[string]string{"name": "n1"}}), http.StatusCreated)
+		lease := map[string]any{
+			"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+			"metadata": map[string]string{"name": "n1"},
+			"spec":     map[string]any{"holderIdentity": "n1", "leaseDurationSeconds": 40, "renewTime": "2026-01-01T00:00:00.000000Z"},
+		}
+		mustCode(t, env.Do(t, http.MethodPost, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", env.AdminToken, lease), http.StatusCreated)
+		out, stderr, code := admin.run("describe", "node", "n1")
+		if code != 0 || strings.Contains(out+stderr, "rror") || !strings.Contains(out, "HolderIdentity:  n1") {
+			t.Fatalf("describe node (%d):\n%s\n%s", code, out, stderr)
+		}
+	})
+
+	t.Run("unknown paths answer as kube-apiserver", func(t *testing.T) {
+		resp := env.Do(t, http.MethodGet, "/api/v1/namespaces/shop/widgets", env.AdminToken, nil)
+		if resp.Code != http.StatusNotFound || !strings.Contains(string(resp.Body), `"message":"the server could not find the requested resource"`) {
+			t.Fatalf("unknown resource: %d %s", resp.Code, resp.Body)
+		}
+	})
+}
