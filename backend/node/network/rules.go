@@ -105,7 +105,9 @@ func rules(n names, me self, c Cluster, services []HostService, local func(netip
 	}
 	r.declare("nat", nat)
 
-	// Forwarded traffic of the node's pods: to them, and from them.
+	// Forwarded traffic of the node's pods: to them, and from them (with
+	// their own addresses: the rules judge pods by them).
+	r.add("filter", n.forwardChain(), "-i %s ! -s %s -j DROP", br, me.subnet)
 	r.add("filter", n.forwardChain(), "-o %s -j %s", br, in)
 	r.add("filter", n.forwardChain(), "-i %s -j %s", br, out)
 

@@ -95,8 +95,9 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name: "the forward chain splits by direction", cluster: cluster, table: "filter", chain: n.forwardChain(),
+			name: "the forward chain: pods' own addresses only, then by direction", cluster: cluster, table: "filter", chain: n.forwardChain(),
 			want: []string{
+				"-A BERTH-0A1B2C3D -i berth0a1b2c3d ! -s 10.244.1.0/24 -j DROP",
 				"-A BERTH-0A1B2C3D -o berth0a1b2c3d -j BERTH-0A1B2C3D-IN",
 				"-A BERTH-0A1B2C3D -i berth0a1b2c3d -j BERTH-0A1B2C3D-OUT",
 			},

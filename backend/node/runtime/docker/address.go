@@ -45,11 +45,26 @@ func (r *Runtime) podAddress(uid string, subnet netip.Prefix) (netip.Addr, error
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	gateway := subnet.Masked().Addr().Next()
-	for a := gateway.Next(); subnet.Contains(a) && subnet.Contains(a.Next()); a = a.Next() {
+	// The addresses after the gateway, short of the broadcast one, from
+	// the one after the last handed out: an address that a pod just left
+	// is reused last, so that the other nodes have long forgotten whose
+	// project it was.
+	var candidates []netip.Addr
+	for a := subnet.Masked().Addr().Next().Next(); subnet.Contains(a.Next()); a = a.Next() {
+		candidates = append(candidates, a)
+	}
+	start := 0
+	for i, a := range candidates {
+		if a == r.lastAddr {
+			start = i + 1
+		}
+	}
+	for i := range candidates {
+		a := candidates[(start+i)%len(candidates)]
 		if taken[a] {
 			continue
 		}
+		r.lastAddr = a
 		if err := os.MkdirAll(r.podDir(uid), 0o755); err != nil {
 			return netip.Addr{}, fmt.Errorf("pod %q: %w", uid, err)
 		}

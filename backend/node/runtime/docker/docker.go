@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -77,6 +78,8 @@ type Runtime struct {
 	network PodNetwork
 	// addrMu serialises the choice of pod addresses.
 	addrMu sync.Mutex
+	// lastAddr is the pod address handed out last; guarded by addrMu.
+	lastAddr netip.Addr
 
 	mu         sync.Mutex
 	infraImage string               // guarded by mu
