@@ -239,6 +239,17 @@ func TestPodNetworkAcrossNodes(t *testing.T) {
 	bankWeb := webPod(t, env, shell, bank, "web", "node-c")
 	toolsWeb := webPod(t, env, shell, tools, "web", "node-c")
 	shopClient := shellPod(t, env, shell, shop, "client", "node-a", "sleep 3600")
+	running := time.Now()
+	eventually(t, 10*time.Second, "node-c lets shop's new client in", func() (bool, string) {
+		out, err := exec.Command("iptables", "-w", "5", "-S").Output()
+		for line := range strings.Lines(string(out)) {
+			if strings.HasPrefix(line, "-A BERTH-"+strings.ToUpper(c.scope)+"-N") && strings.Contains(line, "-s "+shopClient.Status.PodIP+"/32 -j ACCEPT") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(err)
+	})
+	t.Logf("a new pod's address reached the other node's rules %v after the pod showed Running", time.Since(running).Round(time.Millisecond))
 	bankClient := shellPod(t, env, shell, bank, "client", "node-a", "sleep 3600")
 
 	// Addresses from each node's own subnet.
@@ -274,8 +285,21 @@ func TestPodNetworkAcrossNodes(t *testing.T) {
 	cgw, _ := c.net.Gateway()
 	cannotReach(t, env, bank, "client", "http://"+net.JoinHostPort(cgw.String(), port)+"/")
 
-	// Joined: bank's pods and shop's reach each other.
+	// Joined: bank's pods and shop's reach each other, once node-c's rules
+	// let bank's client in (how soon is logged).
+	joined := time.Now()
 	setNetID(t, env, bank, netIDOf(t, env, shop))
+	eventually(t, 10*time.Second, "node-c lets bank's client in", func() (bool, string) {
+		out, err := exec.Command("iptables", "-w", "5", "-S").Output()
+		for line := range strings.Lines(string(out)) {
+			if strings.Contains(line, "-A BERTH-"+strings.ToUpper(c.scope)+"-N") && strings.Contains(line, bankClient.Status.PodIP+"/32") &&
+				strings.Contains(string(out), "-d "+shopWeb.Status.PodIP+"/32 -j "+strings.Fields(line)[1]) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(err)
+	})
+	t.Logf("a join reached node-c's rules in %v", time.Since(joined).Round(time.Millisecond))
 	reaches(t, env, bank, "client", podURL(shopWeb), "hello from web")
 	reaches(t, env, shop, "client", podURL(bankWeb), "hello from web")
 	cannotReach(t, env, shop, "client", podURL(toolsWeb))
