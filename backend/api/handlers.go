@@ -77,15 +77,16 @@ func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) 
 	return a.writeObject(c, http.StatusOK, res, obj)
 }
 
-// get reads one object. A node credential reads only the namespaced
-// objects bound to its node (its pods), as Kubernetes' Node authorizer
-// allows: that is known only once the object is read.
+// get reads one object. A node credential reads only the objects of a
+// resource bound to nodes that are bound to its node (its pods), as
+// Kubernetes' Node authorizer allows: that is known only once the object
+// is read.
 func (a *API) get(c echo.Context, res *resource, ns, name string) (runtime.Object, error) {
 	obj, err := res.registry.Get(c.Request().Context(), ns, name)
 	if err != nil {
 		return nil, err
 	}
-	if id := identity(c); id.IsNode() && res.namespaced && res.registry.Strategy.Fields(obj)["spec.nodeName"] != id.NodeName {
+	if id := identity(c); id.IsNode() && res.boundToNodes && res.registry.Strategy.Fields(obj)["spec.nodeName"] != id.NodeName {
 		return nil, errdefs.Forbidden("node %q may only read %s bound to it", id.NodeName, res.name)
 	}
 	return obj, nil

@@ -14,8 +14,10 @@ import (
 // With one node's credential, an attacker tries everything a stolen node
 // credential was once good for: reading every tenant's pods (and their
 // env), changing pods of other nodes, registering or heartbeating other
-// nodes, and writing events anywhere. Kubernetes' Node authorizer and
-// NodeRestriction allow none of it; neither does Berth.
+// nodes, writing events anywhere, and redirecting services (writing a
+// service or its endpoints). Kubernetes' Node authorizer and
+// NodeRestriction allow none of it; neither does Berth. What its proxy
+// and DNS need, reading every service and endpoints, it may.
 func TestNodeCredentialIsLimitedToItsNode(t *testing.T) {
 	env := testenv.Start(t)
 	admin := env.AdminToken
@@ -30,6 +32,11 @@ func TestNodeCredentialIsLimitedToItsNode(t *testing.T) {
 		body["spec"].(map[string]any)["nodeName"] = p.node
 		mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/tenant/pods", admin, body), http.StatusCreated)
 	}
+	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/tenant/services", admin, service("web")), http.StatusCreated)
+	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces/tenant/endpoints", admin, map[string]any{
+		"metadata": map[string]string{"name": "web"},
+		"subsets":  []any{map[string]any{"addresses": []any{map[string]string{"ip": "10.0.0.8"}}, "ports": []any{map[string]int{"port": 8080}}}},
+	}), http.StatusCreated)
 	event := func(ns, kind, name string) map[string]any {
 		return map[string]any{
 			"metadata":       map[string]string{"generateName": "e-"},
@@ -67,9 +74,21 @@ func TestNodeCredentialIsLimitedToItsNode(t *testing.T) {
 		{"change a project's network", "PUT", "/apis/berth.dev/v1/projects/tenant/network", map[string]any{"netID": "global"}, "", 403},
 		{"read a project's members", "GET", "/apis/berth.dev/v1/namespaces/tenant/members", nil, "", 403},
 		{"give itself a pod subnet", "PATCH", "/api/v1/nodes/n1", `{"spec":{"podCIDR":"10.99.0.0/24"}}`, merge, 422},
-		{"read a project's services", "GET", "/api/v1/namespaces/tenant/services", nil, "", 403},
 		{"read a pod's log", "GET", "/api/v1/namespaces/tenant/pods/mine/log", nil, "", 403},
+		{"read replication controllers", "GET", "/api/v1/namespaces/tenant/replicationcontrollers", nil, "", 403},
+		{"create a service", "POST", "/api/v1/namespaces/tenant/services", service("planted"), "", 403},
+		{"change a service", "PATCH", "/api/v1/namespaces/tenant/services/web", `{"spec":{"selector":{"app":"other"}}}`, merge, 403},
+		{"write a service's status", "PATCH", "/api/v1/namespaces/tenant/services/web/status", `{"status":{}}`, merge, 403},
+		{"delete a service", "DELETE", "/api/v1/namespaces/tenant/services/web", nil, "", 403},
+		{"point endpoints elsewhere", "PATCH", "/api/v1/namespaces/tenant/endpoints/web", `{"subsets":[{"addresses":[{"ip":"10.0.0.9"}],"ports":[{"port":80}]}]}`, merge, 403},
+		{"create endpoints", "POST", "/api/v1/namespaces/tenant/endpoints", map[string]any{"metadata": map[string]string{"name": "planted"}}, "", 403},
+		{"delete endpoints", "DELETE", "/api/v1/namespaces/tenant/endpoints/web", nil, "", 403},
 
+		{"list every service", "GET", "/api/v1/services", nil, "", 200},
+		{"watch every service", "GET", "/api/v1/services?watch=1&timeoutSeconds=1", nil, "", 200},
+		{"read a project's services", "GET", "/api/v1/namespaces/tenant/services", nil, "", 200},
+		{"list every endpoints", "GET", "/api/v1/endpoints", nil, "", 200},
+		{"get endpoints", "GET", "/api/v1/namespaces/tenant/endpoints/web", nil, "", 200},
 		{"list its own pods", "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1", nil, "", 200},
 		{"get its own pod", "GET", "/api/v1/namespaces/tenant/pods/mine", nil, "", 200},
 		{"patch its own pod's status", "PATCH", "/api/v1/namespaces/tenant/pods/mine/status", `{"status":{"phase":"Running"}}`, merge, 200},

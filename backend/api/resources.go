@@ -47,6 +47,9 @@ type resource struct {
 	// visible, when set, narrows what a caller sees of a list or a watch
 	// (namespaces: those they are a member of), before paging.
 	visible func(c echo.Context) (storage.Predicate, error)
+	// boundToNodes: each object is bound to a node (spec.nodeName), and
+	// a node's credential reads only those bound to it (pods).
+	boundToNodes bool
 }
 
 // subresource is served by its own handler.
@@ -84,12 +87,13 @@ func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 	list := []*resource{
 		{name: "namespaces", singular: "namespace", kind: "Namespace", shortNames: []string{"ns"},
 			registry: regs.Namespaces, visible: a.visibleNamespaces},
-		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, categories: all, namespaced: true, registry: regs.Pods,
+		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, categories: all, namespaced: true, registry: regs.Pods, boundToNodes: true,
 			subresources: map[string]subresource{
 				"log": {verbs: []string{"get"}, serve: a.servePodLog}, "exec": nodeOps("create", "get"), "attach": nodeOps("create", "get"),
 				"diff": nodeOps("get"), "stop": nodeOps("create"), "start": nodeOps("create"), "restart": nodeOps("create"),
 			}},
 		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, categories: all, namespaced: true, registry: regs.Services},
+		{name: "endpoints", singular: "endpoints", kind: "Endpoints", shortNames: []string{"ep"}, namespaced: true, registry: regs.Endpoints},
 		{name: "replicationcontrollers", singular: "replicationcontroller", kind: "ReplicationController", shortNames: []string{"rc"},
 			categories: all, namespaced: true, registry: regs.ReplicationControllers,
 			subresources: map[string]subresource{"scale": {

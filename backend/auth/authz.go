@@ -62,7 +62,9 @@ const TokenKindNode = "node"
 // nodeAllowed is Kubernetes' Node authorizer for Berth: a node reads the
 // pods bound to it (a list or watch must select spec.nodeName=<node>; a
 // single pod is checked once read), writes their status and confirms their
-// deletion, registers and heartbeats its own Node, and records events.
+// deletion, registers and heartbeats its own Node, records events, and
+// reads every service and endpoints (its proxy, DNS and the service
+// variables of its containers need them), without writing either.
 // Which pod, which Node and which event is NodeRestriction's to check
 // (backend/admission), since it takes the objects. For the pod network it
 // reads every Node (subnets, addresses, pod IPs), the namespaces (their
@@ -101,6 +103,8 @@ func nodeAllowed(id Identity, ri RequestInfo) bool {
 		}
 	case "events":
 		return ri.Verb == "create" || ri.Verb == "update" || ri.Verb == "patch"
+	case "services", "endpoints":
+		return ri.Subresource == "" && (ri.Verb == "get" || ri.Verb == "list" || ri.Verb == "watch")
 	}
 	return false
 }
@@ -137,6 +141,12 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 		switch {
 		case ri.Resource == "namespaces":
 			return namespaceAllowed(ri, read, member, admin)
+		case ri.Resource == "endpoints":
+			// Members read the endpoints of their services; only the
+			// endpoints controller (and cluster admins) write them:
+			// endpoints a tenant wrote could point a NodePort at another
+			// tenant's pods, which the proxy would then forward to.
+			return read && member && ri.Namespace != "" && ri.Subresource == ""
 		case workloads[ri.Resource]:
 			if ri.Namespace == "" {
 				return false // all-namespace lists are for cluster admins

@@ -128,6 +128,12 @@ type Config struct {
 	// by default a pod reaches only its project's pods, those of projects
 	// joined with it and those of global projects.
 	NoNetworkIsolation bool
+	// ServiceCIDR is the range of services' cluster IPs
+	// (core.DefaultServiceCIDR when zero).
+	ServiceCIDR netip.Prefix
+	// ClusterDomain is the DNS domain of the cluster's services
+	// (berthv1.DefaultClusterDomain when empty).
+	ClusterDomain string
 }
 
 // Run serves until ctx ends, then shuts down cleanly.
@@ -202,10 +208,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("--cluster-cidr: %w", err)
 	}
+	if !cfg.ServiceCIDR.IsValid() {
+		cfg.ServiceCIDR = core.DefaultServiceCIDR
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = berthv1.DefaultClusterDomain
+	}
 	regs := core.NewRegistries(store, core.Config{
 		Memberships: acct, Auditor: componentAuditor{writer: audit},
 		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts, EventTTL: cfg.EventTTL,
 		PodSubnets: podSubnets, Logger: logger,
+		ServiceCIDR: cfg.ServiceCIDR,
 	})
 	streamRegistry, stopStreams := startStreams(ctx, cfg, acct, logger)
 	cleanups = append(cleanups, stopStreams)
@@ -217,6 +230,9 @@ func Run(ctx context.Context, cfg Config) error {
 			ProjectIsolation: !cfg.NoNetworkIsolation,
 		}})
 	if err := ensureSystemNamespaces(ctx, store, acct); err != nil {
+		return err
+	}
+	if err := ensureClusterDNS(ctx, store, regs, cfg.ServiceCIDR, cfg.ClusterDomain, logger); err != nil {
 		return err
 	}
 	if !cfg.NoControllers {

@@ -18,6 +18,7 @@ import (
 
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/registry/allocator"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/admission"
@@ -82,6 +83,7 @@ type serverFlags struct {
 	maxStreamsPerUser, maxStreams                         map[string]int
 	clusterCIDR                                           string
 	networkIsolation                                      bool
+	serviceCIDR, clusterDomain                            string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -104,6 +106,8 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().DurationVar(&f.eventTTL, "event-ttl", core.DefaultEventTTL, "how long events are kept")
 	cmd.Flags().StringVar(&f.clusterCIDR, "cluster-cidr", berthv1.DefaultClusterCIDR, fmt.Sprintf("range the nodes' pod subnets (a /%d each) are cut from; the same on every master", berthv1.NodeSubnetPrefixLength))
 	cmd.Flags().BoolVar(&f.networkIsolation, "network-isolation", true, "isolate projects on the pod network: a pod reaches only its project's pods, those of projects joined with it and of global projects (false: every pod reaches every pod)")
+	cmd.Flags().StringVar(&f.serviceCIDR, "service-cluster-ip-range", core.DefaultServiceCIDR.String(), "IPv4 range services' cluster IPs come from; the cluster DNS takes its tenth address")
+	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", berthv1.DefaultClusterDomain, "DNS domain of the cluster's services (<service>.<project>.svc.DOMAIN)")
 	cmd.Flags().StringToIntVar(&f.maxStreamsPerUser, "max-streams-per-user", limitFlag(streams.DefaultLimits.PerUser),
 		"streams one user may hold open at once, by kind: watch, log (follows), exec (exec and attach), console (sockets)")
 	cmd.Flags().StringToIntVar(&f.maxStreams, "max-streams", limitFlag(streams.DefaultLimits.Total),
@@ -183,6 +187,16 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
+	serviceCIDR, err := netip.ParsePrefix(f.serviceCIDR)
+	if err == nil {
+		err = core.ValidateServiceCIDR(serviceCIDR)
+	}
+	if err != nil {
+		return server.Config{}, fmt.Errorf("--service-cluster-ip-range: %w", err)
+	}
+	if msgs := validation.IsDNS1123Subdomain(f.clusterDomain); len(msgs) > 0 {
+		return server.Config{}, fmt.Errorf("--cluster-domain %q: %s", f.clusterDomain, strings.Join(msgs, "; "))
+	}
 	var endpoints []string
 	for _, e := range strings.Split(f.etcdEndpoints, ",") {
 		if e = strings.TrimSpace(e); e != "" {
@@ -225,6 +239,8 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		StreamLimits:       limits,
 		ClusterCIDR:        clusterCIDR.Masked(),
 		NoNetworkIsolation: !f.networkIsolation,
+		ServiceCIDR:        serviceCIDR,
+		ClusterDomain:      f.clusterDomain,
 	}, nil
 }
 

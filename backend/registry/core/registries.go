@@ -52,6 +52,9 @@ type Config struct {
 	// Logger receives what hooks cannot return (a subnet that could not
 	// be freed); discarded when nil.
 	Logger *slog.Logger
+	// ServiceCIDR is the range services' cluster IPs come from;
+	// DefaultServiceCIDR when zero (ValidateServiceCIDR checks one).
+	ServiceCIDR netip.Prefix
 }
 
 // PodSubnets hands out the pod subnets of nodes (allocator.Subnets).
@@ -76,6 +79,7 @@ type Registries struct {
 	Events                 *generic.Registry
 	Nodes                  *generic.Registry
 	Leases                 *generic.Registry
+	Endpoints              *generic.Registry
 	// PodSubnets are the nodes' pod subnets (Config.PodSubnets); nil
 	// when the registries hand out none.
 	PodSubnets PodSubnets
@@ -92,6 +96,9 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 	if cfg.HostPorts == (admission.PortRange{}) {
 		cfg.HostPorts = admission.DefaultHostPortRange
 	}
+	if !cfg.ServiceCIDR.IsValid() {
+		cfg.ServiceCIDR = DefaultServiceCIDR
+	}
 	reg := func(resource, kind string, s generic.Strategy) *generic.Registry {
 		return &generic.Registry{Resource: resource, Kind: kind, Strategy: s, Store: store, Auditor: cfg.Auditor}
 	}
@@ -103,6 +110,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		Events:                 reg("events", "Event", EventStrategy{}),
 		Nodes:                  reg("nodes", "Node", NodeStrategy{}),
 		Leases:                 reg("leases", "Lease", LeaseStrategy{}),
+		Endpoints:              reg("endpoints", "Endpoints", EndpointsStrategy{}),
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -113,6 +121,8 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		admission.HostPorts(cfg.HostPorts),
 		admission.ReplicaLimit(cfg.MaxReplicas),
 		admission.NetID(),
+		admission.ServiceTargetPorts(r.Pods, r.ReplicationControllers),
+		admission.NamespaceLifecycle(),
 	}
 	r.PodSubnets = cfg.PodSubnets
 	if cfg.PodSubnets != nil {
@@ -128,6 +138,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 	for _, g := range r.All() {
 		g.Admission = chain
 	}
+	r.Services.Allocator = &serviceAllocator{store: store, cidr: cfg.ServiceCIDR}
 	r.Events.TTL = cfg.EventTTL
 	r.Namespaces.Finalizer = namespaceFinalizer{registries: r, memberships: cfg.Memberships}
 	if cfg.Memberships != nil {
@@ -140,7 +151,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 
 // All returns every registry.
 func (r *Registries) All() []*generic.Registry {
-	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases}
+	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases, r.Endpoints}
 }
 
 // startProject makes the creator of a namespace its admin. A namespace
@@ -167,7 +178,7 @@ func (f namespaceFinalizer) Finalize(ctx context.Context, obj runtime.Object) er
 		if !g.Strategy.NamespaceScoped() {
 			continue
 		}
-		if _, err := g.Store.DeletePrefix(ctx, storage.Prefix(g.Resource, ns)); err != nil {
+		if err := g.DeleteAll(ctx, ns); err != nil {
 			errs = append(errs, fmt.Errorf("delete the %s of namespace %q: %w", g.Resource, ns, err))
 		}
 	}

@@ -30,9 +30,9 @@ var (
 	supportedTrafficPolicies   = []v1.ServiceExternalTrafficPolicy{v1.ServiceExternalTrafficPolicyCluster, v1.ServiceExternalTrafficPolicyLocal}
 )
 
-// ServiceStrategy holds the rules of services. Nothing allocates a
-// spec.clusterIP or node ports yet (no service IP range exists); what a
-// client sets is kept, and once set, spec.clusterIP does not change.
+// ServiceStrategy holds the rules of services. The registry's allocator
+// (serviceallocator.go) gives a service its cluster IP and node ports
+// after validation; once set, spec.clusterIP does not change.
 type ServiceStrategy struct{}
 
 var _ generic.Strategy = ServiceStrategy{}
@@ -71,6 +71,7 @@ func (ServiceStrategy) PrepareForUpdate(obj, old runtime.Object) {
 	svc.Status = *oldSvc.Status.DeepCopy()
 	keepSystemMeta(&svc.ObjectMeta, &oldSvc.ObjectMeta)
 	setServiceDefaults(svc)
+	dropTypeDependentFields(&svc.Spec, &oldSvc.Spec)
 	keepAllocatedValues(&svc.Spec, &oldSvc.Spec)
 }
 
@@ -109,6 +110,9 @@ func setServiceDefaults(svc *v1.Service) {
 	spec := &svc.Spec
 	if spec.Type == "" {
 		spec.Type = v1.ServiceTypeClusterIP
+	}
+	if spec.ClusterIP == "" && len(spec.ClusterIPs) > 0 {
+		spec.ClusterIP = spec.ClusterIPs[0]
 	}
 	if spec.SessionAffinity == "" {
 		spec.SessionAffinity = v1.ServiceAffinityNone
@@ -161,6 +165,33 @@ func keepAllocatedValues(spec, old *v1.ServiceSpec) {
 	}
 }
 
+// dropTypeDependentFields clears what a service of its old type held and
+// one of its new type may not, where the client left it as it was (kubectl
+// edit of the type alone), as kube-apiserver does: node ports when it is
+// no longer NodePort, the cluster IP when it becomes ExternalName.
+func dropTypeDependentFields(spec, old *v1.ServiceSpec) {
+	if needsNodePorts(old) && !needsNodePorts(spec) {
+		byName := map[string]int32{}
+		for _, p := range old.Ports {
+			byName[p.Name] = p.NodePort
+		}
+		for i := range spec.Ports {
+			if p := &spec.Ports[i]; p.NodePort != 0 && p.NodePort == byName[p.Name] {
+				p.NodePort = 0
+			}
+		}
+	}
+	if spec.Type == v1.ServiceTypeExternalName && old.Type != v1.ServiceTypeExternalName && spec.ClusterIP == old.ClusterIP {
+		spec.ClusterIP, spec.ClusterIPs = "", nil
+		spec.IPFamilies, spec.IPFamilyPolicy = nil, nil
+	}
+	if spec.Type == v1.ServiceTypeExternalName || !needsNodePorts(spec) {
+		if old.ExternalTrafficPolicy != "" && spec.ExternalTrafficPolicy == old.ExternalTrafficPolicy {
+			spec.ExternalTrafficPolicy = ""
+		}
+	}
+}
+
 func needsNodePorts(spec *v1.ServiceSpec) bool {
 	return spec.Type == v1.ServiceTypeNodePort || spec.Type == v1.ServiceTypeLoadBalancer
 }
@@ -209,6 +240,9 @@ func validateClusterIP(spec *v1.ServiceSpec, fldPath *field.Path) field.ErrorLis
 	var allErrs field.ErrorList
 	if spec.ClusterIP != "" && spec.ClusterIP != v1.ClusterIPNone {
 		allErrs = append(allErrs, validation.IsValidIP(ipPath, spec.ClusterIP)...)
+	}
+	if spec.ClusterIP == v1.ClusterIPNone && needsNodePorts(spec) {
+		allErrs = append(allErrs, field.Invalid(ipPath, spec.ClusterIP, fmt.Sprintf("may not be set to 'None' for %s services", spec.Type)))
 	}
 	if len(spec.ClusterIPs) > 0 && spec.ClusterIPs[0] != spec.ClusterIP {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("clusterIPs").Index(0), spec.ClusterIPs[0], "must match `clusterIP`"))

@@ -3,15 +3,18 @@ package generic
 import (
 	"context"
 
+	"github.com/berthpaas/berth/backend/registry/storage"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // The hooks a resource may give its Registry, as kube-apiserver's generic
 // registry.Store has them. Pure rules are optional interfaces of the
 // Strategy (GracefulDeleteStrategy, TerminatingStrategy, TableConvertor);
-// hooks that do I/O are fields of the Registry (Admission, AfterCreate,
-// AfterDelete, Finalizer, Auditor), set by whoever builds the registries
+// hooks that do I/O are fields of the Registry (Admission, Allocator,
+// AfterCreate, AfterDelete, Finalizer, Auditor), set by whoever builds the
+// registries
 // (core.NewRegistries). Generic code asks for a hook, never for a
 // resource's name.
 
@@ -112,4 +115,23 @@ type TableConvertor interface {
 	TableColumns() []metav1.TableColumnDefinition
 	// TableRow returns the cells of one object, one per column.
 	TableRow(obj runtime.Object) []any
+}
+
+// Allocator hands out the values of a resource that no two objects may
+// hold (a service's cluster IP and node ports), as kube-apiserver's
+// service allocators do. Each value an object holds is a storage.Claim,
+// written and removed in the transactions that write and remove the
+// object, so a value is never held twice, and never leaked.
+type Allocator interface {
+	// Claims returns the claims of the values obj holds.
+	Claims(obj runtime.Object) []storage.Claim
+	// Allocate gives obj the values it leaves to the server, among those
+	// no claim holds; on an update old is the stored object (nil on a
+	// create), whose values obj keeps. It returns the keys of the claims
+	// it picked, and field errors for values obj asks for that are not
+	// to be had (outside the range).
+	Allocate(ctx context.Context, obj, old runtime.Object) (picked []string, errs field.ErrorList, err error)
+	// Taken is the field error of a value obj asked for whose claim,
+	// key, another object holds ("provided IP is already allocated").
+	Taken(obj runtime.Object, key string) *field.Error
 }

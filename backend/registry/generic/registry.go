@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"time"
@@ -38,6 +39,8 @@ type Registry struct {
 
 	// Admission decides every write; nil admits all.
 	Admission Admission
+	// Allocator, when set, hands out the values no two objects may hold.
+	Allocator Allocator
 	// TTL, when positive, is how long objects live before etcd drops them.
 	TTL time.Duration
 	// AfterCreate runs once an object is stored; its error undoes the
@@ -173,9 +176,29 @@ func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object, op
 		if err := errdefs.Invalid(r.Kind, m.GetName(), r.Strategy.Validate(obj)); err != nil {
 			return nil, err
 		}
+		var picked []string
+		var unallocated runtime.Object
+		if r.Allocator != nil {
+			unallocated = obj.DeepCopyObject()
+			if picked, err = r.allocate(ctx, obj, nil, m.GetName()); err != nil {
+				return nil, err
+			}
+			storeOpts.Claims = r.Allocator.Claims(obj)
+		}
 		err = r.Store.Create(ctx, r.key(ns, m.GetName()), obj, storeOpts)
 		if generated && errors.Is(err, storage.ErrAlreadyExists) && attempt < 8 {
+			if unallocated != nil {
+				restore(obj, unallocated)
+			}
 			continue
+		}
+		if key, ok := takenClaim(err); ok {
+			if slices.Contains(picked, key) && attempt < 8 {
+				// Another write took the value just picked: pick again.
+				restore(obj, unallocated)
+				continue
+			}
+			return nil, r.taken(obj, m.GetName(), key)
 		}
 		if errors.Is(err, storage.ErrParentNotFound) {
 			return nil, errdefs.WithSubject(err, namespaceResource, ns)
@@ -202,7 +225,7 @@ func (r *Registry) undoCreate(obj runtime.Object) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rv, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
-	_ = r.Store.Delete(ctx, r.key(m.GetNamespace(), m.GetName()), r.Strategy.New(), storage.DeleteOptions{ExpectedRV: rv})
+	_ = r.Store.Delete(ctx, r.key(m.GetNamespace(), m.GetName()), r.Strategy.New(), storage.DeleteOptions{ExpectedRV: rv, Also: r.claimKeys(obj)})
 }
 
 func (r *Registry) adoptNamespace(m metav1.Object, ns string) error {
@@ -335,18 +358,7 @@ func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind,
 	if !dryRun {
 		defer func() { r.audit(ctx, verb, ns, name, err) }()
 	}
-	dest := r.Strategy.New()
-	finalized := false
-	err = r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, storage.UpdateOptions{DryRun: dryRun}, func(current runtime.Object) (runtime.Object, error) {
-		old := current.DeepCopyObject()
-		obj, err := newObject(current)
-		if err != nil {
-			return nil, err
-		}
-		obj, err = r.prepareUpdate(ctx, ns, name, kind, obj, old, dryRun)
-		finalized = err == nil && lastFinalizerRemoved(obj, old)
-		return obj, err
-	})
+	dest, finalized, err := r.guaranteedUpdate(ctx, ns, name, kind, newObject, dryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +368,7 @@ func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind,
 		dm, _ := meta.Accessor(dest)
 		rv, _ := strconv.ParseInt(dm.GetResourceVersion(), 10, 64)
 		gone := r.Strategy.New()
-		err := r.Store.Delete(ctx, r.key(ns, name), gone, storage.DeleteOptions{ExpectedRV: rv})
+		err := r.Store.Delete(ctx, r.key(ns, name), gone, storage.DeleteOptions{ExpectedRV: rv, Also: r.claimKeys(dest)})
 		switch {
 		case err == nil:
 			r.afterDelete(ctx, gone)
@@ -365,6 +377,96 @@ func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind,
 		}
 	}
 	return dest, nil
+}
+
+// guaranteedUpdate stores the update; with an Allocator it takes the
+// claims of the values the object gains and releases those it drops in
+// the same transaction, and picks again a value another write took
+// meanwhile. finalized reports that the update removed the last
+// finalizer of an object being deleted.
+func (r *Registry) guaranteedUpdate(ctx context.Context, ns, name string, kind UpdateKind, newObject ObjectFunc, dryRun bool) (dest runtime.Object, finalized bool, err error) {
+	storeOpts := storage.UpdateOptions{DryRun: dryRun}
+	if r.Allocator != nil {
+		storeOpts.Claims = r.Allocator.Claims
+	}
+	for attempt := 0; ; attempt++ {
+		dest = r.Strategy.New()
+		var picked []string
+		var last runtime.Object
+		err = r.Store.GuaranteedUpdate(ctx, r.key(ns, name), dest, storeOpts, func(current runtime.Object) (runtime.Object, error) {
+			old := current.DeepCopyObject()
+			obj, err := newObject(current)
+			if err != nil {
+				return nil, err
+			}
+			if obj, err = r.prepareUpdate(ctx, ns, name, kind, obj, old, dryRun); err != nil {
+				return nil, err
+			}
+			if r.Allocator != nil && kind == UpdateSpec {
+				if picked, err = r.allocate(ctx, obj, old, name); err != nil {
+					return nil, err
+				}
+			}
+			finalized = lastFinalizerRemoved(obj, old)
+			last = obj
+			return obj, nil
+		})
+		if key, ok := takenClaim(err); ok {
+			if slices.Contains(picked, key) && attempt < 8 {
+				continue
+			}
+			return nil, false, r.taken(last, name, key)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		return dest, finalized, nil
+	}
+}
+
+// allocate gives obj the values the registry's Allocator hands out.
+func (r *Registry) allocate(ctx context.Context, obj, old runtime.Object, name string) ([]string, error) {
+	picked, errs, err := r.Allocator.Allocate(ctx, obj, old)
+	if err != nil {
+		return nil, err
+	}
+	return picked, errdefs.Invalid(r.Kind, name, errs)
+}
+
+// taken is the error of a write that asked for a value another object
+// holds.
+func (r *Registry) taken(obj runtime.Object, name, key string) error {
+	if fe := r.Allocator.Taken(obj, key); fe != nil {
+		return errdefs.Invalid(r.Kind, name, field.ErrorList{fe})
+	}
+	return &storage.ClaimTakenError{Key: key}
+}
+
+// takenClaim returns the key of the claim that err says another object
+// holds.
+func takenClaim(err error) (string, bool) {
+	var taken *storage.ClaimTakenError
+	if errors.As(err, &taken) {
+		return taken.Key, true
+	}
+	return "", false
+}
+
+// claimKeys are the keys of obj's claims, released with it.
+func (r *Registry) claimKeys(obj runtime.Object) []string {
+	if r.Allocator == nil {
+		return nil
+	}
+	var keys []string
+	for _, c := range r.Allocator.Claims(obj) {
+		keys = append(keys, c.Key)
+	}
+	return keys
+}
+
+// restore sets *obj back to *saved (both pointers to the same type).
+func restore(obj, saved runtime.Object) {
+	reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(saved.DeepCopyObject()).Elem())
 }
 
 // lastFinalizerRemoved reports whether obj, being deleted with no grace
@@ -473,13 +575,37 @@ func (r *Registry) Delete(ctx context.Context, ns, name string, opts metav1.Dele
 		return r.finalize(ctx, ns, name, rv, dryRun)
 	}
 	obj := r.Strategy.New()
-	if err := r.Store.Delete(ctx, r.key(ns, name), obj, storage.DeleteOptions{ExpectedRV: rv, DryRun: dryRun}); err != nil {
+	if err := r.Store.Delete(ctx, r.key(ns, name), obj, storage.DeleteOptions{ExpectedRV: rv, DryRun: dryRun, Also: r.claimKeys(current)}); err != nil {
 		return nil, err
 	}
 	if !dryRun {
 		r.afterDelete(ctx, obj)
 	}
 	return obj, nil
+}
+
+// DeleteAll removes every object of namespace ns (a namespace's
+// finalization), releasing their claims.
+func (r *Registry) DeleteAll(ctx context.Context, ns string) error {
+	prefix := storage.Prefix(r.Resource, ns)
+	if r.Allocator == nil {
+		_, err := r.Store.DeletePrefix(ctx, prefix)
+		return err
+	}
+	res, err := r.Store.List(ctx, prefix, storage.ListOptions{}, r.Strategy.New, nil)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, obj := range res.Items {
+		m, _ := meta.Accessor(obj)
+		rv, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
+		err := r.Store.Delete(ctx, r.key(ns, m.GetName()), r.Strategy.New(), storage.DeleteOptions{ExpectedRV: rv, Also: r.claimKeys(obj)})
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DeleteCollection deletes every object in ns (all namespaces when empty)
@@ -647,7 +773,7 @@ func (r *Registry) finalize(ctx context.Context, ns, name string, rv int64, dryR
 		return nil, fmt.Errorf("finalize %s %q (it stays terminating; deleting it again resumes): %w", r.Kind, name, err)
 	}
 	obj := r.Strategy.New()
-	if err := r.Store.Delete(ctx, r.key(ns, name), obj, storage.DeleteOptions{Also: []string{terminating}}); err != nil {
+	if err := r.Store.Delete(ctx, r.key(ns, name), obj, storage.DeleteOptions{Also: append([]string{terminating}, r.claimKeys(marked)...)}); err != nil {
 		return nil, err
 	}
 	r.afterDelete(ctx, obj)

@@ -5,6 +5,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -81,13 +82,16 @@ type CreateOptions struct {
 	TTL int64
 	// DryRun checks everything a create checks and writes nothing.
 	DryRun bool
+	// Claims are written with the object; each must be free (see Claim).
+	Claims []Claim
 }
 
 // Create stores obj at key if the key is free, every key in
-// opts.Requires exists and no key in opts.Forbids does, in one
-// transaction. It returns ErrAlreadyExists if the key is taken,
-// ErrParentNotFound if a required key is missing, and the forbidden key's
-// error. On success obj carries its new resourceVersion (none on a dry run).
+// opts.Requires exists, no key in opts.Forbids does and every claim is
+// free, in one transaction. It returns ErrAlreadyExists if the key is
+// taken, ErrParentNotFound if a required key is missing, the forbidden
+// key's error, and a *ClaimTakenError for a claim another object holds.
+// On success obj carries its new resourceVersion (none on a dry run).
 func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, opts CreateOptions) error {
 	if err := setResourceVersion(obj, 0); err != nil {
 		return err
@@ -103,6 +107,7 @@ func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, opts
 	for f := range opts.Forbids {
 		conds = append(conds, clientv3.Compare(clientv3.CreateRevision(f), "=", 0))
 	}
+	conds = append(conds, claimsFree(opts.Claims)...)
 	if opts.DryRun {
 		resp, err := s.client.Txn(ctx).If(conds...).Commit()
 		if err != nil {
@@ -121,7 +126,8 @@ func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, opts
 		}
 		putOpts = append(putOpts, clientv3.WithLease(lease))
 	}
-	resp, err := s.client.Txn(ctx).If(conds...).Then(clientv3.OpPut(key, string(data), putOpts...)).Commit()
+	ops := append([]clientv3.Op{clientv3.OpPut(key, string(data), putOpts...)}, claimPuts(opts.Claims)...)
+	resp, err := s.client.Txn(ctx).If(conds...).Then(ops...).Commit()
 	if err != nil {
 		return fmt.Errorf("create %q: %w", key, err)
 	}
@@ -157,6 +163,18 @@ func (s *Store) whyCreateFailed(ctx context.Context, key string, opts CreateOpti
 			return ferr
 		}
 	}
+	if ok, err := exists(key); err != nil || ok {
+		return cmp.Or(err, fmt.Errorf("create %q: %w", key, ErrAlreadyExists))
+	}
+	for _, c := range opts.Claims {
+		ok, err := exists(c.Key)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return &ClaimTakenError{Key: c.Key}
+		}
+	}
 	return fmt.Errorf("create %q: %w", key, ErrAlreadyExists)
 }
 
@@ -184,15 +202,22 @@ type UpdateOptions struct {
 	ExpectedRV int64
 	// DryRun computes and checks the update and writes nothing.
 	DryRun bool
+	// Claims, when set, returns the claims an object holds: those the
+	// updated object holds and the current one does not are taken in the
+	// update's transaction (each must be free), those it no longer holds
+	// are released.
+	Claims func(obj runtime.Object) []Claim
 }
 
 // GuaranteedUpdate reads the object at key into dest, applies tryUpdate and
 // writes the result if the key did not change in between, retrying on
 // concurrent writes. If opts.ExpectedRV is not zero and the stored
 // object's resourceVersion differs, it returns ErrConflict without calling
-// tryUpdate. It returns ErrNotFound if the key does not exist. On success
-// dest holds the stored object with its new resourceVersion (the current
-// one on a dry run). An object with a TTL keeps its lease.
+// tryUpdate. It returns ErrNotFound if the key does not exist, and a
+// *ClaimTakenError when the update would take a claim another object
+// holds. On success dest holds the stored object with its new
+// resourceVersion (the current one on a dry run). An object with a TTL
+// keeps its lease.
 func (s *Store) GuaranteedUpdate(ctx context.Context, key string, dest runtime.Object, opts UpdateOptions, tryUpdate UpdateFunc) error {
 	expectedRV := opts.ExpectedRV
 	for {
@@ -222,21 +247,39 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, dest runtime.O
 		if err != nil {
 			return fmt.Errorf("encode %q: %w", key, err)
 		}
+		var take []Claim
+		var release []string
+		if opts.Claims != nil {
+			take, release = claimChanges(opts.Claims(current), opts.Claims(updated))
+		}
+		conds := append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)}, claimsFree(take)...)
 		if opts.DryRun {
+			if err := s.checkClaims(ctx, take); err != nil {
+				return err
+			}
 			return decode(data, kv.ModRevision, dest)
 		}
 		var putOpts []clientv3.OpOption
 		if kv.Lease != 0 {
 			putOpts = append(putOpts, clientv3.WithIgnoreLease())
 		}
-		txn, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
-			Then(clientv3.OpPut(key, string(data), putOpts...)).
+		ops := append([]clientv3.Op{clientv3.OpPut(key, string(data), putOpts...)}, claimPuts(take)...)
+		for _, k := range release {
+			ops = append(ops, clientv3.OpDelete(k))
+		}
+		txn, err := s.client.Txn(ctx).If(conds...).Then(ops...).
+			Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
 			Commit()
 		if err != nil {
 			return fmt.Errorf("update %q: %w", key, err)
 		}
 		if !txn.Succeeded {
+			if kvs := txn.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 && kvs[0].ModRevision == kv.ModRevision {
+				// The object is as read: a claim is taken.
+				if err := s.checkClaims(ctx, take); err != nil {
+					return err
+				}
+			}
 			if expectedRV != 0 {
 				return fmt.Errorf("update %q: %w", key, ErrConflict)
 			}
@@ -251,7 +294,8 @@ type DeleteOptions struct {
 	// ExpectedRV, when not zero, is the only resourceVersion the delete
 	// may remove (ErrConflict otherwise).
 	ExpectedRV int64
-	// Also are keys deleted in the same transaction (a termination mark).
+	// Also are keys deleted in the same transaction (a termination mark,
+	// the object's claims).
 	Also []string
 	// DryRun checks the delete and removes nothing.
 	DryRun bool

@@ -13,3 +13,15 @@ const AnnotationHostPathAllowed = "berth.dev/host-path-allowed"
 func HostPathAllowed(pod *corev1.Pod) bool {
 	return pod.Annotations[AnnotationHostPathAllowed] == "true"
 }
+
+// The cluster DNS: the service kube-dns in namespace kube-system, made by
+// the master, whose cluster IP every node agent serves DNS on, and whose
+// AnnotationClusterDomain says the cluster's domain ("cluster.local").
+// Only cluster admins write in kube-system (admission.NamespaceLifecycle).
+const (
+	ClusterDNSNamespace     = "kube-system"
+	ClusterDNSService       = "kube-dns"
+	AnnotationClusterDomain = "berth.dev/cluster-domain"
+	// DefaultClusterDomain is Kubernetes' default --cluster-domain.
+	DefaultClusterDomain = "cluster.local"
+)
