@@ -1,5 +1,5 @@
 // Package controller runs the master's background work: the scheduler and
-// the controllers (replication, node lifecycle, namespace), together, in
+// the controllers (replication, node lifecycle, namespace, endpoints), together, in
 // the one master that holds the leadership. They share the registries the
 // API serves (core.NewRegistries), so their writes pass the same admission
 // and are audited under their own names (system:<component>).

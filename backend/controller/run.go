@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthpaas/berth/backend/controller/endpoints"
 	"github.com/berthpaas/berth/backend/controller/podcidr"
-
 	"github.com/berthpaas/berth/backend/controller/namespace"
 
 	"github.com/berthpaas/berth/backend/registry/core"
@@ -26,13 +26,14 @@ const ElectionName = "controllers"
 type Options struct {
 	Replication   replication.Options
 	NodeLifecycle nodelifecycle.Options
+	Endpoints     endpoints.Options
 	// SchedulerRetryInterval: see scheduler.DefaultRetryInterval.
 	SchedulerRetryInterval time.Duration
 }
 
-// RunAll runs the scheduler, the replication manager, the node lifecycle,
-// the namespace and the pod subnet controllers on the registries until ctx ends, and returns once all of
-// them have stopped.
+// RunAll runs the scheduler, the replication manager, the node
+// lifecycle, namespace, endpoints and pod subnet controllers on the
+// registries until ctx ends, and returns once all of them have stopped.
 func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opts Options) {
 	sched := scheduler.New(regs.Pods, regs.Nodes, regs.Events, logger)
 	if opts.SchedulerRetryInterval > 0 {
@@ -43,6 +44,7 @@ func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opt
 		replication.New(regs.ReplicationControllers, regs.Pods, regs.Events, logger, opts.Replication).Run,
 		nodelifecycle.New(regs.Nodes, regs.Pods, regs.Leases, regs.Events, logger, opts.NodeLifecycle).Run,
 		namespace.New(regs.Namespaces, logger, 0).Run,
+		endpoints.New(regs.Services, regs.Pods, regs.Endpoints, regs.Events, logger, opts.Endpoints).Run,
 	}
 	if regs.PodSubnets != nil {
 		runners = append(runners, podcidr.New(regs.Nodes, regs.PodSubnets, regs.Events, logger, 0).Run)
