@@ -18,10 +18,11 @@ import (
 
 func newDescribeCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe pod NAME",
-		Short: "Show a pod in detail, for people: containers, states, conditions and events",
+		Use:   "describe (pod|svc) NAME",
+		Short: "Show a pod or a service in detail, for people: containers, states, endpoints and events",
 		Example: `  berth describe pod web
-  berth describe po/web`,
+  berth describe po/web
+  berth describe svc web`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, name := args[0], ""
@@ -34,11 +35,13 @@ func newDescribeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if res.Resource != client.Pods.Resource || res.Group != "" {
-				return fmt.Errorf("describe shows pods only, not %s: use berth get %s %s -o yaml", res, res.Resource, name)
-			}
-			if name == "" {
-				return fmt.Errorf("describe pod: a name is required")
+			switch {
+			case res.String() != client.Pods.String() && res.String() != client.Services.String():
+				return fmt.Errorf("describe shows pods and services, not %s: use berth get %s %s -o yaml", res, res.Resource, name)
+			case name == "":
+				return fmt.Errorf("describe %s: a name is required", res.Singular)
+			case res.String() == client.Services.String():
+				return runDescribeService(cmd, g, name)
 			}
 			return runDescribePod(cmd, g, name)
 		},

@@ -65,7 +65,8 @@ func TestDescribeErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"describe", "pod", "missing"}, `"missing" not found`},
-		{[]string{"describe", "svc", "web"}, "pods only"},
+		{[]string{"describe", "rc", "web"}, "pods and services"},
+		{[]string{"describe", "svc", "web"}, `"web" not found`},
 		{[]string{"describe", "pod"}, "a name is required"},
 	} {
 		if _, _, err := run(t, "", tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {

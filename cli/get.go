@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -21,18 +22,20 @@ type getOptions struct {
 func newGetCommand(g *globals) *cobra.Command {
 	o := &getOptions{}
 	cmd := &cobra.Command{
-		Use:   "get KIND [NAME] [-o json|yaml|wide|name] [-l SELECTOR] [-w]",
+		Use:   "get KIND[,KIND...] [NAME] [-o json|yaml|wide|name] [-l SELECTOR] [-w]",
 		Short: "Show objects, as a table or as JSON or YAML",
 		Long: `Show one object or a list of them. KIND is a resource name, its singular,
-its short name or its kind: pods (po), services (svc), replicationcontrollers
-(rc), events (ev), namespaces (ns), nodes (no), projects, members, users,
-tokens. KIND/NAME works too.
+its short name or its kind: pods (po), services (svc), endpoints (ep),
+replicationcontrollers (rc), events (ev), namespaces (ns), nodes (no),
+projects, members, users, tokens. KIND/NAME works too, and so do several
+kinds at once (svc,ep), each in its own table.
 
 The table is the server's; -o wide adds its extra columns. -w keeps printing
 changes as they happen, until interrupted.`,
 		Example: `  berth get pods
   berth get po web -o yaml
   berth get svc -l app=web -o wide
+  berth get svc,endpoints
   berth get pods -A -w`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,11 +45,18 @@ changes as they happen, until interrupted.`,
 			} else if k, n, ok := strings.Cut(kind, "/"); ok {
 				kind, name = k, n
 			}
-			res, err := client.LookupResource(kind)
-			if err != nil {
-				return err
+			var resources []client.Resource
+			for _, k := range strings.Split(kind, ",") {
+				res, err := client.LookupResource(k)
+				if err != nil {
+					return err
+				}
+				resources = append(resources, res)
 			}
-			return runGet(cmd, g, o, res, name)
+			if len(resources) == 1 {
+				return runGet(cmd, g, o, resources[0], name)
+			}
+			return runGetKinds(cmd, g, o, resources, name)
 		},
 	}
 	flags := cmd.Flags()
@@ -58,36 +68,49 @@ changes as they happen, until interrupted.`,
 	return cmd
 }
 
-// runGet prints one object (name set) or a list, then, with -w, the
-// changes.
-func runGet(cmd *cobra.Command, g *globals, o *getOptions, res client.Resource, name string) error {
+// getContext is what printing one kind needs.
+type getContext struct {
+	client    *client.Client
+	namespace string
+	opts      client.ListOptions
+}
+
+func (o *getOptions) context(g *globals, res client.Resource, name string) (getContext, error) {
 	switch o.output {
 	case "", "wide", "json", "yaml", "name":
 	default:
-		return fmt.Errorf("unknown output format %q: use json, yaml, wide or name", o.output)
+		return getContext{}, fmt.Errorf("unknown output format %q: use json, yaml, wide or name", o.output)
 	}
 	c, err := g.client()
 	if err != nil {
-		return err
+		return getContext{}, err
 	}
-	namespace := ""
+	gc := getContext{client: c, opts: client.ListOptions{LabelSelector: o.selector, FieldSelector: o.fieldSelector}}
 	if res.Namespaced && !(o.allNamespaces && name == "") {
-		if namespace, err = g.ns(); err != nil {
-			return err
+		if gc.namespace, err = g.ns(); err != nil {
+			return getContext{}, err
 		}
 	}
-	opts := client.ListOptions{LabelSelector: o.selector, FieldSelector: o.fieldSelector}
-	p := newPrinter(cmd.OutOrStdout(), o.output, res, namespace == "" && res.Namespaced)
+	return gc, nil
+}
 
+// runGet prints one object (name set) or a list, then, with -w, the
+// changes.
+func runGet(cmd *cobra.Command, g *globals, o *getOptions, res client.Resource, name string) error {
+	gc, err := o.context(g, res, name)
+	if err != nil {
+		return err
+	}
+	p := newPrinter(cmd.OutOrStdout(), o.output, res, gc.namespace == "" && res.Namespaced)
 	ctx := cmd.Context()
 	var resourceVersion string
 	if p.table() {
-		table, err := c.Table(ctx, res, namespace, name, opts)
+		table, err := gc.client.Table(ctx, res, gc.namespace, name, gc.opts)
 		if err != nil {
 			return err
 		}
 		if len(table.Rows) == 0 && name == "" && !o.watch {
-			fmt.Fprintln(cmd.ErrOrStderr(), noResources(namespace, res))
+			fmt.Fprintln(cmd.ErrOrStderr(), noResources(gc.namespace, res))
 			return nil
 		}
 		if err := p.printTable(table); err != nil {
@@ -98,12 +121,7 @@ func runGet(cmd *cobra.Command, g *globals, o *getOptions, res client.Resource, 
 			resourceVersion = rowResourceVersion(table.Rows[0].Object.Raw)
 		}
 	} else {
-		var raw json.RawMessage
-		if name != "" {
-			err = c.Get(ctx, res, namespace, name, &raw)
-		} else {
-			err = c.List(ctx, res, namespace, opts, &raw)
-		}
+		raw, err := getRaw(ctx, gc, res, name)
 		if err != nil {
 			return err
 		}
@@ -115,7 +133,106 @@ func runGet(cmd *cobra.Command, g *globals, o *getOptions, res client.Resource, 
 	if !o.watch {
 		return nil
 	}
-	return watchAndPrint(cmd, c, p, res, namespace, name, opts, resourceVersion)
+	return watchAndPrint(cmd, gc.client, p, res, gc.namespace, name, gc.opts, resourceVersion)
+}
+
+func getRaw(ctx context.Context, gc getContext, res client.Resource, name string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	var err error
+	if name != "" {
+		err = gc.client.Get(ctx, res, gc.namespace, name, &raw)
+	} else {
+		err = gc.client.List(ctx, res, gc.namespace, gc.opts, &raw)
+	}
+	return raw, err
+}
+
+// runGetKinds prints several kinds, as kubectl get svc,ep does: a table
+// for each, its names prefixed with the kind, or one List of them all.
+func runGetKinds(cmd *cobra.Command, g *globals, o *getOptions, resources []client.Resource, name string) error {
+	if o.watch {
+		return fmt.Errorf("-w watches one kind at a time")
+	}
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	var items []json.RawMessage
+	printed := 0
+	for _, res := range resources {
+		gc, err := o.context(g, res, name)
+		if err != nil {
+			return err
+		}
+		p := newPrinter(out, o.output, res, gc.namespace == "" && res.Namespaced)
+		p.kindPrefix = true
+		if !p.table() {
+			raw, err := getRaw(ctx, gc, res, name)
+			if err != nil {
+				return err
+			}
+			listed, err := withKind(raw, res)
+			if err != nil {
+				return err
+			}
+			items = append(items, listed...)
+			continue
+		}
+		table, err := gc.client.Table(ctx, res, gc.namespace, name, gc.opts)
+		if err != nil {
+			return err
+		}
+		if len(table.Rows) == 0 {
+			continue
+		}
+		if printed > 0 {
+			fmt.Fprintln(out)
+		}
+		printed++
+		if err := p.printTable(table); err != nil {
+			return err
+		}
+	}
+	if len(items) > 0 || o.output != "" && o.output != "wide" {
+		list, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+		if err != nil {
+			return err
+		}
+		return newPrinter(out, o.output, resources[0], false).printObject(list)
+	}
+	if printed == 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), "No resources found.")
+	}
+	return nil
+}
+
+// withKind returns the objects of an object or a list with their kind
+// and apiVersion set, as the items of a List carry them.
+func withKind(raw json.RawMessage, res client.Resource) ([]json.RawMessage, error) {
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, err
+	}
+	objs := list.Items
+	if list.Items == nil {
+		var obj map[string]any
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, err
+		}
+		if _, isList := obj["items"]; !isList {
+			objs = []map[string]any{obj}
+		}
+	}
+	out := make([]json.RawMessage, 0, len(objs))
+	for _, obj := range objs {
+		obj["kind"], obj["apiVersion"] = res.Kind, res.APIVersion()
+		data, err := json.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, data)
+	}
+	return out, nil
 }
 
 func watchAndPrint(cmd *cobra.Command, c *client.Client, p *printer, res client.Resource, namespace, name string, opts client.ListOptions, resourceVersion string) error {

@@ -23,8 +23,10 @@ type printer struct {
 	format        string // "", "wide", "json", "yaml" or "name"
 	res           client.Resource
 	withNamespace bool // a NAMESPACE column first, for lists across namespaces
-	headerDone    bool
-	objectsDone   int // for the YAML document separators
+	// kindPrefix prints names as kind/name (several kinds in one get).
+	kindPrefix  bool
+	headerDone  bool
+	objectsDone int // for the YAML document separators
 }
 
 func newPrinter(out io.Writer, format string, res client.Resource, withNamespace bool) *printer {
@@ -65,7 +67,11 @@ func (p *printer) printTable(t *metav1.Table) error {
 			if i < len(row.Cells) {
 				cell = row.Cells[i]
 			}
-			cells = append(cells, formatCell(cell))
+			text := formatCell(cell)
+			if p.kindPrefix && t.ColumnDefinitions[i].Format == "name" {
+				text = strings.ToLower(p.res.Kind) + "/" + text
+			}
+			cells = append(cells, text)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
@@ -133,7 +139,9 @@ func (p *printer) printObject(raw []byte) error {
 				Name string `json:"name"`
 			} `json:"metadata"`
 			Items []struct {
-				Metadata struct {
+				Kind       string `json:"kind"`
+				APIVersion string `json:"apiVersion"`
+				Metadata   struct {
 					Name string `json:"name"`
 				} `json:"metadata"`
 			} `json:"items"`
@@ -145,7 +153,13 @@ func (p *printer) printObject(raw []byte) error {
 			fmt.Fprintf(p.out, "%s/%s\n", p.res.Singular, obj.Metadata.Name)
 		}
 		for _, item := range obj.Items {
-			fmt.Fprintf(p.out, "%s/%s\n", p.res.Singular, item.Metadata.Name)
+			singular := p.res.Singular
+			if item.Kind != "" {
+				if res, err := client.LookupKind(item.APIVersion, item.Kind); err == nil {
+					singular = res.Singular
+				}
+			}
+			fmt.Fprintf(p.out, "%s/%s\n", singular, item.Metadata.Name)
 		}
 		return nil
 	}

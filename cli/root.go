@@ -64,6 +64,7 @@ func NewRootCommand(extra ...*cobra.Command) *cobra.Command {
 		newDiffCommand(g),
 		newDescribeCommand(g),
 		newScaleCommand(g),
+		newExposeCommand(g),
 	)
 	root.AddCommand(newPodActionCommands(g)...)
 	root.AddCommand(extra...)

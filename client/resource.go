@@ -69,6 +69,7 @@ const berthGroup = "berth.dev"
 var Resources = []Resource{
 	{Version: "v1", Resource: "pods", Singular: "pod", Kind: "Pod", ShortNames: []string{"po"}, Namespaced: true},
 	{Version: "v1", Resource: "services", Singular: "service", Kind: "Service", ShortNames: []string{"svc"}, Namespaced: true},
+	{Version: "v1", Resource: "endpoints", Singular: "endpoints", Kind: "Endpoints", ShortNames: []string{"ep"}, Namespaced: true},
 	{Version: "v1", Resource: "replicationcontrollers", Singular: "replicationcontroller", Kind: "ReplicationController", ShortNames: []string{"rc"}, Namespaced: true},
 	{Version: "v1", Resource: "events", Singular: "event", Kind: "Event", ShortNames: []string{"ev"}, Namespaced: true},
 	{Version: "v1", Resource: "namespaces", Singular: "namespace", Kind: "Namespace", ShortNames: []string{"ns"}},
@@ -85,6 +86,7 @@ var Resources = []Resource{
 var (
 	Pods                   = mustLookup("pods")
 	Services               = mustLookup("services")
+	Endpoints              = mustLookup("endpoints")
 	ReplicationControllers = mustLookup("replicationcontrollers")
 	Events                 = mustLookup("events")
 	Namespaces             = mustLookup("namespaces")
