@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 
 	"github.com/berthpaas/berth/backend/server"
 	"github.com/berthpaas/berth/backend/testenv"
@@ -312,7 +315,9 @@ func TestSystemNamespacesAreTheSystems(t *testing.T) {
 	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": "kube-public"}}), http.StatusCreated)
 	var dns v1.Service
 	env.Do(t, "GET", "/api/v1/namespaces/kube-system/services/kube-dns", env.AdminToken, nil).JSON(t, &dns)
-	if dns.Annotations["berth.dev/cluster-domain"] != "cluster.local" || dns.Spec.ClusterIP != "10.96.0.10" {
-		t.Errorf("kube-dns: %v at %s", dns.Annotations, dns.Spec.ClusterIP)
+	var network berthv1.ClusterNetwork
+	env.Do(t, "GET", "/apis/berth.dev/v1/clusternetworks/default", env.AdminToken, nil).JSON(t, &network)
+	if dns.Spec.ClusterIP != network.ClusterDNS || network.ClusterDomain != "cluster.local" || !strings.HasSuffix(network.ClusterDNS, ".10") {
+		t.Errorf("kube-dns at %s; cluster network %+v", dns.Spec.ClusterIP, network)
 	}
 }

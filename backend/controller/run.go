@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/backend/controller/endpoints"
-	"github.com/berthpaas/berth/backend/controller/podcidr"
 	"github.com/berthpaas/berth/backend/controller/namespace"
+	"github.com/berthpaas/berth/backend/controller/podcidr"
 
 	"github.com/berthpaas/berth/backend/registry/core"
 

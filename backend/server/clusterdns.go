@@ -9,23 +9,21 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/uuid"
 
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/registry/core"
-	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/berthpaas/berth/backend/registry/storage"
 )
 
 // ensureClusterDNS makes the namespace kube-system (no members: cluster
-// admins only) and in it the service kube-dns, at the tenth address of
-// the service range, which every node agent serves DNS on; its
-// annotation tells the agents the cluster domain. A kube-dns made before
-// keeps its address; its domain follows the master's configuration.
-func ensureClusterDNS(ctx context.Context, store *storage.Store, regs *core.Registries, cidr netip.Prefix, domain string, logger *slog.Logger) error {
+// admins only) and in it the service kube-dns, at the address every node
+// agent serves DNS on (ClusterNetwork.ClusterDNS), so that no other
+// service takes it and kubectl users find it where Kubernetes has it. A
+// kube-dns made before keeps its address.
+func ensureClusterDNS(ctx context.Context, store *storage.Store, regs *core.Registries, ip netip.Addr, logger *slog.Logger) error {
 	ns := &v1.Namespace{
 		TypeMeta:   metav1.TypeMeta{Kind: "Namespace", APIVersion: "v1"},
 		ObjectMeta: metav1.ObjectMeta{Name: berthv1.ClusterDNSNamespace, UID: uuid.NewUUID(), CreationTimestamp: metav1.Now()},
@@ -39,37 +37,28 @@ func ensureClusterDNS(ctx context.Context, store *storage.Store, regs *core.Regi
 	obj, err := regs.Services.Get(ctx, berthv1.ClusterDNSNamespace, berthv1.ClusterDNSService)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		svc := clusterDNSService(core.ClusterDNSAddress(cidr), domain)
+		svc := clusterDNSService(ip)
 		if _, err := regs.Services.Create(ctx, svc.Namespace, svc, metav1.CreateOptions{}); err != nil {
 			// The address is another service's (a range shared with an
-			// older cluster): the cluster runs without DNS, and says so.
-			logger.Error("no cluster DNS: cannot create the kube-dns service", "error", err)
+			// older cluster): pods' DNS queries would reach it.
+			logger.Error("cannot create the kube-dns service that holds the cluster DNS address; no node will serve DNS", "address", ip, "error", err)
 		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("read the kube-dns service: %w", err)
 	}
-	if obj.(*v1.Service).Annotations[berthv1.AnnotationClusterDomain] == domain {
-		return nil
+	if got := obj.(*v1.Service).Spec.ClusterIP; got != ip.String() {
+		logger.Error("the kube-dns service is not at the cluster DNS address; no node will serve DNS", "kube_dns", got, "address", ip)
 	}
-	_, err = regs.Services.Update(ctx, berthv1.ClusterDNSNamespace, berthv1.ClusterDNSService, generic.UpdateSpec, func(cur runtime.Object) (runtime.Object, error) {
-		svc := cur.(*v1.Service)
-		if svc.Annotations == nil {
-			svc.Annotations = map[string]string{}
-		}
-		svc.Annotations[berthv1.AnnotationClusterDomain] = domain
-		return svc, nil
-	}, metav1.UpdateOptions{})
-	return err
+	return nil
 }
 
-func clusterDNSService(ip netip.Addr, domain string) *v1.Service {
+func clusterDNSService(ip netip.Addr) *v1.Service {
 	return &v1.Service{
 		TypeMeta: metav1.TypeMeta{Kind: "Service", APIVersion: "v1"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: berthv1.ClusterDNSService, Namespace: berthv1.ClusterDNSNamespace,
-			Labels:      map[string]string{"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
-			Annotations: map[string]string{berthv1.AnnotationClusterDomain: domain},
+			Labels: map[string]string{"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
 		},
 		Spec: v1.ServiceSpec{
 			ClusterIP: ip.String(),

@@ -88,6 +88,9 @@ type Env struct {
 	// ClusterCIDR is the master's pod range: one of this test's own, which
 	// no other test master running on the machine holds.
 	ClusterCIDR netip.Prefix
+	// ServiceCIDR is the master's service range, the test's own too
+	// (ServiceCIDR).
+	ServiceCIDR netip.Prefix
 
 	stop func()
 }
@@ -133,10 +136,11 @@ func Start(t testing.TB, opts ...Options) *Env {
 		Ready:       func(u string, c *clientv3.Client) { env.Etcd = c; ready <- u },
 		ClusterCIDR: clusterCIDR(t, o.DataDir),
 	}
+	cfg.ServiceCIDR = ServiceCIDR(cfg.ClusterCIDR)
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
-	env.ClusterCIDR = cfg.ClusterCIDR
+	env.ClusterCIDR, env.ServiceCIDR = cfg.ClusterCIDR, cfg.ServiceCIDR
 	go func() { done <- server.Run(ctx, cfg) }()
 	select {
 	case env.URL = <-ready:

@@ -1,8 +1,8 @@
 // Package allocator hands out the numbered items of a finite range to
 // owners and keeps every claim in etcd: no two owners ever hold one item,
 // however many masters allocate at once, and claims outlive restarts. The
-// pod subnets of nodes are such items (Subnets); so are service IPs and
-// node ports.
+// pod subnets of nodes are such items (Subnets). (Services claim their
+// cluster IPs and node ports in their own writes: core.serviceAllocator.)
 //
 // A claim is two keys, written and removed together in one transaction:
 //

@@ -15,13 +15,12 @@ func HostPathAllowed(pod *corev1.Pod) bool {
 }
 
 // The cluster DNS: the service kube-dns in namespace kube-system, made by
-// the master, whose cluster IP every node agent serves DNS on, and whose
-// AnnotationClusterDomain says the cluster's domain ("cluster.local").
-// Only cluster admins write in kube-system (admission.NamespaceLifecycle).
+// the master at the tenth address of the service range (ClusterNetwork's
+// ClusterDNS), which every node agent serves DNS on. Only cluster admins
+// write in kube-system (admission.NamespaceLifecycle).
 const (
-	ClusterDNSNamespace     = "kube-system"
-	ClusterDNSService       = "kube-dns"
-	AnnotationClusterDomain = "berth.dev/cluster-domain"
+	ClusterDNSNamespace = "kube-system"
+	ClusterDNSService   = "kube-dns"
 	// DefaultClusterDomain is Kubernetes' default --cluster-domain.
 	DefaultClusterDomain = "cluster.local"
 )

@@ -18,11 +18,11 @@ const (
 	ClusterNetworkName = "default"
 )
 
-// ClusterNetwork is the pod network as the masters run it, as OpenShift's
-// ClusterNetwork was: served read-only at
+// ClusterNetwork is the pod and service network as the masters run it,
+// as OpenShift's ClusterNetwork was: served read-only at
 // /apis/berth.dev/v1/clusternetworks/default, set by the master's flags
-// (--cluster-cidr, --network-isolation). Node agents read it to program
-// their hosts.
+// (--cluster-cidr, --network-isolation, --service-cluster-ip-range,
+// --cluster-domain). Node agents read it to program their hosts.
 type ClusterNetwork struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -34,6 +34,16 @@ type ClusterNetwork struct {
 	// project, of projects joined with it and of global projects (true),
 	// or every pod (false).
 	ProjectIsolation bool `json:"projectIsolation"`
+	// ServiceNetwork is the range services' cluster IPs come from
+	// (--service-cluster-ip-range).
+	ServiceNetwork string `json:"serviceNetwork,omitempty"`
+	// ClusterDNS is the address of the cluster DNS (the kube-dns
+	// service's cluster IP), which every node agent serves on port 53 and
+	// containers' resolv.conf names.
+	ClusterDNS string `json:"clusterDNS,omitempty"`
+	// ClusterDomain is the DNS domain of services
+	// (<service>.<project>.svc.<domain>; --cluster-domain).
+	ClusterDomain string `json:"clusterDomain,omitempty"`
 }
 
 // ClusterNetworkList is the list of the one ClusterNetwork.
