@@ -16,6 +16,8 @@
 // publishNotReadyAddresses list every such pod as ready.
 package endpoints
 
+//lint:file-ignore SA1019 Endpoints (core/v1), deprecated in k8s.io/api for EndpointSlices, is what Berth serves, as kube-apiserver still does
+
 import (
 	"context"
 	"errors"

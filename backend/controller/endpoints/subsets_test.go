@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 Endpoints (core/v1), deprecated in k8s.io/api for EndpointSlices, is what Berth serves, as kube-apiserver still does
+
 package endpoints
 
 import (
