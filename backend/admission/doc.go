@@ -12,8 +12,7 @@
 //	                               ├─ ReplicaLimit    no controller asks for more than the cluster's cap
 //	                               ├─ NetID           only cluster admins move a project to another network
 //	                               ├─ PodCIDR         a node gets a pod subnet of its own; it may not choose it
-//	                               ├─ ServiceTargetPorts a targetPort name some selected container has
-//	                               └─ NamespaceLifecycle kube-* namespaces are the system's; kube-system stays
+//	                               └─ ServiceTargetPorts a targetPort name some selected container has
 //
 // Each plugin is a generic.Admission; Chain composes them. A refusal is an
 // errdefs error (ErrForbidden, *errdefs.InvalidError naming the field).

@@ -7,13 +7,11 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
-
 	"github.com/berthpaas/berth/backend/server"
 	"github.com/berthpaas/berth/backend/testenv"
 	v1 "k8s.io/api/core/v1"
@@ -101,16 +99,19 @@ func TestServiceAllocation(t *testing.T) {
 		}
 		seen[ip] = true
 	}
-	if seen[cidr.Addr().Next().String()] {
-		// The lower band is for addresses asked for by number.
-		t.Logf("note: %s was handed out (the static band was full?)", cidr.Addr().Next())
+	// The lower band (16 addresses of a /24) is for addresses asked for
+	// by number, while the rest of the range has room.
+	for ip := range seen {
+		if last := netip.MustParseAddr(ip).As4()[3]; last <= 16 {
+			t.Errorf("%s handed out from the static band", ip)
+		}
 	}
 
-	// The cluster DNS holds the tenth address.
-	var dns v1.Service
-	env.Do(t, "GET", "/api/v1/namespaces/kube-system/services/kube-dns", env.AdminToken, nil).JSON(t, &dns)
-	if dns.Spec.ClusterIP != "10.97.0.10" {
-		t.Errorf("kube-dns at %q, want 10.97.0.10", dns.Spec.ClusterIP)
+	// Nodes learn the range and the domain from the cluster network.
+	var network berthv1.ClusterNetwork
+	env.Do(t, "GET", "/apis/berth.dev/v1/clusternetworks/default", env.AdminToken, nil).JSON(t, &network)
+	if network.ServiceNetwork != cidr.String() || network.ClusterDomain != "cluster.local" {
+		t.Errorf("cluster network %+v", network)
 	}
 
 	asked := service("asked")
@@ -136,7 +137,6 @@ func TestServiceAllocation(t *testing.T) {
 		field string
 	}{
 		{"a taken cluster IP", func(s map[string]any) { s["clusterIP"] = "10.97.0.5" }, "spec.clusterIP"},
-		{"the cluster DNS's IP", func(s map[string]any) { s["clusterIP"] = "10.97.0.10" }, "spec.clusterIP"},
 		{"an IP outside the range", func(s map[string]any) { s["clusterIP"] = "10.98.0.5" }, "spec.clusterIP"},
 		{"the range's broadcast address", func(s map[string]any) { s["clusterIP"] = "10.97.0.255" }, "spec.clusterIP"},
 		{"a taken node port", func(s map[string]any) {
@@ -293,33 +293,5 @@ func TestServiceTargetPortNames(t *testing.T) {
 		`{"spec":{"ports":[{"port":80,"targetPort":"metrics"}]}}`, "application/merge-patch+json")
 	if fields := invalidFields(t, resp); !slices.Contains(fields, "spec.ports[0].targetPort") {
 		t.Errorf("an update to a targetPort no container has: 422 names %q", fields)
-	}
-}
-
-// Only cluster admins make kube-* namespaces, and nobody deletes
-// kube-system, where the cluster DNS every pod uses is defined: a tenant
-// owning it would choose the search domains of every pod.
-func TestSystemNamespacesAreTheSystems(t *testing.T) {
-	env := testenv.Start(t)
-	mallory := env.CreateUser(t, "mallory", false)
-	for _, name := range []string{"kube-system", "kube-dns-mirror"} {
-		resp := env.Do(t, "POST", "/api/v1/namespaces", mallory, map[string]any{"metadata": map[string]string{"name": name}})
-		if resp.Code != http.StatusForbidden && !(name == "kube-system" && resp.Code == http.StatusConflict) {
-			t.Errorf("mallory creates namespace %s: %d %s", name, resp.Code, resp.Body)
-		}
-		resp = env.Do(t, "POST", "/apis/berth.dev/v1/projects", mallory, map[string]any{"metadata": map[string]string{"name": name}})
-		if resp.Code != http.StatusForbidden && !(name == "kube-system" && resp.Code == http.StatusConflict) {
-			t.Errorf("mallory creates project %s: %d %s", name, resp.Code, resp.Body)
-		}
-	}
-	mustCode(t, env.Do(t, "GET", "/api/v1/namespaces/kube-system/services/kube-dns", mallory, nil), http.StatusForbidden)
-	mustCode(t, env.Do(t, "DELETE", "/api/v1/namespaces/kube-system", env.AdminToken, nil), http.StatusForbidden)
-	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": "kube-public"}}), http.StatusCreated)
-	var dns v1.Service
-	env.Do(t, "GET", "/api/v1/namespaces/kube-system/services/kube-dns", env.AdminToken, nil).JSON(t, &dns)
-	var network berthv1.ClusterNetwork
-	env.Do(t, "GET", "/apis/berth.dev/v1/clusternetworks/default", env.AdminToken, nil).JSON(t, &network)
-	if dns.Spec.ClusterIP != network.ClusterDNS || network.ClusterDomain != "cluster.local" || !strings.HasSuffix(network.ClusterDNS, ".10") {
-		t.Errorf("kube-dns at %s; cluster network %+v", dns.Spec.ClusterIP, network)
 	}
 }

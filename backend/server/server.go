@@ -214,7 +214,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ClusterDomain == "" {
 		cfg.ClusterDomain = berthv1.DefaultClusterDomain
 	}
-	clusterDNS := core.ClusterDNSAddress(cfg.ServiceCIDR)
 	regs := core.NewRegistries(store, core.Config{
 		Memberships: acct, Auditor: componentAuditor{writer: audit},
 		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts, EventTTL: cfg.EventTTL,
@@ -229,12 +228,9 @@ func Run(ctx context.Context, cfg Config) error {
 		ClusterNetwork: berthv1.ClusterNetwork{
 			Network: podSubnets.Cluster().String(), SubnetPrefixLength: podSubnets.Bits(),
 			ProjectIsolation: !cfg.NoNetworkIsolation,
-			ServiceNetwork:   cfg.ServiceCIDR.String(), ClusterDNS: clusterDNS.String(), ClusterDomain: cfg.ClusterDomain,
+			ServiceNetwork:   cfg.ServiceCIDR.String(), ClusterDomain: cfg.ClusterDomain,
 		}})
 	if err := ensureSystemNamespaces(ctx, store, acct); err != nil {
-		return err
-	}
-	if err := ensureClusterDNS(ctx, store, regs, clusterDNS, logger); err != nil {
 		return err
 	}
 	if !cfg.NoControllers {

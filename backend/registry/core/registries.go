@@ -122,7 +122,6 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		admission.ReplicaLimit(cfg.MaxReplicas),
 		admission.NetID(),
 		admission.ServiceTargetPorts(r.Pods, r.ReplicationControllers),
-		admission.NamespaceLifecycle(),
 	}
 	r.PodSubnets = cfg.PodSubnets
 	if cfg.PodSubnets != nil {

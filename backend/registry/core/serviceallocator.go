@@ -35,8 +35,8 @@ var errRangeFull = errdefs.New(errdefs.ErrUnavailable, "range is full")
 // ports from MinNodePort-MaxNodePort, as kube-apiserver's allocators do:
 // a free value at random from the upper part of the range, so that the
 // lower part (a sixteenth, 16 to 256 addresses; for ports a thirty-second,
-// 16 to 128) stays for values clients ask for by number (the cluster DNS
-// at .10), and from the lower part only when the upper one is full.
+// 16 to 128) stays for values clients ask for by number, and from the
+// lower part only when the upper one is full.
 type serviceAllocator struct {
 	store *storage.Store
 	cidr  netip.Prefix
@@ -255,7 +255,3 @@ func addrOffset(p netip.Prefix, addr netip.Addr) int {
 	u := func(b [4]byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
 	return int(u(a) - u(base))
 }
-
-// ClusterDNSAddress is the cluster IP of the cluster DNS in a service
-// range: its tenth address, as kubeadm gives kube-dns.
-func ClusterDNSAddress(cidr netip.Prefix) netip.Addr { return addrAt(cidr, 10) }

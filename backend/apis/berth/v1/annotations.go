@@ -14,13 +14,6 @@ func HostPathAllowed(pod *corev1.Pod) bool {
 	return pod.Annotations[AnnotationHostPathAllowed] == "true"
 }
 
-// The cluster DNS: the service kube-dns in namespace kube-system, made by
-// the master at the tenth address of the service range (ClusterNetwork's
-// ClusterDNS), which every node agent serves DNS on. Only cluster admins
-// write in kube-system (admission.NamespaceLifecycle).
-const (
-	ClusterDNSNamespace = "kube-system"
-	ClusterDNSService   = "kube-dns"
-	// DefaultClusterDomain is Kubernetes' default --cluster-domain.
-	DefaultClusterDomain = "cluster.local"
-)
+// DefaultClusterDomain is the DNS domain of services when the master is
+// told no other (--cluster-domain), Kubernetes' default.
+const DefaultClusterDomain = "cluster.local"

@@ -37,10 +37,6 @@ type ClusterNetwork struct {
 	// ServiceNetwork is the range services' cluster IPs come from
 	// (--service-cluster-ip-range).
 	ServiceNetwork string `json:"serviceNetwork,omitempty"`
-	// ClusterDNS is the address of the cluster DNS (the kube-dns
-	// service's cluster IP), which every node agent serves on port 53 and
-	// containers' resolv.conf names.
-	ClusterDNS string `json:"clusterDNS,omitempty"`
 	// ClusterDomain is the DNS domain of services
 	// (<service>.<project>.svc.<domain>; --cluster-domain).
 	ClusterDomain string `json:"clusterDomain,omitempty"`
