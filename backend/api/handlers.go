@@ -74,7 +74,11 @@ func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) 
 	if err != nil {
 		return statusError(err, res.groupResource(), ri.Name)
 	}
-	return a.writeObject(c, http.StatusOK, res, obj)
+	code := http.StatusOK
+	if created, _ := c.Get(applyCreatedKey).(bool); created {
+		code = http.StatusCreated
+	}
+	return a.writeObject(c, code, res, obj)
 }
 
 // get reads one object. A node credential reads only the objects of a
@@ -225,6 +229,16 @@ func intParam(c echo.Context, name string, lo, hi int64) (*int64, error) {
 	return &n, nil
 }
 
+// fieldManager names who writes, for the object's managedFields: the
+// fieldManager query parameter, else the client's user agent as
+// kube-apiserver derives it.
+func fieldManager(c echo.Context) string {
+	if m := c.QueryParam("fieldManager"); m != "" {
+		return m
+	}
+	return generic.ManagerFromUserAgent(c.Request().UserAgent())
+}
+
 // dryRun reads the dryRun query parameter ("All", or absent).
 func dryRun(c echo.Context) []string {
 	return c.QueryParams()["dryRun"]
@@ -235,7 +249,7 @@ func (a *API) create(c echo.Context, res *resource, ns string) error {
 	if err := a.decodeBody(c, res, obj); err != nil {
 		return statusError(err, res.groupResource(), "")
 	}
-	created, err := res.registry.Create(c.Request().Context(), ns, obj, metav1.CreateOptions{DryRun: dryRun(c)})
+	created, err := res.registry.Create(c.Request().Context(), ns, obj, metav1.CreateOptions{DryRun: dryRun(c), FieldManager: fieldManager(c)})
 	if err != nil {
 		return statusError(err, res.groupResource(), objectName(obj))
 	}
@@ -250,7 +264,7 @@ func (a *API) update(c echo.Context, ri auth.RequestInfo, res *resource, ns stri
 	}
 	return res.registry.Update(c.Request().Context(), ns, ri.Name, updateKind(ri), func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
-	}, metav1.UpdateOptions{DryRun: dryRun(c)})
+	}, metav1.UpdateOptions{DryRun: dryRun(c), FieldManager: fieldManager(c)})
 }
 
 func updateKind(ri auth.RequestInfo) generic.UpdateKind {

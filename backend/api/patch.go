@@ -6,6 +6,10 @@ import (
 	"io"
 	"mime"
 
+	"github.com/berthpaas/berth/backend/registry/generic"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/manifest"
@@ -45,6 +49,9 @@ func (a *API) patch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 	if err != nil {
 		return nil, err
 	}
+	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt == applyPatchType {
+		return a.apply(c, ri, res, ns, patchBody)
+	}
 	if res.group != "" && isStrategic(req.Header.Get("Content-Type")) {
 		return nil, errdefs.Newf(errdefs.ErrUnsupportedMediaType, "strategic merge patches are for core resources; use application/merge-patch+json or application/json-patch+json for %s", res.name)
 	}
@@ -71,7 +78,52 @@ func (a *API) patch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 			return nil, err
 		}
 		return obj, checkKind(obj, res)
-	}, metav1.UpdateOptions{DryRun: dryRun(c)})
+	}, metav1.UpdateOptions{DryRun: dryRun(c), FieldManager: fieldManager(c)})
+}
+
+// applyCreatedKey marks a request whose apply created the object: it is
+// answered 201, as a create.
+const applyCreatedKey = "applyCreated"
+
+// applyPatchType is server-side apply's patch type (JSON or YAML).
+const applyPatchType = "application/apply-patch+yaml"
+
+// apply serves a server-side apply: the body is the configuration the
+// manager (the fieldManager parameter, required) wants, merged into the
+// stored object, which is created when missing.
+func (a *API) apply(c echo.Context, ri auth.RequestInfo, res *resource, ns string, body []byte) (runtime.Object, error) {
+	if len(body) > maxPatchedSize {
+		return nil, errdefs.Newf(errdefs.ErrTooLarge, "the apply configuration is %d bytes, more than the %d allowed", len(body), maxPatchedSize)
+	}
+	data, _, err := manifest.ToJSON(body, "application/yaml")
+	if err != nil {
+		return nil, err
+	}
+	applied := &unstructured.Unstructured{}
+	if err := applied.UnmarshalJSON(data); err != nil {
+		return nil, errdefs.BadRequest("the apply configuration is not an object: %v", err)
+	}
+	want := schema.GroupVersionKind{Group: res.group, Version: "v1", Kind: res.kind}
+	if applied.GroupVersionKind() != want {
+		return nil, errdefs.BadRequest("the apply configuration is a %s, but this endpoint serves %s", applied.GroupVersionKind(), want)
+	}
+	if applied.GetNamespace() != "" && applied.GetNamespace() != ns && res.namespaced {
+		return nil, errdefs.BadRequest("the namespace of the object (%s) does not match the namespace on the URL (%s)", applied.GetNamespace(), ns)
+	}
+	force, err := boolParam(c, "force")
+	if err != nil {
+		return nil, err
+	}
+	obj, created, err := res.registry.Apply(c.Request().Context(), ns, ri.Name, updateKind(ri), applied, generic.ApplyOptions{
+		Manager: c.QueryParam("fieldManager"), Force: force != nil && *force, DryRun: dryRun(c),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		c.Set(applyCreatedKey, true)
+	}
+	return obj, nil
 }
 
 func isStrategic(contentType string) bool {

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -81,6 +83,35 @@ func TestKubectlVersionAuthAndAll(t *testing.T) {
 		out, stderr, code := admin.run("describe", "node", "n1")
 		if code != 0 || strings.Contains(out+stderr, "rror") || !strings.Contains(out, "HolderIdentity:  n1") {
 			t.Fatalf("describe node (%d):\n%s\n%s", code, out, stderr)
+		}
+	})
+
+	t.Run("apply --server-side", func(t *testing.T) {
+		manifest := filepath.Join(t.TempDir(), "rc.yaml")
+		write := func(replicas string) {
+			t.Helper()
+			rc := "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: ssa\nspec:\n  replicas: " + replicas +
+				"\n  selector: {app: ssa}\n  template:\n    metadata:\n      labels: {app: ssa}\n    spec:\n      containers:\n      - {name: web, image: registry.example/web:1}\n"
+			if err := os.WriteFile(manifest, []byte(rc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("1")
+		if out := asAlice.mustRun("-n", "shop", "apply", "--server-side", "-f", manifest); !strings.Contains(out, "serverside-applied") {
+			t.Fatalf("apply --server-side: %s", out)
+		}
+		asAlice.mustRun("-n", "shop", "scale", "rc/ssa", "--replicas", "3")
+		write("2")
+		// kubectl scale took spec.replicas over: applying 2 conflicts.
+		if _, stderr, code := asAlice.run("-n", "shop", "apply", "--server-side", "-f", manifest); code == 0 || !strings.Contains(stderr, "conflict") {
+			t.Fatalf("a conflicting server-side apply did not conflict (%d): %s", code, stderr)
+		}
+		asAlice.mustRun("-n", "shop", "apply", "--server-side", "--force-conflicts", "-f", manifest)
+		if out := asAlice.mustRun("-n", "shop", "get", "rc", "ssa", "-o", "jsonpath={.spec.replicas}"); out != "2" {
+			t.Fatalf("replicas after --force-conflicts: %q", out)
+		}
+		if out := asAlice.mustRun("-n", "shop", "get", "rc", "ssa", "-o", "yaml", "--show-managed-fields"); !strings.Contains(out, "manager: kubectl") {
+			t.Fatalf("no managedFields:\n%s", out)
 		}
 	})
 

@@ -24,9 +24,10 @@ func keepSystemMeta(meta, old *metav1.ObjectMeta) {
 
 // keepMetaForStatus replaces meta with old for a status update: the status
 // subresource may change status only. The resourceVersion the client sent
-// stays, as the precondition of the compare-and-swap.
+// stays, as the precondition of the compare-and-swap, and so do the
+// managedFields the field manager computed for the write.
 func keepMetaForStatus(meta, old *metav1.ObjectMeta) {
-	resourceVersion := meta.ResourceVersion
+	resourceVersion, managedFields := meta.ResourceVersion, meta.ManagedFields
 	*meta = *old.DeepCopy()
-	meta.ResourceVersion = resourceVersion
+	meta.ResourceVersion, meta.ManagedFields = resourceVersion, managedFields
 }

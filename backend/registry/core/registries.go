@@ -8,6 +8,10 @@ import (
 	"net/netip"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+
 	"github.com/berthpaas/berth/backend/admission"
 	"github.com/berthpaas/berth/backend/auth"
 	"github.com/berthpaas/berth/backend/registry/generic"
@@ -99,18 +103,21 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 	if !cfg.ServiceCIDR.IsValid() {
 		cfg.ServiceCIDR = DefaultServiceCIDR
 	}
-	reg := func(resource, kind string, s generic.Strategy) *generic.Registry {
-		return &generic.Registry{Resource: resource, Kind: kind, Strategy: s, Store: store, Auditor: cfg.Auditor}
+	reg := func(gv schema.GroupVersion, resource, kind string, s generic.Strategy) *generic.Registry {
+		return &generic.Registry{
+			Resource: resource, Kind: kind, GroupVersion: gv, Strategy: s, Store: store, Auditor: cfg.Auditor,
+			Managers: fieldManagers(gv, kind, s.HasStatus()),
+		}
 	}
 	r := &Registries{
-		Namespaces:             reg("namespaces", "Namespace", NamespaceStrategy{}),
-		Pods:                   reg("pods", "Pod", PodStrategy{}),
-		Services:               reg("services", "Service", ServiceStrategy{}),
-		ReplicationControllers: reg("replicationcontrollers", "ReplicationController", ReplicationControllerStrategy{}),
-		Events:                 reg("events", "Event", EventStrategy{}),
-		Nodes:                  reg("nodes", "Node", NodeStrategy{}),
-		Leases:                 reg("leases", "Lease", LeaseStrategy{}),
-		Endpoints:              reg("endpoints", "Endpoints", EndpointsStrategy{}),
+		Namespaces:             reg(v1.SchemeGroupVersion, "namespaces", "Namespace", NamespaceStrategy{}),
+		Pods:                   reg(v1.SchemeGroupVersion, "pods", "Pod", PodStrategy{}),
+		Services:               reg(v1.SchemeGroupVersion, "services", "Service", ServiceStrategy{}),
+		ReplicationControllers: reg(v1.SchemeGroupVersion, "replicationcontrollers", "ReplicationController", ReplicationControllerStrategy{}),
+		Events:                 reg(v1.SchemeGroupVersion, "events", "Event", EventStrategy{}),
+		Nodes:                  reg(v1.SchemeGroupVersion, "nodes", "Node", NodeStrategy{}),
+		Leases:                 reg(coordinationv1.SchemeGroupVersion, "leases", "Lease", LeaseStrategy{}),
+		Endpoints:              reg(v1.SchemeGroupVersion, "endpoints", "Endpoints", EndpointsStrategy{}),
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -56,6 +56,10 @@ type Registry struct {
 	Finalizer Finalizer
 	// Auditor records writes of in-process components; nil records none.
 	Auditor Auditor
+	// GroupVersion of the resource's objects ({"", "v1"} for core/v1).
+	GroupVersion schema.GroupVersion
+	// Managers, when set, keep managedFields and serve server-side apply.
+	Managers *FieldManagers
 }
 
 // ListOptions narrow a list or a watch.
@@ -134,7 +138,13 @@ func IsDryRun(dryRun []string) (bool, error) {
 // It fails with *errdefs.InvalidError, storage.ErrAlreadyExists, a
 // not-found error about the namespace, ErrForbidden when the namespace is
 // terminating, or what admission refuses.
-func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object, opts metav1.CreateOptions) (out runtime.Object, err error) {
+func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object, opts metav1.CreateOptions) (runtime.Object, error) {
+	return r.create(ctx, ns, obj, opts, false)
+}
+
+// create is Create; applied says obj comes from a server-side apply,
+// whose managedFields are already right.
+func (r *Registry) create(ctx context.Context, ns string, obj runtime.Object, opts metav1.CreateOptions, applied bool) (out runtime.Object, err error) {
 	dryRun, err := IsDryRun(opts.DryRun)
 	if err != nil {
 		return nil, err
@@ -157,8 +167,13 @@ func (r *Registry) Create(ctx context.Context, ns string, obj runtime.Object, op
 	m.SetCreationTimestamp(metav1.NewTime(r.now().Truncate(time.Second)))
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
-	m.SetManagedFields(nil)
 	r.Strategy.PrepareForCreate(obj)
+	if !applied {
+		obj = r.trackFields(r.Strategy.New(), obj, UpdateSpec, opts.FieldManager)
+		if m, err = meta.Accessor(obj); err != nil {
+			return nil, err
+		}
+	}
 	storeOpts := storage.CreateOptions{TTL: int64(r.TTL / time.Second), DryRun: dryRun}
 	if r.Strategy.NamespaceScoped() {
 		storeOpts.Requires = []string{namespaceKey(ns)}
@@ -346,7 +361,13 @@ type ObjectFunc func(current runtime.Object) (runtime.Object, error)
 // is not the stored one, it fails with storage.ErrConflict. It fails with
 // storage.ErrNotFound, *errdefs.InvalidError, a bad request, or what
 // admission refuses. With opts.DryRun it stores nothing.
-func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind, newObject ObjectFunc, opts metav1.UpdateOptions) (out runtime.Object, err error) {
+func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind, newObject ObjectFunc, opts metav1.UpdateOptions) (runtime.Object, error) {
+	return r.update(ctx, ns, name, kind, newObject, opts, false)
+}
+
+// update is Update; applied says newObject is a server-side apply, which
+// keeps the managedFields itself.
+func (r *Registry) update(ctx context.Context, ns, name string, kind UpdateKind, newObject ObjectFunc, opts metav1.UpdateOptions, applied bool) (out runtime.Object, err error) {
 	dryRun, err := IsDryRun(opts.DryRun)
 	if err != nil {
 		return nil, err
@@ -358,7 +379,7 @@ func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind,
 	if !dryRun {
 		defer func() { r.audit(ctx, verb, ns, name, err) }()
 	}
-	dest, finalized, err := r.guaranteedUpdate(ctx, ns, name, kind, newObject, dryRun)
+	dest, finalized, err := r.guaranteedUpdate(ctx, ns, name, kind, newObject, dryRun, opts.FieldManager, applied)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +405,7 @@ func (r *Registry) Update(ctx context.Context, ns, name string, kind UpdateKind,
 // the same transaction, and picks again a value another write took
 // meanwhile. finalized reports that the update removed the last
 // finalizer of an object being deleted.
-func (r *Registry) guaranteedUpdate(ctx context.Context, ns, name string, kind UpdateKind, newObject ObjectFunc, dryRun bool) (dest runtime.Object, finalized bool, err error) {
+func (r *Registry) guaranteedUpdate(ctx context.Context, ns, name string, kind UpdateKind, newObject ObjectFunc, dryRun bool, manager string, applied bool) (dest runtime.Object, finalized bool, err error) {
 	storeOpts := storage.UpdateOptions{DryRun: dryRun}
 	if r.Allocator != nil {
 		storeOpts.Claims = r.Allocator.Claims
@@ -401,6 +422,9 @@ func (r *Registry) guaranteedUpdate(ctx context.Context, ns, name string, kind U
 			}
 			if obj, err = r.prepareUpdate(ctx, ns, name, kind, obj, old, dryRun); err != nil {
 				return nil, err
+			}
+			if !applied {
+				obj = r.trackFields(old, obj, kind, manager)
 			}
 			if r.Allocator != nil && kind == UpdateSpec {
 				if picked, err = r.allocate(ctx, obj, old, name); err != nil {
@@ -505,7 +529,6 @@ func (r *Registry) prepareUpdate(ctx context.Context, ns, name string, kind Upda
 	m.SetDeletionTimestamp(om.GetDeletionTimestamp())
 	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
 	m.SetGeneration(om.GetGeneration())
-	m.SetManagedFields(nil)
 	sub := ""
 	if kind == UpdateStatus {
 		sub = "status"
