@@ -340,6 +340,7 @@ func deleteOptions(c echo.Context) (metav1.DeleteOptions, error) {
 			return opts, errdefs.Invalid("DeleteOptions", "", field.ErrorList{field.NotSupported(field.NewPath("propagationPolicy"), *p,
 				[]string{string(metav1.DeletePropagationForeground), string(metav1.DeletePropagationBackground), string(metav1.DeletePropagationOrphan)})})
 		}
+		//lint:ignore SA1019 old clients still send orphanDependents, and kube-apiserver refuses it beside propagationPolicy
 		if opts.OrphanDependents != nil {
 			return opts, errdefs.Invalid("DeleteOptions", "", field.ErrorList{field.Invalid(field.NewPath("propagationPolicy"), *p, "orphanDependents and propagationPolicy cannot both be set")})
 		}

@@ -678,9 +678,11 @@ func (r *Registry) propagationFinalizer(opts metav1.DeleteOptions) string {
 	if _, ok := r.Strategy.(DependentsStrategy); !ok {
 		return ""
 	}
+	//lint:ignore SA1019 old clients still send orphanDependents, which kube-apiserver honours when no policy is given
+	orphan := opts.OrphanDependents
 	switch {
 	case opts.PropagationPolicy != nil && *opts.PropagationPolicy == metav1.DeletePropagationOrphan,
-		opts.PropagationPolicy == nil && opts.OrphanDependents != nil && *opts.OrphanDependents:
+		opts.PropagationPolicy == nil && orphan != nil && *orphan:
 		return metav1.FinalizerOrphanDependents
 	case opts.PropagationPolicy != nil && *opts.PropagationPolicy == metav1.DeletePropagationForeground:
 		return metav1.FinalizerDeleteDependents
