@@ -222,6 +222,7 @@ func (a *API) authorize(c echo.Context, ri auth.RequestInfo, res *resource) erro
 		}
 		role = r
 	}
+	c.Set("role", role) // what the caller may see of what it reads (redactor)
 	return auth.Decide(id, role, ri)
 }
 

@@ -29,7 +29,7 @@ import (
 // change and an object "doomed" that deletes remove (and the cluster admin
 // then re-creates).
 
-var authzWorkloads = []string{"pods", "services", "replicationcontrollers", "events"}
+var authzWorkloads = []string{"pods", "services", "replicationcontrollers", "events", "configmaps"}
 
 type authzCaller struct {
 	name  string
@@ -113,6 +113,8 @@ func authzObject(resource, name string) map[string]any {
 		return map[string]any{"apiVersion": "v1", "kind": "Event", "metadata": meta,
 			"involvedObject": map[string]any{"kind": "Pod", "name": "web"},
 			"reason":         "Tested", "message": "authorization matrix", "type": "Normal"}
+	case "configmaps":
+		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": map[string]string{"k": "v"}}
 	}
 	panic("no body for " + resource)
 }
@@ -301,8 +303,8 @@ func (f *authzFixture) testWorkloads(t *testing.T) {
 				})
 			}
 		}
-		if res == "events" {
-			continue // events have no status
+		if res == "events" || res == "configmaps" {
+			continue // no status
 		}
 		// Status is what nodes and controllers observe: no project member
 		// writes it (a pod set Failed would stay failed); reading it is a

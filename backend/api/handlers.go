@@ -16,6 +16,7 @@ import (
 	"github.com/berthpaas/berth/backend/manifest"
 	"github.com/berthpaas/berth/backend/registry/generic"
 	"github.com/labstack/echo/v4"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -84,14 +85,25 @@ func (a *API) serveRegistry(c echo.Context, ri auth.RequestInfo, res *resource) 
 // get reads one object. A node credential reads only the objects of a
 // resource bound to nodes that are bound to its node (its pods), as
 // Kubernetes' Node authorizer allows: that is known only once the object
-// is read.
+// is read; or those its resource's nodeReads allows (the secrets its pods
+// use), known before.
 func (a *API) get(c echo.Context, res *resource, ns, name string) (runtime.Object, error) {
-	obj, err := res.registry.Get(c.Request().Context(), ns, name)
+	ctx := c.Request().Context()
+	id := identity(c)
+	if id.IsNode() && res.nodeReads != nil {
+		if err := res.nodeReads(ctx, id.NodeName, ns, name); err != nil {
+			return nil, err
+		}
+	}
+	obj, err := res.registry.Get(ctx, ns, name)
 	if err != nil {
 		return nil, err
 	}
-	if id := identity(c); id.IsNode() && res.boundToNodes && res.registry.Strategy.Fields(obj)["spec.nodeName"] != id.NodeName {
+	if id.IsNode() && res.boundToNodes && res.registry.Strategy.Fields(obj)["spec.nodeName"] != id.NodeName {
 		return nil, errdefs.Forbidden("node %q may only read %s bound to it", id.NodeName, res.name)
+	}
+	if redact := redactor(c, res); redact != nil {
+		redact(obj)
 	}
 	return obj, nil
 }
@@ -101,12 +113,16 @@ func (a *API) list(c echo.Context, res *resource, ns string) error {
 	if err != nil {
 		return statusError(err, res.groupResource(), "")
 	}
-	if canListRaw(c, res, opts) {
+	redact := redactor(c, res)
+	if redact == nil && canListRaw(c, res, opts) {
 		return a.listRaw(c, res, ns, opts)
 	}
 	list, err := res.registry.List(c.Request().Context(), ns, opts)
 	if err != nil {
 		return statusError(err, res.groupResource(), "")
+	}
+	if redact != nil {
+		_ = meta.EachListItem(list, func(o runtime.Object) error { redact(o); return nil })
 	}
 	return a.writeObject(c, http.StatusOK, res, list)
 }

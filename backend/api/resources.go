@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"sort"
 
 	"github.com/berthpaas/berth/backend/auth"
@@ -50,6 +51,14 @@ type resource struct {
 	// boundToNodes: each object is bound to a node (spec.nodeName), and
 	// a node's credential reads only those bound to it (pods).
 	boundToNodes bool
+	// redact, when set, strips from an object what a caller who may see
+	// only names (auth.NamesOnly: a viewer reading secrets) must not see;
+	// it applies to every object read, listed or watched.
+	redact func(runtime.Object)
+	// nodeReads, when set, decides before the read whether a node may get
+	// the object ns/name (one a pod bound to it uses); otherwise a node
+	// gets the namespaced objects bound to it (spec.nodeName).
+	nodeReads func(ctx context.Context, node, ns, name string) error
 }
 
 // subresource is served by its own handler.
@@ -103,6 +112,10 @@ func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 			}}},
 		{name: "events", singular: "event", kind: "Event", shortNames: []string{"ev"}, namespaced: true, registry: regs.Events},
 		{name: "nodes", singular: "node", kind: "Node", shortNames: []string{"no"}, registry: regs.Nodes},
+		{name: "secrets", singular: "secret", kind: "Secret", namespaced: true, registry: regs.Secrets,
+			redact: core.RedactSecret, nodeReads: a.usedByNodePods("secrets", core.PodReferencesSecret)},
+		{name: "configmaps", singular: "configmap", kind: "ConfigMap", shortNames: []string{"cm"}, namespaced: true, registry: regs.ConfigMaps,
+			nodeReads: a.usedByNodePods("configmaps", core.PodReferencesConfigMap)},
 	}
 	return byName(list)
 }

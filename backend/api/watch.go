@@ -57,6 +57,7 @@ func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 		return statusError(err, res.groupResource(), "")
 	}
 	table := wantsTable(c.Request().Header.Get("Accept"))
+	redact := redactor(c, res)
 	bookmarks := c.QueryParam("allowWatchBookmarks") == "true"
 	resp := c.Response()
 	resp.Header().Set("Content-Type", "application/json")
@@ -98,6 +99,9 @@ func (a *API) watch(c echo.Context, ri auth.RequestInfo, res *resource, ns strin
 			}
 			if ev.Type == watch.Bookmark && (!bookmarks || table) {
 				continue
+			}
+			if redact != nil && ev.Object != nil && ev.Type != watch.Error {
+				redact(ev.Object)
 			}
 			out, err := a.watchEvent(ev, res, table, first)
 			if err != nil {

@@ -31,9 +31,25 @@ type Identity struct {
 }
 
 // workloads are the namespaced resources that edit may change and view
-// may read.
+// may read (of namesOnly resources, view reads the names only).
 var workloads = map[string]bool{
 	"pods": true, "services": true, "replicationcontrollers": true, "events": true,
+	"configmaps": true, "secrets": true,
+}
+
+// namesOnly are the resources whose content only edit may read: view
+// lists and watches them and sees their names (NamesOnly), and may not
+// get one, as OpenShift shows secrets to viewers.
+var namesOnly = map[string]bool{"secrets": true}
+
+// NamesOnly reports whether id, holding role in the request's namespace,
+// sees only the names of what it reads: the API strips the rest (a
+// secret's data) from the lists and watch events it answers.
+func NamesOnly(id Identity, role string, ri RequestInfo) bool {
+	if ri.APIGroup != "" || !namesOnly[ri.Resource] || id.ClusterAdmin || id.TokenKind == TokenKindNode {
+		return false
+	}
+	return role != berthv1.RoleAdmin && role != berthv1.RoleEdit
 }
 
 // Decide says whether id, holding role in the request's namespace ("" for
@@ -69,6 +85,8 @@ const TokenKindNode = "node"
 // (backend/admission), since it takes the objects. For the pod network it
 // reads every Node (subnets, addresses, pod IPs), the namespaces (their
 // NetIDs) and the ClusterNetwork, and writes none of them but its Node.
+// It gets (never lists or watches) secrets and config maps: which ones
+// (those its pods use) the API checks before it reads one.
 func nodeAllowed(id Identity, ri RequestInfo) bool {
 	if id.NodeName == "" {
 		return false
@@ -105,6 +123,8 @@ func nodeAllowed(id Identity, ri RequestInfo) bool {
 		return ri.Verb == "create" || ri.Verb == "update" || ri.Verb == "patch"
 	case "services", "endpoints":
 		return ri.Subresource == "" && (ri.Verb == "get" || ri.Verb == "list" || ri.Verb == "watch")
+	case "secrets", "configmaps":
+		return ri.Verb == "get" && ri.Name != "" && ri.Subresource == ""
 	}
 	return false
 }
@@ -164,6 +184,9 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 				if readSubresources[ri.Subresource] {
 					return member
 				}
+				return canEdit
+			}
+			if read && namesOnly[ri.Resource] && ri.Verb == "get" {
 				return canEdit
 			}
 			if read {

@@ -80,8 +80,20 @@ func TestDecide(t *testing.T) {
 		{"GET", "/api/v1/nodes", "cluster-admin"},
 		{"GET", "/api/v1/nodes/n1", "cluster-admin"},
 		{"PUT", "/api/v1/nodes/n1/status", "cluster-admin"},
-		{"GET", "/api/v1/namespaces/ns/secrets/s", "cluster-admin"},
+		{"GET", "/api/v1/namespaces/ns/persistentvolumeclaims/c", "cluster-admin"},
 		{"GET", "/apis/apps/v1/namespaces/ns/deployments", "cluster-admin"},
+		// Secrets: viewers list and watch them (the API strips all but
+		// names) but may not get one; edit and admin read and write them.
+		{"GET", "/api/v1/namespaces/ns/secrets/s", "cluster-admin admin edit"},
+		{"GET", "/api/v1/namespaces/ns/secrets", "cluster-admin admin edit view"},
+		{"GET", "/api/v1/namespaces/ns/secrets?watch=1", "cluster-admin admin edit view"},
+		{"POST", "/api/v1/namespaces/ns/secrets", "cluster-admin admin edit"},
+		{"PUT", "/api/v1/namespaces/ns/secrets/s", "cluster-admin admin edit"},
+		{"DELETE", "/api/v1/namespaces/ns/secrets/s", "cluster-admin admin edit"},
+		{"GET", "/api/v1/secrets", "cluster-admin"},
+		// Config maps are workloads.
+		{"GET", "/api/v1/namespaces/ns/configmaps/c", "cluster-admin admin edit view"},
+		{"POST", "/api/v1/namespaces/ns/configmaps", "cluster-admin admin edit"},
 		// Namespaces: anyone lists and creates; members read; admins change.
 		{"GET", "/api/v1/namespaces", everyone},
 		{"GET", "/api/v1/namespaces?watch=1", everyone},
@@ -229,7 +241,16 @@ func TestDecideNodeToken(t *testing.T) {
 		{"GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn2", false},
 		{"GET", "/api/v1/pods?fieldSelector=spec.nodeName!%3Dn1", false},
 		{"GET", "/api/v1/namespaces/ns/pods?fieldSelector=spec.nodeName%3Dn1", true},
+		// Secrets and config maps: get one by name (the API checks that a
+		// pod of the node uses it), never list, watch or write.
 		{"GET", "/api/v1/namespaces/ns/secrets", false},
+		{"GET", "/api/v1/namespaces/ns/secrets?watch=1", false},
+		{"GET", "/api/v1/secrets", false},
+		{"GET", "/api/v1/namespaces/ns/secrets/s", true},
+		{"PUT", "/api/v1/namespaces/ns/secrets/s", false},
+		{"GET", "/api/v1/namespaces/ns/configmaps", false},
+		{"GET", "/api/v1/namespaces/ns/configmaps/c", true},
+		{"POST", "/api/v1/namespaces/ns/configmaps", false},
 		{"GET", "/api/v1/namespaces/ns/pods/web", true},
 		{"PUT", "/api/v1/namespaces/ns/pods/web/status", true},
 		{"PATCH", "/api/v1/namespaces/ns/pods/web/status", true},

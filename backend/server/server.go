@@ -134,6 +134,12 @@ type Config struct {
 	// ClusterDomain is the DNS domain of the cluster's services
 	// (berthv1.DefaultClusterDomain when empty).
 	ClusterDomain string
+	// EncryptionConfig is the EncryptionConfiguration that encrypts
+	// secrets at rest (--encryption-provider-config); default
+	// DataDir/encryption-config.yaml (else TLSDir/...), created on first
+	// start with a fresh AES-GCM key. Every master of a cluster needs the
+	// same file.
+	EncryptionConfig string
 }
 
 // Run serves until ctx ends, then shuts down cleanly.
@@ -214,12 +220,19 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ClusterDomain == "" {
 		cfg.ClusterDomain = berthv1.DefaultClusterDomain
 	}
+	transformers, err := loadEncryption(cfg)
+	if err != nil {
+		return err
+	}
 	regs := core.NewRegistries(store, core.Config{
 		Memberships: acct, Auditor: componentAuditor{writer: audit},
 		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts, EventTTL: cfg.EventTTL,
-		PodSubnets: podSubnets, Logger: logger,
+		PodSubnets: podSubnets, Logger: logger, Transformers: transformers,
 		ServiceCIDR: cfg.ServiceCIDR,
 	})
+	if err := checkEncrypted(regs, transformers); err != nil {
+		return err
+	}
 	streamRegistry, stopStreams := startStreams(ctx, cfg, acct, logger)
 	cleanups = append(cleanups, stopStreams)
 	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger,

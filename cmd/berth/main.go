@@ -84,6 +84,7 @@ type serverFlags struct {
 	clusterCIDR                                           string
 	networkIsolation                                      bool
 	serviceCIDR, clusterDomain                            string
+	encryptionConfig                                      string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -108,6 +109,7 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().BoolVar(&f.networkIsolation, "network-isolation", true, "isolate projects on the pod network: a pod reaches only its project's pods, those of projects joined with it and of global projects (false: every pod reaches every pod)")
 	cmd.Flags().StringVar(&f.serviceCIDR, "service-cluster-ip-range", core.DefaultServiceCIDR.String(), "IPv4 range services' cluster IPs come from; the cluster DNS takes its tenth address")
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", berthv1.DefaultClusterDomain, "DNS domain of the cluster's services (<service>.<project>.svc.DOMAIN)")
+	cmd.Flags().StringVar(&f.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration (kube-apiserver's format, aesgcm keys) that encrypts secrets in etcd; the same file on every master (default: DATA_DIR/"+server.EncryptionConfigFile+", else TLS_DIR/..., created on first start)")
 	cmd.Flags().StringToIntVar(&f.maxStreamsPerUser, "max-streams-per-user", limitFlag(streams.DefaultLimits.PerUser),
 		"streams one user may hold open at once, by kind: watch, log (follows), exec (exec and attach), console (sockets)")
 	cmd.Flags().StringToIntVar(&f.maxStreams, "max-streams", limitFlag(streams.DefaultLimits.Total),
@@ -241,6 +243,7 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		NoNetworkIsolation: !f.networkIsolation,
 		ServiceCIDR:        serviceCIDR,
 		ClusterDomain:      f.clusterDomain,
+		EncryptionConfig:   f.encryptionConfig,
 	}, nil
 }
 

@@ -59,6 +59,10 @@ type Config struct {
 	// ServiceCIDR is the range services' cluster IPs come from;
 	// DefaultServiceCIDR when zero (ValidateServiceCIDR checks one).
 	ServiceCIDR netip.Prefix
+	// Transformers encrypt the stored values of the resources they name
+	// (storage.LoadEncryptionConfig: secrets); the others are stored as
+	// they are.
+	Transformers map[string]storage.Transformer
 }
 
 // PodSubnets hands out the pod subnets of nodes (allocator.Subnets).
@@ -84,6 +88,8 @@ type Registries struct {
 	Nodes                  *generic.Registry
 	Leases                 *generic.Registry
 	Endpoints              *generic.Registry
+	Secrets                *generic.Registry
+	ConfigMaps             *generic.Registry
 	// PodSubnets are the nodes' pod subnets (Config.PodSubnets); nil
 	// when the registries hand out none.
 	PodSubnets PodSubnets
@@ -118,6 +124,13 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		Nodes:                  reg(v1.SchemeGroupVersion, "nodes", "Node", NodeStrategy{}),
 		Leases:                 reg(coordinationv1.SchemeGroupVersion, "leases", "Lease", LeaseStrategy{}),
 		Endpoints:              reg(v1.SchemeGroupVersion, "endpoints", "Endpoints", EndpointsStrategy{}),
+		Secrets:                reg(v1.SchemeGroupVersion, "secrets", "Secret", SecretStrategy{}),
+		ConfigMaps:             reg(v1.SchemeGroupVersion, "configmaps", "ConfigMap", ConfigMapStrategy{}),
+	}
+	for _, g := range r.All() {
+		if t := cfg.Transformers[g.Resource]; t != nil {
+			g.Store = store.WithTransformer(t)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -157,7 +170,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 
 // All returns every registry.
 func (r *Registries) All() []*generic.Registry {
-	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases, r.Endpoints}
+	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases, r.Endpoints, r.Secrets, r.ConfigMaps}
 }
 
 // startProject makes the creator of a namespace its admin. A namespace

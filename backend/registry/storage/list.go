@@ -86,7 +86,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions, newIt
 		}
 		for _, kv := range resp.Kvs {
 			obj := newItem()
-			if err := decode(kv.Value, kv.ModRevision, obj); err != nil {
+			if err := s.decode(string(kv.Key), kv.Value, kv.ModRevision, obj); err != nil {
 				return ListResult{}, fmt.Errorf("list %q: key %q: %w", prefix, kv.Key, err)
 			}
 			if match == nil || match(obj) {
@@ -193,7 +193,11 @@ func (s *Store) ListRaw(ctx context.Context, prefix string, opts ListOptions) (R
 	}
 	out := RawListResult{Revision: rev, Items: make([]RawItem, len(resp.Kvs))}
 	for i, kv := range resp.Kvs {
-		out.Items[i] = RawItem{Value: kv.Value, Revision: kv.ModRevision}
+		value, err := s.fromStorage(string(kv.Key), kv.Value)
+		if err != nil {
+			return RawListResult{}, fmt.Errorf("list %q: %w", prefix, err)
+		}
+		out.Items[i] = RawItem{Value: value, Revision: kv.ModRevision}
 	}
 	if resp.More && len(resp.Kvs) > 0 {
 		out.Continue = s.encodeContinue(prefix, continueToken{Revision: rev, Start: string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"})

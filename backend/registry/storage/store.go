@@ -24,6 +24,9 @@ type Store struct {
 	// up (to page from a revision or key of its choosing).
 	continueKey []byte
 	leases      *leaseManager
+	// transformer, when set, encrypts the values of this store's resource
+	// (WithTransformer); nil keeps them as JSON.
+	transformer Transformer
 }
 
 // Options tune a Store.
@@ -96,9 +99,9 @@ func (s *Store) Create(ctx context.Context, key string, obj runtime.Object, opts
 	if err := setResourceVersion(obj, 0); err != nil {
 		return err
 	}
-	data, err := json.Marshal(obj)
+	data, err := s.encode(key, obj)
 	if err != nil {
-		return fmt.Errorf("encode %q: %w", key, err)
+		return err
 	}
 	conds := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", 0)}
 	for _, r := range opts.Requires {
@@ -188,7 +191,7 @@ func (s *Store) Get(ctx context.Context, key string, out runtime.Object) error {
 	if len(resp.Kvs) == 0 {
 		return fmt.Errorf("get %q: %w", key, ErrNotFound)
 	}
-	return decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision, out)
+	return s.decode(key, resp.Kvs[0].Value, resp.Kvs[0].ModRevision, out)
 }
 
 // UpdateFunc computes the new object from the current one. It may modify
@@ -233,7 +236,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, dest runtime.O
 			return fmt.Errorf("update %q: %w", key, ErrConflict)
 		}
 		current := dest.DeepCopyObject()
-		if err := decode(kv.Value, kv.ModRevision, current); err != nil {
+		if err := s.decode(key, kv.Value, kv.ModRevision, current); err != nil {
 			return err
 		}
 		updated, err := tryUpdate(current)
@@ -259,11 +262,15 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, dest runtime.O
 			}
 			return decode(data, kv.ModRevision, dest)
 		}
+		stored, err := s.toStorage(key, data)
+		if err != nil {
+			return err
+		}
 		var putOpts []clientv3.OpOption
 		if kv.Lease != 0 {
 			putOpts = append(putOpts, clientv3.WithIgnoreLease())
 		}
-		ops := append([]clientv3.Op{clientv3.OpPut(key, string(data), putOpts...)}, claimPuts(take)...)
+		ops := append([]clientv3.Op{clientv3.OpPut(key, string(stored), putOpts...)}, claimPuts(take)...)
 		for _, k := range release {
 			ops = append(ops, clientv3.OpDelete(k))
 		}
@@ -321,7 +328,7 @@ func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, opts
 		case expectedRV != 0 && resp.Kvs[0].ModRevision != expectedRV:
 			return fmt.Errorf("delete %q: %w", key, ErrConflict)
 		}
-		return decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision, out)
+		return s.decode(key, resp.Kvs[0].Value, resp.Kvs[0].ModRevision, out)
 	}
 	ops := []clientv3.Op{clientv3.OpDelete(key, clientv3.WithPrevKV())}
 	for _, k := range opts.Also {
@@ -344,7 +351,7 @@ func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, opts
 	if len(del.PrevKvs) == 0 {
 		return fmt.Errorf("delete %q: %w", key, ErrNotFound)
 	}
-	return decode(del.PrevKvs[0].Value, resp.Header.Revision, out)
+	return s.decode(key, del.PrevKvs[0].Value, resp.Header.Revision, out)
 }
 
 // DeletePrefix removes every key under prefix (a namespace's objects).
@@ -387,6 +394,24 @@ func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return resp.Header.Revision, nil
+}
+
+// encode marshals obj and transforms it for key.
+func (s *Store) encode(key string, obj runtime.Object) ([]byte, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %q: %w", key, err)
+	}
+	return s.toStorage(key, data)
+}
+
+// decode reads the value stored at key into out.
+func (s *Store) decode(key string, stored []byte, rv int64, out runtime.Object) error {
+	data, err := s.fromStorage(key, stored)
+	if err != nil {
+		return err
+	}
+	return decode(data, rv, out)
 }
 
 func decode(data []byte, rv int64, out runtime.Object) error {

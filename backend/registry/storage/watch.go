@@ -54,7 +54,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRV int64, newObj f
 				return
 			}
 			for _, ev := range resp.Events {
-				e, ok, err := translate(ev, newObj, match)
+				e, ok, err := s.translate(ev, newObj, match)
 				if err != nil {
 					e = Event{Type: watch.Error, Err: err}
 				} else if !ok {
@@ -80,11 +80,11 @@ func send(ctx context.Context, out chan<- Event, e Event) bool {
 
 // translate turns an etcd event into an API event, or reports that the
 // selector hides it.
-func translate(ev *clientv3.Event, newObj func() runtime.Object, match Predicate) (Event, bool, error) {
+func (s *Store) translate(ev *clientv3.Event, newObj func() runtime.Object, match Predicate) (Event, bool, error) {
 	var prev runtime.Object
 	if ev.PrevKv != nil {
 		prev = newObj()
-		if err := decode(ev.PrevKv.Value, ev.PrevKv.ModRevision, prev); err != nil {
+		if err := s.decode(string(ev.PrevKv.Key), ev.PrevKv.Value, ev.PrevKv.ModRevision, prev); err != nil {
 			return Event{}, false, err
 		}
 	}
@@ -99,7 +99,7 @@ func translate(ev *clientv3.Event, newObj func() runtime.Object, match Predicate
 		return Event{Type: watch.Deleted, Object: prev, Created: ev.PrevKv.CreateRevision}, true, nil
 	}
 	cur := newObj()
-	if err := decode(ev.Kv.Value, ev.Kv.ModRevision, cur); err != nil {
+	if err := s.decode(string(ev.Kv.Key), ev.Kv.Value, ev.Kv.ModRevision, cur); err != nil {
 		return Event{}, false, err
 	}
 	created := ev.Kv.CreateRevision
