@@ -14,14 +14,18 @@ import (
 	"testing"
 )
 
-// clusterCIDR is the pod range of a test master: a 10.X.0.0/16 that no
-// other test master on this machine holds and no interface or route of
-// the host overlaps, so that the Docker networks of test clusters that run
-// side by side (one engine, several test binaries) never clash. The
-// master's data dir remembers it, so that a master restarted on it keeps
-// its range. A lock file held until the test ends reserves it.
-func clusterCIDR(t testing.TB, dataDir string) netip.Prefix {
+// ClusterCIDR is the pod range of a test master on dataDir (give it as
+// --cluster-cidr to a berth process): a 10.X.0.0/16 that no other test
+// master on this machine holds and no interface or route of the host
+// overlaps, so that the Docker networks of test clusters that run side by
+// side (one engine, several test binaries) never clash. The data dir
+// remembers it, so that a master restarted on it keeps its range. A lock
+// file held until the test ends reserves it.
+func ClusterCIDR(t testing.TB, dataDir string) netip.Prefix {
 	t.Helper()
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	remembered := filepath.Join(dataDir, "test-cluster-cidr")
 	if data, err := os.ReadFile(remembered); err == nil {
 		if p, err := netip.ParsePrefix(strings.TrimSpace(string(data))); err == nil {

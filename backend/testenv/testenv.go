@@ -134,7 +134,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 		DataDir: o.DataDir, Listen: "127.0.0.1:0", DatabaseURL: o.DatabaseURL,
 		Logger: logger, Out: env.Out, TestMode: true, NoControllers: !o.Controllers,
 		Ready:       func(u string, c *clientv3.Client) { env.Etcd = c; ready <- u },
-		ClusterCIDR: clusterCIDR(t, o.DataDir),
+		ClusterCIDR: ClusterCIDR(t, o.DataDir),
 	}
 	cfg.ServiceCIDR = ServiceCIDR(cfg.ClusterCIDR)
 	if o.Configure != nil {

@@ -59,7 +59,8 @@ func startCluster(t *testing.T) *cluster {
 
 	dataDir := filepath.Join(t.TempDir(), "data")
 	var out, errOut syncBuffer
-	cmd := exec.Command(testbin.Berth(t), "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	cmd := exec.Command(testbin.Berth(t), "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn",
+		"--cluster-cidr", testenv.ClusterCIDR(t, dataDir).String())
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {

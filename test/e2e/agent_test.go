@@ -149,16 +149,20 @@ func (c *podCluster) waitNodeReady(name string, since time.Time, agent *nodeProc
 		if err := c.api.Get(c.t.Context(), client.Nodes, "", name, &last); err != nil {
 			return false
 		}
+		ready, network := false, true
 		for _, cond := range last.Status.Conditions {
-			if cond.Type == v1.NodeReady {
+			switch cond.Type {
+			case v1.NodeReady:
 				beat = cond.LastHeartbeatTime.Time
-				return cond.Status == v1.ConditionTrue && beat.After(since)
+				ready = cond.Status == v1.ConditionTrue && beat.After(since)
+			case v1.NodeNetworkUnavailable:
+				network = cond.Status == v1.ConditionFalse
 			}
 		}
-		return false
+		return ready && network
 	})
 	if !ok {
-		c.t.Fatalf("node %q not Ready with a heartbeat after %v within a minute: %+v\nagent output:\n%s",
+		c.t.Fatalf("node %q not Ready, with its pod network up, with a heartbeat after %v within a minute: %+v\nagent output:\n%s",
 			name, since.Format(time.RFC3339), last.Status.Conditions, agent.out.String())
 	}
 	return beat

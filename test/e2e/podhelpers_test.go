@@ -121,7 +121,8 @@ func masterEnv(t *testing.T, url, dataDir string) *testenv.Env {
 // startUpArgs is startUp with more arguments for berth up.
 func startUpArgs(t *testing.T, dataDir, listen string, extra ...string) *upProcess {
 	t.Helper()
-	args := append([]string{"up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn"}, extra...)
+	args := append([]string{"up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn",
+		"--cluster-cidr", testenv.ClusterCIDR(t, dataDir).String()}, extra...)
 	cmd, out, errOut := berthCommand(t, context.WithoutCancel(t.Context()), args...)
 	p := &upProcess{t: t, cmd: cmd, dataDir: dataDir, out: out, errOut: errOut, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
