@@ -3,7 +3,7 @@
 //
 // Stable selectors for browser tests (keep them when changing pages):
 //   Shell        berth-app · #sidebar (nav) · #nav-toggle (phone menu) · #main
-//                [data-test=nav-projects|nav-overview|nav-events|nav-members|
+//                [data-test=nav-projects|nav-overview|nav-events|nav-members|nav-network|
 //                 nav-nodes|nav-audit|nav-tokens|nav-password] · [data-test=signout]
 //                [data-test=current-user] · [data-test=live-state] (text "Live",
 //                "Connecting…", "Reconnecting…"; data-state=open|connecting|reconnecting|closed)
@@ -41,6 +41,13 @@
 //                [data-test=add-member] rows [data-test=member-row][data-member=USER]
 //                [data-test=member-role] (select) [data-test=remove-member]
 //   Events       #/projects/NS/events  rows [data-test=event-row]
+//   Network      #/projects/NS/network  [data-test=network-state] (data-kind=own
+//                network|joined|global) [data-test=network-netid]
+//                [data-test=network-joined][data-project=NAME] (links)
+//                [data-test=network-isolation-off]; cluster admins:
+//                #network-join-project (select) [data-test=network-join]
+//                [data-test=network-make-global] [data-test=network-isolate]
+//                (both confirm)
 //   Nodes        #/nodes  [data-test=node][data-node=NAME] [data-test=node-status]
 //   Audit        #/audit?user=&namespace=&resource=  #audit-user #audit-namespace
 //                #audit-resource [data-test=audit-filter] rows [data-test=audit-row]
@@ -73,6 +80,7 @@ route('/projects/:ns', { ...page('overview.js', 'berth-overview-page', (p) => ({
 route('/projects/:ns/deploy', { ...page('deploy.js', 'berth-deploy-page', (p) => ({ namespace: p.ns })), section: 'overview' });
 route('/projects/:ns/members', { ...page('members.js', 'berth-members-page', (p) => ({ namespace: p.ns })), section: 'members' });
 route('/projects/:ns/events', { ...page('events.js', 'berth-events-page', (p) => ({ namespace: p.ns })), section: 'events' });
+route('/projects/:ns/network', { ...page('network.js', 'berth-network-page', (p) => ({ namespace: p.ns })), section: 'network' });
 route('/projects/:ns/pods/:name', {
   ...page('pod.js', 'berth-pod-page', (p, q) => ({ namespace: p.ns, name: p.name, tab: q.get('tab') || 'details' })),
   section: 'overview',
@@ -175,7 +183,8 @@ class BerthApp extends HTMLElement {
       groups.push(h('ul', { class: 'nav nav-sub' },
         item(to.project(ns), 'overview', 'Overview', 'overview', sec === 'overview'),
         item(to.events(ns), 'events', 'Events', 'events', sec === 'events'),
-        item(to.members(ns), 'members', 'Members', 'members', sec === 'members')));
+        item(to.members(ns), 'members', 'Members', 'members', sec === 'members'),
+        item(to.network(ns), 'network', 'Network', 'network', sec === 'network')));
     }
     if (session.clusterAdmin) {
       groups.push(h('div', { class: 'nav-label' }, 'Cluster'));

@@ -56,6 +56,7 @@ export const to = {
   deploy: (ns) => `/projects/${enc(ns)}/deploy`,
   members: (ns) => `/projects/${enc(ns)}/members`,
   events: (ns) => `/projects/${enc(ns)}/events`,
+  network: (ns) => `/projects/${enc(ns)}/network`,
   pod: (ns, name, tab) => `/projects/${enc(ns)}/pods/${enc(name)}${tab ? '?tab=' + enc(tab) : ''}`,
   nodes: () => '/nodes',
   audit: () => '/audit',
