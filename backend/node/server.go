@@ -13,6 +13,7 @@ import (
 
 	"github.com/berthpaas/berth/backend/errdefs"
 	"github.com/berthpaas/berth/backend/node/runtime"
+	"github.com/berthpaas/berth/backend/portforward"
 	"github.com/berthpaas/berth/backend/remotecommand"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,8 +40,12 @@ func (a *Agent) handler() http.Handler {
 		io.WriteString(w, "ok")
 	})
 	mux.HandleFunc("GET /pods/{uid}/log", a.serveLog)
-	mux.HandleFunc("GET /pods/{uid}/exec", a.serveExec)
-	mux.HandleFunc("GET /pods/{uid}/attach", a.serveAttach)
+	// Websockets upgrade a GET, SPDY a POST (as kubectl sends them).
+	for _, method := range []string{"GET", "POST"} {
+		mux.HandleFunc(method+" /pods/{uid}/exec", a.serveExec)
+		mux.HandleFunc(method+" /pods/{uid}/attach", a.serveAttach)
+		mux.HandleFunc(method+" /pods/{uid}/portforward", a.servePortForward)
+	}
 	mux.HandleFunc("GET /pods/{uid}/diff", a.serveDiff)
 	mux.HandleFunc("POST /pods/{uid}/stop", a.serveLifecycle(func(ctx context.Context, uid string, grace time.Duration) error {
 		return a.rt.StopPod(ctx, uid, grace)
@@ -219,6 +224,30 @@ func (a *Agent) serveSession(w http.ResponseWriter, r *http.Request, opts remote
 	srv := remotecommand.Server{Logger: log}
 	if err := srv.Serve(w, r, opts, run); err != nil && r.Context().Err() == nil {
 		log.Debug("session ended", "error", err)
+	}
+}
+
+// servePortForward forwards the connections of a `kubectl port-forward`
+// to ports of the pod, in its network namespace (runtime.DialPort). The
+// pod must be on this host: a port forward to a pod that is not is a 404
+// before any upgrade.
+func (a *Agent) servePortForward(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	if !portforward.IsUpgrade(r) {
+		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, "a port forward needs a SPDY or websocket upgrade")
+		return
+	}
+	if err := a.checkContainer(r.Context(), uid, ""); err != nil {
+		writeError(w, err)
+		return
+	}
+	log := a.log.With("pod_uid", uid, "session", "portforward")
+	srv := portforward.Server{Logger: log}
+	err := srv.Serve(r.Context(), w, r, func(ctx context.Context, port uint16) (net.Conn, error) {
+		return a.rt.DialPort(ctx, uid, port)
+	})
+	if err != nil {
+		log.Debug("port forward refused", "error", err)
 	}
 }
 

@@ -1,6 +1,9 @@
-// Package remotecommand speaks the Kubernetes websocket streaming protocol
-// of `kubectl exec` and `kubectl attach`, both as the server the node agent
-// runs (Serve) and as the client of `berth exec` and of tests (Dial).
+// Package remotecommand speaks the Kubernetes streaming protocols of
+// `kubectl exec` and `kubectl attach`: the websocket protocol, both as the
+// server the node agent runs (Serve) and as the client of `berth exec` and
+// of tests (Dial); and, on the server side, v4.channel.k8s.io over SPDY,
+// for client-go's NewSPDYExecutor and kubectl before 1.29 (or with
+// KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false).
 //
 // # Wire format
 //
@@ -43,4 +46,17 @@
 //
 // Serve returns only after run has returned, so no goroutine of a session
 // outlives it; run must therefore return when its context is done.
+//
+// # SPDY
+//
+// A request with `Upgrade: SPDY/3.1` negotiates its protocol in
+// X-Stream-Protocol-Version headers (v4.channel.k8s.io only; 403 with the
+// accepted list otherwise) and is switched to SPDY with apimachinery's
+// stream library (k8s.io/streaming). The client then opens one stream per
+// channel, named by its streamType header (error, stdin, stdout, stderr,
+// resize), within StreamCreationTimeout. Stdin ends when the client
+// half-closes its stream; resize carries a JSON size per event. When run
+// returns, its Status goes on the error stream and the connection closes,
+// which ends every stream; the client going away (the connection closing)
+// cancels run's context.
 package remotecommand

@@ -33,10 +33,10 @@ func TestMain(m *testing.M) {
 
 // fakeAPIServer answers what `kubectl exec` asks for: discovery, the pod
 // "web" in "default", and its exec subresource served by Serve with run.
-// Each exec request's offered subprotocols arrive on the channel.
-func fakeAPIServer(t *testing.T, run RunFunc) (url string, offered <-chan []string) {
+// Each exec request arrives on the channel.
+func fakeAPIServer(t *testing.T, run RunFunc) (url string, requests <-chan *http.Request) {
 	t.Helper()
-	protocols := make(chan []string, 16)
+	protocols := make(chan *http.Request, 16)
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
@@ -78,7 +78,7 @@ func fakeAPIServer(t *testing.T, run RunFunc) (url string, offered <-chan []stri
 		})
 	})
 	mux.HandleFunc("/api/v1/namespaces/default/pods/web/exec", func(w http.ResponseWriter, r *http.Request) {
-		protocols <- websocket.Subprotocols(r)
+		protocols <- r
 		opts, err := ParseOptions(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -135,9 +135,14 @@ func TestKubectlExec(t *testing.T) {
 		stdin      string
 		wantStdout string
 		wantExit   int
+		// spdy turns kubectl's websockets off (its own switch), so that it
+		// speaks SPDY as kubectl before 1.29 and client-go tools do.
+		spdy bool
 	}{
 		{name: "cat stdin", args: []string{"-i", "web", "--", "cat"}, stdin: "hello", wantStdout: "hello"},
 		{name: "exit code", args: []string{"web", "--", "exit", "3"}, wantExit: 3},
+		{name: "SPDY cat stdin", args: []string{"-i", "web", "--", "cat"}, stdin: "hello", wantStdout: "hello", spdy: true},
+		{name: "SPDY exit code", args: []string{"web", "--", "exit", "3"}, wantExit: 3, spdy: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,7 +151,8 @@ func TestKubectlExec(t *testing.T) {
 			args := append([]string{"--server", server, "--insecure-skip-tls-verify", "--token", "x",
 				"--cache-dir", filepath.Join(home, "cache"), "exec"}, tt.args...)
 			cmd := exec.CommandContext(ctx, kubectl, args...)
-			cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG="+filepath.Join(home, "none"))
+			cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG="+filepath.Join(home, "none"),
+				"KUBECTL_REMOTE_COMMAND_WEBSOCKETS="+strconv.FormatBool(!tt.spdy))
 			cmd.Stdin = strings.NewReader(tt.stdin)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -165,9 +171,12 @@ func TestKubectlExec(t *testing.T) {
 				t.Errorf("stdout = %q, want %q; stderr:\n%s", got, tt.wantStdout, stderr.String())
 			}
 			select {
-			case p := <-offered:
-				if negotiate(p) != ProtocolV5 {
-					t.Errorf("kubectl offered %q, want %s", p, ProtocolV5)
+			case r := <-offered:
+				switch {
+				case tt.spdy && !IsSPDYUpgrade(r):
+					t.Errorf("kubectl asked for %q, want SPDY", r.Header.Get("Upgrade"))
+				case !tt.spdy && negotiate(websocket.Subprotocols(r)) != ProtocolV5:
+					t.Errorf("kubectl offered %q, want %s", websocket.Subprotocols(r), ProtocolV5)
 				}
 			default:
 				t.Error("kubectl did not reach the exec endpoint")

@@ -34,6 +34,9 @@ type Server struct {
 	PingPeriod time.Duration
 	// WriteTimeout bounds each message write; 0 means DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// StreamCreationTimeout bounds how long a SPDY session waits for the
+	// client's streams; 0 means DefaultStreamCreationTimeout.
+	StreamCreationTimeout time.Duration
 	// Logger receives debug records of sessions; nil discards them.
 	Logger *slog.Logger
 }
@@ -45,8 +48,9 @@ func Serve(w http.ResponseWriter, r *http.Request, opts Options, run RunFunc) er
 }
 
 // Serve upgrades r to a websocket (any origin: the caller authenticates),
-// calls run with the streams that opts select, reports run's outcome on
-// the error channel and closes the websocket normally. If the client goes
+// or to SPDY when r asks for it (serveSPDY), calls run with the streams
+// that opts select, reports run's outcome on the error channel and closes
+// the connection normally. If the client goes
 // away first, run's context is cancelled, Stdin reads io.EOF and writes
 // fail; Serve then waits for run and returns an error wrapping
 // ErrSessionClosed. Without a common subprotocol or with opts selecting no
@@ -56,6 +60,9 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, opts Options, run
 	if err := opts.normalize(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return err
+	}
+	if IsSPDYUpgrade(r) {
+		return s.serveSPDY(w, r, opts, run)
 	}
 	protocol := negotiate(websocket.Subprotocols(r))
 	if protocol == "" {
@@ -127,11 +134,15 @@ type session struct {
 	// closed is set once the session has ended or the client has gone;
 	// later writes fail with ErrSessionClosed.
 	closed atomic.Bool
+	// done is run's context's: once it ends (the client gone, or the
+	// request's context cancelled first), writes fail too, so that run
+	// never sees a write succeed after its context has ended.
+	done <-chan struct{}
 }
 
 // write sends p on channel unless the session is over.
 func (s *session) write(channel byte, p []byte) error {
-	if s.closed.Load() {
+	if s.closed.Load() || s.isDone() {
 		return ErrSessionClosed
 	}
 	if err := s.frames.write(channel, p); err != nil {
@@ -143,9 +154,20 @@ func (s *session) write(channel byte, p []byte) error {
 	return nil
 }
 
+// isDone reports whether run's context has ended.
+func (s *session) isDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (s *session) serve(parent context.Context, pingPeriod time.Duration, run RunFunc) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+	s.done = ctx.Done()
 
 	streams := runtime.Streams{TTY: s.opts.TTY}
 	var stdinR *io.PipeReader

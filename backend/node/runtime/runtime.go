@@ -8,6 +8,7 @@ package runtime
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 
 	"github.com/berthpaas/berth/backend/errdefs"
@@ -183,6 +184,11 @@ type Runtime interface {
 	Attach(ctx context.Context, uid, container string, s Streams) error
 	// Diff lists the container's filesystem changes.
 	Diff(ctx context.Context, uid, container string) ([]Change, error)
+	// DialPort connects to port on the loopback address of the pod's
+	// network namespace, as `kubectl port-forward` reaches a pod: what
+	// listens in the pod (on any address) answers, never the host.
+	// ErrNotFound if the pod has no running network namespace here.
+	DialPort(ctx context.Context, uid string, port uint16) (net.Conn, error)
 	// VolumeUsage reports the bytes that each emptyDir volume of the pod
 	// takes on the host, by volume name; volumes not made yet are
 	// missing. ErrNotFound if the pod has none here.

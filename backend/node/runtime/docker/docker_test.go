@@ -226,6 +226,7 @@ func TestRuntime(t *testing.T) {
 	t.Run("echo", func(t *testing.T) { t.Parallel(); testEcho(t, e) })
 	t.Run("shell", func(t *testing.T) { t.Parallel(); testShell(t, e) })
 	t.Run("attach", func(t *testing.T) { t.Parallel(); testAttach(t, e) })
+	t.Run("port forward", func(t *testing.T) { t.Parallel(); testPortForward(t, e) })
 	t.Run("restart", func(t *testing.T) { t.Parallel(); testRestart(t, e) })
 	t.Run("image pull", func(t *testing.T) { t.Parallel(); testImagePull(t, e) })
 	t.Run("adopt and kill", func(t *testing.T) { t.Parallel(); testAdoptKill(t, e) })
@@ -396,6 +397,49 @@ func testAttach(t *testing.T, e *env) {
 	}
 	if !strings.Contains(out.String(), "got x") {
 		t.Errorf("attach output %q", out.String())
+	}
+}
+
+// testPortForward dials a server that listens only on the pod's loopback,
+// which nothing outside the pod's network namespace reaches.
+func testPortForward(t *testing.T, e *env) {
+	ctx := t.Context()
+	pod := e.pod("forward", v1.RestartPolicyAlways, e.shellCmd("web",
+		"mkdir -p /tmp/www && echo pod-local > /tmp/www/index.html && httpd -f -p 127.0.0.1:9000 -h /tmp/www & wait"))
+	st := syncUntil(t, e.rt, pod, 20*time.Second, "running", allRunning)
+	uid := string(pod.UID)
+	client := &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return e.rt.DialPort(ctx, uid, 9000)
+		},
+	}}
+	var body string
+	waitFor(t, 10*time.Second, "httpd answering on the pod's loopback", func() bool {
+		resp, err := client.Get("http://pod/index.html")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	})
+	if body != "pod-local\n" {
+		t.Errorf("forwarded GET answered %q", body)
+	}
+	// The server is on the pod's loopback only: the pod's address is
+	// refused, so DialPort did reach inside the pod.
+	if conn, err := net.DialTimeout("tcp", net.JoinHostPort(st.IP, "9000"), 2*time.Second); err == nil {
+		conn.Close()
+		t.Errorf("the pod's address %s answers on 9000: the test proves nothing", st.IP)
+	}
+	if conn, err := e.rt.DialPort(ctx, uid, 9001); err == nil {
+		conn.Close()
+		t.Error("DialPort to a port nothing listens on succeeded")
+	}
+	if _, err := e.rt.DialPort(ctx, "no-such-pod", 9000); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("DialPort to a missing pod: %v, want ErrNotFound", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -163,4 +164,35 @@ func (r *Runtime) running(uid, name string) error {
 		return fmt.Errorf("container %q is not running", c.name)
 	}
 	return nil
+}
+
+// DialPort connects to a simulated port of a running pod: an echo server,
+// as Attach echoes, whatever the port. A net.Pipe carries it, so the
+// client's half-close (which a pipe does not have) ends it.
+func (r *Runtime) DialPort(_ context.Context, uid string, _ uint16) (net.Conn, error) {
+	if err := r.lock(); err != nil {
+		return nil, err
+	}
+	var names []string
+	p, ok := r.pods[uid]
+	if ok {
+		for _, c := range p.containers {
+			names = append(names, c.name)
+		}
+	}
+	r.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("pod %q: %w", uid, runtime.ErrNotFound)
+	}
+	for _, name := range names {
+		if r.running(uid, name) == nil {
+			client, server := net.Pipe()
+			go func() {
+				defer server.Close()
+				_, _ = io.Copy(server, server)
+			}()
+			return client, nil
+		}
+	}
+	return nil, fmt.Errorf("pod %q has no running container", uid)
 }
