@@ -91,7 +91,9 @@ type API struct {
 	clusterNetwork berthv1.ClusterNetwork
 	// groups are every API group served: core ("") and the named ones.
 	groups []*apiGroup
-	audit  *auditor
+	// openAPI describes them, made at the first request for it.
+	openAPI func() (*openAPIDocs, error)
+	audit   *auditor
 
 	streamsDone chan struct{} // closed by EndStreams
 	streamsOnce sync.Once
@@ -133,6 +135,7 @@ func New(cfg Config) *API {
 	a.core = a.coreResources(cfg.Registries)
 	a.berth = a.berthResources()
 	a.groups = a.apiGroups(cfg.Registries)
+	a.openAPI = sync.OnceValues(a.buildOpenAPI)
 	return a
 }
 
@@ -144,6 +147,7 @@ func (a *API) Register(e *echo.Echo) {
 	authed.POST("/auth/logout", a.logout)
 	authed.POST(nodeJoinPath, a.nodeJoin)
 	authed.POST(nodeRotatePath, a.nodeRotate)
+	authed.GET("/openapi/v2", a.openAPIv2)
 	authed.GET("/openapi/v3", a.openAPIIndex)
 	authed.GET("/openapi/v3/*", a.openAPIDocument)
 	authed.Any("/api", a.serveAPI)

@@ -1,9 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -47,68 +44,4 @@ func (a *API) discovery(c echo.Context, ri auth.RequestInfo) error {
 		}
 	}
 	return echo.NewHTTPError(http.StatusNotFound, notFoundMessage)
-}
-
-// openAPIIndex lists the OpenAPI v3 documents, one per group version.
-func (a *API) openAPIIndex(c echo.Context) error {
-	paths := map[string]any{}
-	for _, g := range a.groups {
-		gv := openAPIPath(g)
-		doc, _ := json.Marshal(a.openAPIDoc(g))
-		sum := sha256.Sum256(doc)
-		paths[gv] = map[string]string{"serverRelativeURL": "/openapi/v3/" + gv + "?hash=" + strings.ToUpper(hex.EncodeToString(sum[:8]))}
-	}
-	return writeJSON(c, http.StatusOK, map[string]any{"paths": paths})
-}
-
-// openAPIDocument serves one group version's OpenAPI v3 document. It
-// describes each kind's patch operation with its group-version-kind and
-// the fieldValidation parameter: that tells kubectl the server validates
-// fields itself, so kubectl sends fieldValidation=Strict instead of
-// validating against schemas.
-func (a *API) openAPIDocument(c echo.Context) error {
-	gv := strings.TrimPrefix(c.Request().URL.Path, "/openapi/v3/")
-	for _, g := range a.groups {
-		if openAPIPath(g) == gv {
-			return writeJSON(c, http.StatusOK, a.openAPIDoc(g))
-		}
-	}
-	return echo.NewHTTPError(http.StatusNotFound, "no OpenAPI document for "+gv)
-}
-
-// openAPIPath is a group version's path under /openapi/v3/.
-func openAPIPath(g *apiGroup) string {
-	if g.name == "" {
-		return "api/" + g.version
-	}
-	return "apis/" + g.groupVersion()
-}
-
-func (a *API) openAPIDoc(g *apiGroup) map[string]any {
-	resources, group, prefix := g.resources, g.name, "/"+openAPIPath(g)
-	fieldValidation := map[string]any{
-		"name": "fieldValidation", "in": "query", "schema": map[string]string{"type": "string"},
-		"description": "Strict (default), Warn or Ignore: what to do with unknown or duplicate fields.",
-	}
-	paths := map[string]any{}
-	for _, name := range sortedNames(resources) {
-		r := resources[name]
-		path := prefix + "/" + r.name + "/{name}"
-		if r.namespaced {
-			path = prefix + "/namespaces/{namespace}/" + r.name + "/{name}"
-		}
-		op := map[string]any{
-			"operationId":                     "patch" + r.kind,
-			"parameters":                      []any{fieldValidation},
-			"responses":                       map[string]any{"200": map[string]string{"description": "OK"}},
-			"x-kubernetes-action":             "patch",
-			"x-kubernetes-group-version-kind": map[string]string{"group": group, "version": "v1", "kind": r.kind},
-		}
-		paths[path] = map[string]any{"patch": op}
-	}
-	return map[string]any{
-		"openapi": "3.0.0",
-		"info":    map[string]string{"title": "Berth", "version": "v1"},
-		"paths":   paths,
-	}
 }

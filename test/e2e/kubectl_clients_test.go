@@ -115,6 +115,31 @@ func TestKubectlVersionAuthAndAll(t *testing.T) {
 		}
 	})
 
+	t.Run("explain", func(t *testing.T) {
+		tests := []struct {
+			args []string
+			want []string
+		}{
+			// OpenAPI 3, kubectl's default: k8s.io/api's descriptions and types.
+			{[]string{"explain", "pod.spec.containers"}, []string{"KIND:       Pod", "FIELD: containers <[]Container>",
+				"List of containers belonging to the pod.", "image\t<string>", "name\t<string> -required-", "ports\t<[]ContainerPort>"}},
+			{[]string{"explain", "rc.spec.replicas"}, []string{"FIELD: replicas <integer>", "Replicas is the number of desired replicas."}},
+			{[]string{"explain", "leases.spec", "--api-version=coordination.k8s.io/v1"}, []string{"holderIdentity\t<string>"}},
+			// Berth's own kinds: their Go doc comments.
+			{[]string{"explain", "projects.spec"}, []string{"GROUP:      berth.dev", "ProjectSpec is what a user may set on a project.", "displayName\t<string>"}},
+			// Swagger 2, served as protobuf.
+			{[]string{"explain", "pod.spec.restartPolicy", "--output=plaintext-openapiv2"}, []string{"FIELD:    restartPolicy <string>", "Restart policy for all containers within the pod."}},
+		}
+		for _, tt := range tests {
+			out := asAlice.mustRun(tt.args...)
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("kubectl %s: no %q in\n%s", strings.Join(tt.args, " "), w, out)
+				}
+			}
+		}
+	})
+
 	t.Run("unknown paths answer as kube-apiserver", func(t *testing.T) {
 		resp := env.Do(t, http.MethodGet, "/api/v1/namespaces/shop/widgets", env.AdminToken, nil)
 		if resp.Code != http.StatusNotFound || !strings.Contains(string(resp.Body), `"message":"the server could not find the requested resource"`) {
