@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	dockerclient "github.com/docker/docker/client"
-	v1 "k8s.io/api/core/v1"
 
 	"github.com/berthpaas/berth/backend/node"
 	"github.com/berthpaas/berth/client"
@@ -104,26 +105,26 @@ func heartbeatsFor(k int) int {
 }
 
 // waitHeartbeats waits until the agent of node has posted n heartbeats
-// later than since, and returns the time of the last. out is the agent's
-// output, for a failure.
+// later than since, and returns the time of the last. A heartbeat is a
+// renewal of the node's lease (kube-node-lease/NAME), as the kubelet's:
+// the agent writes its Node only when its status changes. out is the
+// agent's output, for a failure.
 func (c *podCluster) waitHeartbeats(name string, since time.Time, n int, out fmt.Stringer) time.Time {
 	c.t.Helper()
 	var beats []time.Time
 	timeout := 3*time.Duration(n)*node.DefaultHeartbeatInterval + 30*time.Second
 	ok := waitFor(timeout, func() bool {
-		var nd v1.Node
-		if err := c.api.Get(c.t.Context(), client.Nodes, "", name, &nd); err != nil {
+		var lease coordinationv1.Lease
+		if err := c.api.Get(c.t.Context(), client.Leases, "kube-node-lease", name, &lease); err != nil || lease.Spec.RenewTime == nil {
 			return false
 		}
-		for _, cond := range nd.Status.Conditions {
-			if at := cond.LastHeartbeatTime.Time; cond.Type == v1.NodeReady && at.After(since) && !slices.ContainsFunc(beats, at.Equal) {
-				beats = append(beats, at)
-			}
+		if at := lease.Spec.RenewTime.Time; at.After(since) && !slices.ContainsFunc(beats, at.Equal) {
+			beats = append(beats, at)
 		}
 		return len(beats) >= n
 	})
 	if !ok {
-		c.t.Fatalf("node %q posted %d heartbeats after %s within %v, want %d\nagent output:\n%s",
+		c.t.Fatalf("node %q renewed its lease %d times after %s within %v, want %d\nagent output:\n%s",
 			name, len(beats), since.Format(time.RFC3339), timeout, n, out)
 	}
 	return beats[len(beats)-1]
