@@ -72,6 +72,8 @@ var Resources = []Resource{
 	{Version: "v1", Resource: "endpoints", Singular: "endpoints", Kind: "Endpoints", ShortNames: []string{"ep"}, Namespaced: true},
 	{Version: "v1", Resource: "replicationcontrollers", Singular: "replicationcontroller", Kind: "ReplicationController", ShortNames: []string{"rc"}, Namespaced: true},
 	{Version: "v1", Resource: "events", Singular: "event", Kind: "Event", ShortNames: []string{"ev"}, Namespaced: true},
+	{Version: "v1", Resource: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true},
+	{Version: "v1", Resource: "configmaps", Singular: "configmap", Kind: "ConfigMap", ShortNames: []string{"cm"}, Namespaced: true},
 	{Version: "v1", Resource: "namespaces", Singular: "namespace", Kind: "Namespace", ShortNames: []string{"ns"}},
 	{Version: "v1", Resource: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"}},
 	{Group: "coordination.k8s.io", Version: "v1", Resource: "leases", Singular: "lease", Kind: "Lease", Namespaced: true},
@@ -89,6 +91,8 @@ var (
 	Endpoints              = mustLookup("endpoints")
 	ReplicationControllers = mustLookup("replicationcontrollers")
 	Events                 = mustLookup("events")
+	Secrets                = mustLookup("secrets")
+	ConfigMaps             = mustLookup("configmaps")
 	Namespaces             = mustLookup("namespaces")
 	Nodes                  = mustLookup("nodes")
 	Leases                 = mustLookup("leases")

@@ -49,6 +49,8 @@ type Agent struct {
 	network v1.NodeCondition
 	// netWake pokes the network runner (capacity 1).
 	netWake chan struct{}
+	// data are the secrets and config maps the pods use (poddata.go).
+	data *dataCache
 }
 
 // Run runs the agent until ctx is done; the containers it started keep
@@ -84,6 +86,7 @@ func Run(ctx context.Context, cfg Config) error {
 		workers: map[string]*podWorker{},
 		gone:    map[string]time.Time{},
 		netWake: make(chan struct{}, 1),
+		data:    newDataCache(cfg.DataRefreshInterval),
 	}
 	return a.run(ctx, ln)
 }

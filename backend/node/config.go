@@ -22,6 +22,10 @@ const (
 	DefaultPort              = 10250
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultResyncInterval    = 5 * time.Second
+	// DefaultDataRefreshInterval: a changed secret or config map reaches
+	// the volumes of the pods that use it within this and a resync, under
+	// the minute Kubernetes' kubelet takes.
+	DefaultDataRefreshInterval = 30 * time.Second
 	// DefaultStatusReportInterval is how often an unchanged Node status
 	// is written again (the kubelet's is five minutes; Berth's console
 	// shows the last report, so it is shorter).
@@ -76,6 +80,10 @@ type Config struct {
 	// ResyncInterval is the time between full reconciliations of every
 	// pod with the runtime; DefaultResyncInterval when 0.
 	ResyncInterval time.Duration
+	// DataRefreshInterval is how long the agent uses a secret or config
+	// map it read before it reads it again; DefaultDataRefreshInterval
+	// when 0.
+	DataRefreshInterval time.Duration
 	// StatusReportInterval is the longest time between writes of the
 	// Node's status while nothing changes (the lease carries the
 	// heartbeat); DefaultStatusReportInterval when 0.
@@ -114,6 +122,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ResyncInterval <= 0 {
 		c.ResyncInterval = DefaultResyncInterval
+	}
+	if c.DataRefreshInterval <= 0 {
+		c.DataRefreshInterval = DefaultDataRefreshInterval
 	}
 	if c.StatusReportInterval <= 0 {
 		c.StatusReportInterval = DefaultStatusReportInterval

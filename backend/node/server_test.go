@@ -75,7 +75,7 @@ func request(t *testing.T, method, url string) *http.Response {
 
 func TestLogStreamPassesBytesAsTheyCome(t *testing.T) {
 	rt := scriptedLogs{Runtime: fake.New(fake.Options{}), chunks: make(chan string)}
-	if _, err := rt.SyncPod(t.Context(), testPod()); err != nil {
+	if _, err := rt.SyncPod(t.Context(), testPod(), runtime.PodData{}); err != nil {
 		t.Fatal(err)
 	}
 	srv := testEndpoint(t, rt)
@@ -110,7 +110,7 @@ func TestLogStreamPassesBytesAsTheyCome(t *testing.T) {
 
 func TestEndpointErrorsAndOperations(t *testing.T) {
 	rt := fake.New(fake.Options{})
-	if _, err := rt.SyncPod(t.Context(), testPod()); err != nil {
+	if _, err := rt.SyncPod(t.Context(), testPod(), runtime.PodData{}); err != nil {
 		t.Fatal(err)
 	}
 	srv := testEndpoint(t, rt)

@@ -178,7 +178,11 @@ func (w *podWorker) run(ctx context.Context) {
 // changed.
 func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 	a := w.agent
-	observed, err := a.rt.SyncPod(ctx, pod)
+	data, err := a.podData(ctx, pod)
+	if err != nil {
+		return err
+	}
+	observed, err := a.rt.SyncPod(ctx, pod, data)
 	if err != nil {
 		return err
 	}

@@ -152,6 +152,16 @@ type Change struct {
 	Kind string `json:"kind"`
 }
 
+// PodData are the API objects a pod uses that the runtime cannot read
+// itself: the secrets and config maps of the pod's namespace that its env,
+// envFrom and volumes name, by name, as the agent last read them. One
+// that does not exist is absent; the runtime decides, by the reference's
+// optional, whether the pod can run without it.
+type PodData struct {
+	Secrets    map[string]*v1.Secret
+	ConfigMaps map[string]*v1.ConfigMap
+}
+
 // Runtime runs pods on one host. All methods are safe for concurrent use;
 // the agent serialises the calls for one pod.
 type Runtime interface {
@@ -166,7 +176,10 @@ type Runtime interface {
 	// creates a second container for one that exists. It returns what it
 	// then observes. An image that cannot be had shows as a waiting
 	// container with reason ErrImagePull or ImagePullBackOff, not an error.
-	SyncPod(ctx context.Context, pod *v1.Pod) (PodStatus, error)
+	// data holds the secrets and config maps the pod uses: their keys
+	// become environment variables and files of its secret and configMap
+	// volumes, which every sync brings up to date.
+	SyncPod(ctx context.Context, pod *v1.Pod, data PodData) (PodStatus, error)
 	// KillPod stops every container of the pod (SIGTERM, then SIGKILL
 	// after grace) and removes them. ErrNotFound if nothing is left.
 	KillPod(ctx context.Context, uid string, grace time.Duration) error

@@ -124,9 +124,16 @@ func (e *env) shellCmd(name, script string) v1.Container {
 // syncUntil syncs the pod until cond holds of its status.
 func syncUntil(t *testing.T, rt *docker.Runtime, pod *v1.Pod, within time.Duration, what string, cond func(runtime.PodStatus) bool) runtime.PodStatus {
 	t.Helper()
+	return syncDataUntil(t, rt, pod, runtime.PodData{}, within, what, cond)
+}
+
+// syncDataUntil syncs the pod, with the secrets and config maps it uses,
+// until cond holds of its status.
+func syncDataUntil(t *testing.T, rt *docker.Runtime, pod *v1.Pod, data runtime.PodData, within time.Duration, what string, cond func(runtime.PodStatus) bool) runtime.PodStatus {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		st, err := rt.SyncPod(t.Context(), pod)
+		st, err := rt.SyncPod(t.Context(), pod, data)
 		if err != nil {
 			t.Fatalf("SyncPod: %v", err)
 		}
@@ -237,6 +244,7 @@ func TestRuntime(t *testing.T) {
 	t.Run("subPath swap race", func(t *testing.T) { t.Parallel(); testSubPathSwapRace(t, e) })
 	t.Run("limits", func(t *testing.T) { t.Parallel(); testLimits(t, e) })
 	t.Run("infra stops on SIGTERM", func(t *testing.T) { t.Parallel(); testInfraStops(t, e) })
+	t.Run("secrets and config maps", func(t *testing.T) { t.Parallel(); testPodData(t, e) })
 }
 
 func testEcho(t *testing.T, e *env) {
@@ -306,7 +314,7 @@ func testEcho(t *testing.T, e *env) {
 			t.Fatal(err)
 		}
 		for _, rt := range []*docker.Runtime{e.rt, e.newRuntime(t)} {
-			st, err := rt.SyncPod(ctx, pod)
+			st, err := rt.SyncPod(ctx, pod, runtime.PodData{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -508,7 +516,7 @@ func testRestart(t *testing.T, e *env) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			pod := e.pod("restart-"+strings.ReplaceAll(tt.name, " ", "-"), tt.policy, e.shellCmd("c", tt.script))
-			if _, err := e.rt.SyncPod(t.Context(), pod); err != nil {
+			if _, err := e.rt.SyncPod(t.Context(), pod, runtime.PodData{}); err != nil {
 				t.Fatal(err)
 			}
 			tt.check(t, pod)
@@ -518,7 +526,7 @@ func testRestart(t *testing.T, e *env) {
 
 func testImagePull(t *testing.T, e *env) {
 	pod := e.pod("unpullable", v1.RestartPolicyAlways, v1.Container{Name: "c", Image: "registry.invalid/nope:1"})
-	st, err := e.rt.SyncPod(t.Context(), pod)
+	st, err := e.rt.SyncPod(t.Context(), pod, runtime.PodData{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,7 +534,7 @@ func testImagePull(t *testing.T, e *env) {
 		t.Fatalf("status %+v", c)
 	}
 	t.Logf("pull message: %s", st.Containers[0].Message)
-	st, err = e.rt.SyncPod(t.Context(), pod)
+	st, err = e.rt.SyncPod(t.Context(), pod, runtime.PodData{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +579,7 @@ func testAdoptKill(t *testing.T, e *env) {
 		t.Errorf("adopted pod %+v", p)
 	}
 	for range 2 {
-		if _, err := rt.SyncPod(ctx, pod); err != nil {
+		if _, err := rt.SyncPod(ctx, pod, runtime.PodData{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -641,7 +649,7 @@ func testSocketRefused(t *testing.T, e *env) {
 	c.VolumeMounts = []v1.VolumeMount{{Name: "sock", MountPath: "/var/run/docker.sock"}}
 	pod := e.pod("socket", v1.RestartPolicyAlways, c)
 	pod.Spec.Volumes = []v1.Volume{{Name: "sock", VolumeSource: v1.VolumeSource{HostPath: &v1.HostPathVolumeSource{Path: "/var/run/docker.sock"}}}}
-	st, err := rt.SyncPod(t.Context(), pod)
+	st, err := rt.SyncPod(t.Context(), pod, runtime.PodData{})
 	if err != nil {
 		t.Fatal(err)
 	}

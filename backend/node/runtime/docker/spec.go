@@ -2,6 +2,7 @@ package docker
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -113,6 +114,8 @@ type appSpec struct {
 	infraID  string
 	podIP    string
 	stateDir string // the runtime's
+	// data are the secrets and config maps the pod uses.
+	data runtime.PodData
 	// hostPath is nil when the pod may not mount host paths.
 	hostPath *hostPathPolicy
 	// subPath resolves a volume mount's subPath beneath the volume's
@@ -132,7 +135,7 @@ func appConfig(pod *v1.Pod, c *v1.Container, s appSpec) (*container.Config, *con
 			return nil, nil, configErrorf("container %q: privileged containers are not allowed", c.Name)
 		}
 	}
-	env, err := containerEnv(pod, c, s.podIP)
+	env, err := containerEnv(pod, c, s.podIP, s.data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -193,17 +196,32 @@ func appConfig(pod *v1.Pod, c *v1.Container, s appSpec) (*container.Config, *con
 }
 
 // containerEnv is the environment of an app container: POD_NAME,
-// POD_NAMESPACE and POD_IP, then the spec's variables, which may refer to
-// earlier ones as $(NAME).
-func containerEnv(pod *v1.Pod, c *v1.Container, podIP string) ([]string, error) {
+// POD_NAMESPACE and POD_IP, then those of envFrom, then the spec's
+// variables, which may refer to earlier ones as $(NAME). A variable from
+// a missing optional key is left out, as Kubernetes leaves it.
+func containerEnv(pod *v1.Pod, c *v1.Container, podIP string, data runtime.PodData) ([]string, error) {
 	env := []string{
 		"POD_NAME=" + pod.Name,
 		"POD_NAMESPACE=" + pod.Namespace,
 		"POD_IP=" + podIP,
 	}
+	from, err := envFromSources(pod.Namespace, c, data)
+	if err != nil {
+		return nil, configErrorf("container %q: envFrom: %v", c.Name, err)
+	}
+	env = append(env, from...)
 	for _, e := range c.Env {
 		value := e.Value
-		if e.ValueFrom != nil {
+		if from := e.ValueFrom; from != nil && (from.SecretKeyRef != nil || from.ConfigMapKeyRef != nil) {
+			v, ok, err := keyRefValue(pod.Namespace, from, data)
+			if err != nil {
+				return nil, configErrorf("container %q: env %q: %v", c.Name, e.Name, err)
+			}
+			if !ok {
+				continue
+			}
+			value = v
+		} else if e.ValueFrom != nil {
 			v, err := envFrom(pod, e, podIP)
 			if err != nil {
 				return nil, configErrorf("container %q: env %q: %v", c.Name, e.Name, err)
@@ -221,7 +239,7 @@ func containerEnv(pod *v1.Pod, c *v1.Container, podIP string) ([]string, error) 
 func envFrom(pod *v1.Pod, e v1.EnvVar, podIP string) (string, error) {
 	ref := e.ValueFrom.FieldRef
 	if ref == nil {
-		return "", fmt.Errorf("only value and valueFrom.fieldRef can be resolved on the node")
+		return "", fmt.Errorf("only value and valueFrom.fieldRef, secretKeyRef and configMapKeyRef can be resolved on the node")
 	}
 	switch path := ref.FieldPath; {
 	case path == "metadata.name":
@@ -324,9 +342,23 @@ func volumeMounts(pod *v1.Pod, c *v1.Container, s appSpec) ([]mount.Mount, error
 		}
 		var source string
 		var check func(string) error
+		subPath, readOnly := vm.SubPath, vm.ReadOnly
 		switch {
 		case vol.EmptyDir != nil:
 			source = emptyDirPath(s.stateDir, pod, vol.Name)
+		case vol.Secret != nil || vol.ConfigMap != nil:
+			// Read-only, as Kubernetes mounts them. A subPath is taken
+			// from the current version of the files (the top-level names
+			// are links into ..data, which a subPath may not follow), and
+			// keeps it: as in Kubernetes, it sees no later update.
+			source, readOnly = dataVolumePath(s.stateDir, pod, vol.Name), true
+			if subPath != "" {
+				version, err := os.Readlink(filepath.Join(source, dataDirName))
+				if err != nil {
+					return nil, configErrorf("container %q: volume %q: not written yet", c.Name, vol.Name)
+				}
+				subPath = filepath.Join(version, subPath)
+			}
 		case vol.HostPath != nil:
 			if s.hostPath == nil {
 				return nil, configErrorf("container %q: volume %q: hostPath volumes are not allowed for this pod", c.Name, vol.Name)
@@ -334,13 +366,13 @@ func volumeMounts(pod *v1.Pod, c *v1.Container, s appSpec) ([]mount.Mount, error
 			source = filepath.Clean(vol.HostPath.Path)
 			check = s.hostPath.check
 		default:
-			return nil, configErrorf("container %q: volume %q: only emptyDir and hostPath volumes are supported", c.Name, vol.Name)
+			return nil, configErrorf("container %q: volume %q: only emptyDir, hostPath, secret and configMap volumes are supported", c.Name, vol.Name)
 		}
 		switch {
-		case vm.SubPath != "" && s.subPath == nil:
+		case subPath != "" && s.subPath == nil:
 			return nil, configErrorf("container %q: volume mount %q: subPath cannot be resolved here", c.Name, vm.Name)
-		case vm.SubPath != "":
-			staged, err := s.subPath(vol.Name, source, vm.SubPath, i, check)
+		case subPath != "":
+			staged, err := s.subPath(vol.Name, source, subPath, i, check)
 			if err != nil {
 				return nil, configErrorf("container %q: volume mount %q: %v", c.Name, vm.Name, err)
 			}
@@ -354,7 +386,7 @@ func volumeMounts(pod *v1.Pod, c *v1.Container, s appSpec) ([]mount.Mount, error
 			Type:     mount.TypeBind,
 			Source:   source,
 			Target:   vm.MountPath,
-			ReadOnly: vm.ReadOnly,
+			ReadOnly: readOnly,
 		})
 	}
 	return mounts, nil

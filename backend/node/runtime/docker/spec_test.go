@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -127,9 +128,17 @@ func TestAppConfig(t *testing.T) {
 			},
 		},
 		{
-			name: "secret refs are not resolved here",
+			name: "a secret the pod has not been given",
 			edit: func(p *v1.Pod) {
-				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "S", ValueFrom: &v1.EnvVarSource{SecretKeyRef: &v1.SecretKeySelector{Key: "k"}}}}
+				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "S", ValueFrom: &v1.EnvVarSource{SecretKeyRef: &v1.SecretKeySelector{
+					LocalObjectReference: v1.LocalObjectReference{Name: "creds"}, Key: "k"}}}}
+			},
+			wantErr: `env "S": secret "creds" not found`,
+		},
+		{
+			name: "resource fields are not resolved here",
+			edit: func(p *v1.Pod) {
+				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "S", ValueFrom: &v1.EnvVarSource{ResourceFieldRef: &v1.ResourceFieldSelector{Resource: "limits.cpu"}}}}
 			},
 			wantErr: "fieldRef",
 		},
@@ -169,7 +178,7 @@ func TestAppConfig(t *testing.T) {
 		{
 			name:    "unsupported volume",
 			edit:    func(p *v1.Pod) { withHostPath("/x")(p); p.Spec.Volumes[0].HostPath = nil },
-			wantErr: "only emptyDir and hostPath",
+			wantErr: "only emptyDir, hostPath, secret and configMap",
 		},
 	}
 	for _, tt := range tests {
@@ -270,5 +279,62 @@ func TestParseOstreeStatus(t *testing.T) {
 	}
 	if got := parseOstreeStatus("nothing booted\n"); got != "" {
 		t.Errorf("parseOstreeStatus = %q, want empty", got)
+	}
+}
+
+// A volume's files are written as a version the ..data link points to;
+// a rewrite with the same files changes nothing, one with other files
+// replaces the version and drops the names that left, and a path that
+// would leave the volume is refused.
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	write := func(files map[string]volumeFile) {
+		t.Helper()
+		if err := writeAtomic(dir, files, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(p string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	write(map[string]volumeFile{"a": {data: []byte("1"), mode: 0o644}, "conf/b": {data: []byte("2"), mode: 0o600}})
+	first, _ := os.Readlink(filepath.Join(dir, dataDirName))
+	if read("a") != "1" || read("conf/b") != "2" {
+		t.Fatalf("files: %q %q", read("a"), read("conf/b"))
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "conf/b")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode of conf/b: %v %v", fi, err)
+	}
+	write(map[string]volumeFile{"a": {data: []byte("1"), mode: 0o644}, "conf/b": {data: []byte("2"), mode: 0o600}})
+	if again, _ := os.Readlink(filepath.Join(dir, dataDirName)); again != first {
+		t.Errorf("the same files were written again: %s, then %s", first, again)
+	}
+	write(map[string]volumeFile{"a": {data: []byte("3"), mode: 0o644}})
+	if read("a") != "3" {
+		t.Errorf("a after the update: %q", read("a"))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 3 || !slices.Contains(names, "a") || !slices.Contains(names, dataDirName) || slices.Contains(names, first) {
+		t.Errorf("entries after the update: %q, want a, ..data and one version", names)
+	}
+	for _, bad := range []string{"../escape", "/etc/passwd", "..data/x", "a/../../x"} {
+		if _, err := volumeFiles(&v1.Volume{Name: "v", VolumeSource: v1.VolumeSource{ConfigMap: &v1.ConfigMapVolumeSource{
+			LocalObjectReference: v1.LocalObjectReference{Name: "cm"}, Items: []v1.KeyToPath{{Key: "k", Path: bad}},
+		}}}, runtime.PodData{ConfigMaps: map[string]*v1.ConfigMap{"cm": {Data: map[string]string{"k": "v"}}}}); err == nil {
+			t.Errorf("path %q accepted", bad)
+		}
 	}
 }

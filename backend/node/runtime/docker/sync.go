@@ -31,7 +31,7 @@ const (
 
 // SyncPod makes the host match the pod; see runtime.Runtime. A pod that was
 // stopped with StopPod is only observed.
-func (r *Runtime) SyncPod(ctx context.Context, pod *v1.Pod) (runtime.PodStatus, error) {
+func (r *Runtime) SyncPod(ctx context.Context, pod *v1.Pod, data runtime.PodData) (runtime.PodStatus, error) {
 	uid := string(pod.UID)
 	if uid == "" {
 		return runtime.PodStatus{}, fmt.Errorf("pod %s/%s has no uid", pod.Namespace, pod.Name)
@@ -55,13 +55,16 @@ func (r *Runtime) SyncPod(ctx context.Context, pod *v1.Pod) (runtime.PodStatus, 
 	}
 	status.InfraRunning = true
 	status.IP = podIP(infra)
+	// After the infra container: a pod with a container is one KillPod
+	// finds, and unmounts.
+	in := podInputs{data: data, volumeErrs: r.syncDataVolumes(pod, data)}
 
 	var errs []error
 	inSpec := map[string]bool{}
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		inSpec[c.Name] = true
-		st, err := r.syncContainer(ctx, pod, c, ps, pc.apps[c.Name], infra, interrupted[c.Name], log)
+		st, err := r.syncContainer(ctx, pod, c, ps, pc.apps[c.Name], infra, interrupted[c.Name], in, log)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -155,11 +158,19 @@ func (r *Runtime) ensureInfra(ctx context.Context, pod *v1.Pod, pc *podContainer
 	return info, interrupted, nil
 }
 
+// podInputs are what a pod's containers are made of besides its spec:
+// the secrets and config maps it uses, and why some of its volumes could
+// not be made (by volume name).
+type podInputs struct {
+	data       runtime.PodData
+	volumeErrs map[string]error
+}
+
 // syncContainer brings one app container in line with the pod's restart
 // policy and reports its state. Problems of the pod spec or its image are
 // reported in the status; the error is for the engine's failures.
 func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, ps *podState,
-	instances []instance, infra container.InspectResponse, interrupted bool, log *slog.Logger,
+	instances []instance, infra container.InspectResponse, interrupted bool, in podInputs, log *slog.Logger,
 ) (runtime.ContainerStatus, error) {
 	log = log.With("container", c.Name)
 	if len(instances) > 2 {
@@ -233,10 +244,16 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 	if err := r.makeVolumes(pod); err != nil {
 		return waiting(reasonConfig, err.Error())
 	}
+	for _, vm := range c.VolumeMounts {
+		if err := in.volumeErrs[vm.Name]; err != nil {
+			return waiting(reasonConfig, err.Error())
+		}
+	}
 	spec := appSpec{
 		infraID:  infra.ID,
 		podIP:    podIP(infra),
 		stateDir: r.stateDir,
+		data:     in.data,
 		restarts: next,
 		subPath: func(volume, root, subPath string, index int, check func(string) error) (string, error) {
 			target := filepath.Join(r.podDir(string(pod.UID)), subPathsDir, volume, c.Name, strconv.Itoa(index))
@@ -260,7 +277,7 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 	r.mu.Lock()
 	delete(ps.waiting, c.Name)
 	r.mu.Unlock()
-	in := instance{id: created.ID, name: c.Name, restarts: next}
+	started := instance{id: created.ID, name: c.Name, restarts: next}
 	if err := r.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		// The container stays, exited with the error, and is retried
 		// with back-off like one that crashed.
@@ -275,7 +292,7 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 			}
 		}
 	}
-	return r.observe(ctx, in)
+	return r.observe(ctx, started)
 }
 
 // makeVolumes creates the host directories of the pod's emptyDir volumes,

@@ -180,8 +180,9 @@ func (r *Runtime) ListPods(context.Context) ([]runtime.PodStatus, error) {
 }
 
 // SyncPod creates the pod on first sight and restarts its exited
-// containers as its restart policy and the back-off allow.
-func (r *Runtime) SyncPod(_ context.Context, spec *v1.Pod) (runtime.PodStatus, error) {
+// containers as its restart policy and the back-off allow. It simulates
+// no files or environment, so it takes no use of data.
+func (r *Runtime) SyncPod(_ context.Context, spec *v1.Pod, _ runtime.PodData) (runtime.PodStatus, error) {
 	if err := r.lock(); err != nil {
 		return runtime.PodStatus{}, err
 	}

@@ -61,7 +61,7 @@ func env(kv ...string) []v1.EnvVar {
 func TestSyncPodAdoptsInsteadOfDuplicating(t *testing.T) {
 	r, _ := newTestRuntime(Options{})
 	ctx := t.Context()
-	first, err := r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways))
+	first, err := r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways), runtime.PodData{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,14 +71,14 @@ func TestSyncPodAdoptsInsteadOfDuplicating(t *testing.T) {
 	if c := first.Containers[0]; c.State != runtime.StateRunning || c.ID == "" {
 		t.Fatalf("container %+v, want running", c)
 	}
-	again, err := r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways))
+	again, err := r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways), runtime.PodData{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again.IP != first.IP || again.Containers[0].ID != first.Containers[0].ID || r.Created() != 1 {
 		t.Fatalf("second sync made a new pod: %+v after %+v, created %d", again, first, r.Created())
 	}
-	other, _ := r.SyncPod(ctx, testPod("u2", v1.RestartPolicyAlways))
+	other, _ := r.SyncPod(ctx, testPod("u2", v1.RestartPolicyAlways), runtime.PodData{})
 	if other.IP == first.IP {
 		t.Fatalf("two pods share IP %s", other.IP)
 	}
@@ -108,11 +108,11 @@ func TestRestartPolicies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r, clk := newTestRuntime(Options{})
 			pod := testPod("u1", tt.policy, tt.env...)
-			if _, err := r.SyncPod(t.Context(), pod); err != nil {
+			if _, err := r.SyncPod(t.Context(), pod, runtime.PodData{}); err != nil {
 				t.Fatal(err)
 			}
 			clk.Advance(3 * time.Second)
-			st, err := r.SyncPod(t.Context(), pod)
+			st, err := r.SyncPod(t.Context(), pod, runtime.PodData{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,18 +128,18 @@ func TestCrashLoopBackOff(t *testing.T) {
 	r, clk := newTestRuntime(Options{RestartBackOff: runtime.BackOff{Initial: 10 * time.Second}})
 	pod := testPod("u1", v1.RestartPolicyAlways, env("FAKE_EXIT_CODE", "1")...)
 	ctx := t.Context()
-	r.SyncPod(ctx, pod) // starts and exits at once
-	st, _ := r.SyncPod(ctx, pod)
+	r.SyncPod(ctx, pod, runtime.PodData{}) // starts and exits at once
+	st, _ := r.SyncPod(ctx, pod, runtime.PodData{})
 	if c := st.Containers[0]; c.RestartCount != 1 {
 		t.Fatalf("first restart not immediate: %+v", c)
 	}
 	clk.Advance(5 * time.Second)
-	st, _ = r.SyncPod(ctx, pod)
+	st, _ = r.SyncPod(ctx, pod, runtime.PodData{})
 	if c := st.Containers[0]; c.State != runtime.StateWaiting || c.Reason != "CrashLoopBackOff" || c.RestartCount != 1 {
 		t.Fatalf("within the back-off: %+v, want CrashLoopBackOff", c)
 	}
 	clk.Advance(6 * time.Second)
-	st, _ = r.SyncPod(ctx, pod)
+	st, _ = r.SyncPod(ctx, pod, runtime.PodData{})
 	if c := st.Containers[0]; c.RestartCount != 2 {
 		t.Fatalf("after the back-off: %+v, want restart 2", c)
 	}
@@ -148,12 +148,12 @@ func TestCrashLoopBackOff(t *testing.T) {
 func TestStartDelayAndUnpullable(t *testing.T) {
 	r, clk := newTestRuntime(Options{StartDelay: time.Second})
 	ctx := t.Context()
-	st, _ := r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways))
+	st, _ := r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways), runtime.PodData{})
 	if c := st.Containers[0]; c.State != runtime.StateWaiting || c.Reason != "ContainerCreating" {
 		t.Fatalf("before the start delay: %+v", c)
 	}
 	clk.Advance(time.Second)
-	st, _ = r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways))
+	st, _ = r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways), runtime.PodData{})
 	if c := st.Containers[0]; c.State != runtime.StateRunning {
 		t.Fatalf("after the start delay: %+v", c)
 	}
@@ -161,7 +161,7 @@ func TestStartDelayAndUnpullable(t *testing.T) {
 	bad := testPod("u2", v1.RestartPolicyAlways)
 	bad.Spec.Containers[0].Image = "example/unpullable"
 	for _, want := range []string{"ErrImagePull", "ImagePullBackOff"} {
-		st, err := r.SyncPod(ctx, bad)
+		st, err := r.SyncPod(ctx, bad, runtime.PodData{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,19 +175,19 @@ func TestStopStartKill(t *testing.T) {
 	r, clk := newTestRuntime(Options{})
 	ctx := t.Context()
 	pod := testPod("u1", v1.RestartPolicyAlways)
-	r.SyncPod(ctx, pod)
+	r.SyncPod(ctx, pod, runtime.PodData{})
 	if err := r.StopPod(ctx, "u1", time.Second); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
-	st, _ := r.SyncPod(ctx, pod)
+	st, _ := r.SyncPod(ctx, pod, runtime.PodData{})
 	if c := st.Containers[0]; c.State != runtime.StateExited || c.ExitCode != 143 {
 		t.Fatalf("stopped pod after a sync: %+v, want exited 143", c)
 	}
 	if err := r.StartPod(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	}
-	st, _ = r.SyncPod(ctx, pod)
+	st, _ = r.SyncPod(ctx, pod, runtime.PodData{})
 	if c := st.Containers[0]; c.State != runtime.StateRunning {
 		t.Fatalf("started pod: %+v, want running", c)
 	}
@@ -208,7 +208,7 @@ func TestStopStartKill(t *testing.T) {
 func TestLogs(t *testing.T) {
 	r, clk := newTestRuntime(Options{})
 	ctx := t.Context()
-	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyNever, env("FAKE_EXIT_AFTER", "5s")...))
+	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyNever, env("FAKE_EXIT_AFTER", "5s")...), runtime.PodData{})
 	clk.Advance(3 * time.Second)
 	two, seven := int64(2), int64(7)
 	atTwo := time.Date(2025, 1, 1, 0, 0, 2, 0, time.UTC)
@@ -246,7 +246,7 @@ func TestLogsFollowEndsWithTheContainer(t *testing.T) {
 	r := New(Options{LogInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyNever, env("FAKE_EXIT_AFTER", "100ms")...))
+	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyNever, env("FAKE_EXIT_AFTER", "100ms")...), runtime.PodData{})
 	var buf bytes.Buffer
 	if err := r.Logs(ctx, "u1", "", runtime.LogOptions{Follow: true}, &buf); err != nil {
 		t.Fatal(err)
@@ -262,7 +262,7 @@ func TestLogsFollowEndsWithTheContainer(t *testing.T) {
 func TestExecDiffAttach(t *testing.T) {
 	r, _ := newTestRuntime(Options{})
 	ctx := t.Context()
-	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways))
+	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways), runtime.PodData{})
 	var out bytes.Buffer
 	code, err := r.Exec(ctx, "u1", "app", []string{"ls", "-l"}, runtime.Streams{Stdout: &out})
 	if err != nil || code != 0 || out.String() != "fake exec: ls -l\n" {
@@ -284,12 +284,12 @@ func TestExecDiffAttach(t *testing.T) {
 func TestEngineDown(t *testing.T) {
 	r, _ := newTestRuntime(Options{CPUs: 8, MemoryBytes: 1 << 30})
 	ctx := t.Context()
-	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways))
+	r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways), runtime.PodData{})
 	r.SetDown(true)
 	if _, err := r.ListPods(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("ListPods while down = %v", err)
 	}
-	if _, err := r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways)); !errors.Is(err, ErrUnavailable) {
+	if _, err := r.SyncPod(ctx, testPod("u1", v1.RestartPolicyAlways), runtime.PodData{}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("SyncPod while down = %v", err)
 	}
 	r.SetDown(false)
