@@ -191,8 +191,8 @@ next:
 func newCreateCommand(g *globals) *cobra.Command {
 	var files []string
 	cmd := &cobra.Command{
-		Use:   "create -f FILE|-",
-		Short: "Create the objects of a file",
+		Use:   "create -f FILE|- | create (secret|configmap) ...",
+		Short: "Create the objects of a file, a secret or a config map",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			manifests, err := readManifests(cmd, g, files)
@@ -215,5 +215,6 @@ func newCreateCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSliceVarP(&files, "filename", "f", nil, "file of objects (YAML or JSON; - for stdin)")
+	cmd.AddCommand(newCreateSecretCommand(g), newCreateConfigMapCommand(g))
 	return cmd
 }
