@@ -65,6 +65,7 @@ func NewRootCommand(extra ...*cobra.Command) *cobra.Command {
 		newDescribeCommand(g),
 		newScaleCommand(g),
 		newExposeCommand(g),
+		newHostImageCommand(g),
 	)
 	root.AddCommand(newPodActionCommands(g)...)
 	root.AddCommand(extra...)

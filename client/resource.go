@@ -81,6 +81,8 @@ var Resources = []Resource{
 	{Group: berthGroup, Version: "v1", Resource: "members", Singular: "member", Kind: "Member", Namespaced: true},
 	{Group: berthGroup, Version: "v1", Resource: "users", Singular: "user", Kind: "User"},
 	{Group: berthGroup, Version: "v1", Resource: "tokens", Singular: "token", Kind: "Token"},
+	{Group: berthGroup, Version: "v1", Resource: "hostimages", Singular: "hostimage", Kind: "HostImage", ShortNames: []string{"hi"}},
+	{Group: berthGroup, Version: "v1", Resource: "hostimagebuilds", Singular: "hostimagebuild", Kind: "HostImageBuild", ShortNames: []string{"hib"}},
 	{Group: berthGroup, Version: "v1", Resource: "clusternetworks", Singular: "clusternetwork", Kind: "ClusterNetwork"},
 }
 
@@ -100,6 +102,8 @@ var (
 	Members                = mustLookup("members")
 	Users                  = mustLookup("users")
 	Tokens                 = mustLookup("tokens")
+	HostImages             = mustLookup("hostimages")
+	HostImageBuilds        = mustLookup("hostimagebuilds")
 	ClusterNetworks        = mustLookup("clusternetworks")
 )
 

@@ -29,6 +29,12 @@ type Job struct {
 	Now      func() time.Time
 	// Basearch defaults to the machine's.
 	Basearch string
+	// HashOnly stops once the input hash is known: what a trigger asks
+	// to decide whether a build is due.
+	HashOnly bool
+	// OnInputs, when set, is told the runner, input hash and ref as soon
+	// as they are known.
+	OnInputs func(runner, inputHash, ref string)
 }
 
 // Outcome is what a Job did.
@@ -83,6 +89,12 @@ func Compose(ctx context.Context, j Job) (*Outcome, error) {
 	out.InputHash = def.InputHash(extra)
 	b.InputHash = out.InputHash
 	fmt.Fprintf(log, "input hash %s\n", out.InputHash)
+	if j.OnInputs != nil {
+		j.OnInputs(out.Runner, out.InputHash, out.Ref)
+	}
+	if j.HashOnly {
+		return out, nil
+	}
 	if out.InputHash == j.PreviousInputHash && !j.Force {
 		out.NoChanges = true
 		fmt.Fprintln(log, "no changes since the previous build: nothing to compose")

@@ -88,7 +88,10 @@ func (r *Repo) RevParse(ctx context.Context, ref string) (string, error) {
 
 // CommitOptions say what a commit holds besides its tree.
 type CommitOptions struct {
-	Tree    string // directory to commit
+	Tree string // directory to commit
+	// Ref is the ref the commit is for: bound into its metadata
+	// (ostree.ref-binding), which pulls check.
+	Ref     string
 	Parent  string // "" for none
 	Subject string
 	// Metadata are strings, Variants values in GVariant text format;
@@ -104,6 +107,9 @@ type CommitOptions struct {
 // the ref moves only once the build is complete (SetRef).
 func (r *Repo) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	args := []string{"--orphan", "--tree=dir=" + o.Tree, "--generate-sizes", "--subject=" + o.Subject}
+	if o.Ref != "" {
+		args = append(args, "--bind-ref="+o.Ref)
+	}
 	if o.Parent != "" {
 		args = append(args, "--parent="+o.Parent)
 	} else {

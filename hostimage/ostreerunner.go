@@ -120,7 +120,7 @@ func (r OSTreeRunner) Compose(ctx context.Context, b *Build) (Result, error) {
 		return res, err
 	}
 	commit, err := b.Repo.Commit(ctx, CommitOptions{
-		Tree: rootDir, Parent: parent, Subject: tf.Ref + " " + res.Version, Log: b.Log,
+		Tree: rootDir, Ref: tf.Ref, Parent: parent, Subject: tf.Ref + " " + res.Version, Log: b.Log,
 		Metadata: map[string]string{MetaVersion: res.Version, MetaInputHash: b.InputHash},
 		Variants: variants, Packages: res.Packages, Bootable: bootable,
 	})

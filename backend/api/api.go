@@ -23,6 +23,7 @@ import (
 	"github.com/berthpaas/berth/backend/pki"
 	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/streams"
+	"github.com/berthpaas/berth/hostimage"
 	"github.com/labstack/echo/v4"
 	"sigs.k8s.io/yaml"
 )
@@ -67,6 +68,12 @@ type Config struct {
 	// ClusterNetwork is the pod network the master runs, served read-only
 	// as clusternetworks/default (node agents program their hosts by it).
 	ClusterNetwork berthv1.ClusterNetwork
+	// HostImages keeps host image definitions and builds; nil serves
+	// none (503).
+	HostImages HostImageStore
+	// HostImageRepo is the OSTree repository builds commit into, where
+	// the files of two builds are compared.
+	HostImageRepo string
 }
 
 // API holds the handlers.
@@ -84,7 +91,12 @@ type API struct {
 	// agentWait: see Config.AgentWait.
 	agentWait time.Duration
 	// nodes issues node credentials and certificates, and reaches agents.
-	nodes *nodeTrust
+	nodes         *nodeTrust
+	hostImages    HostImageStore
+	hostImageRepo string
+	// basearch is the architecture host images are validated for.
+	basearch string
+
 	core  map[string]*resource
 	berth map[string]*resource
 	// clusterNetwork: see Config.ClusterNetwork.
@@ -129,6 +141,8 @@ func New(cfg Config) *API {
 		audit: &auditor{writer: cfg.Audit, logger: cfg.Logger},
 
 		streamsDone: make(chan struct{}),
+
+		hostImages: cfg.HostImages, hostImageRepo: cfg.HostImageRepo, basearch: hostimage.Basearch(),
 
 		clusterNetwork: cfg.ClusterNetwork,
 	}

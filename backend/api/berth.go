@@ -114,7 +114,8 @@ func (a *API) deleteToken(c echo.Context, ri auth.RequestInfo) (runtime.Object, 
 func withKind(obj runtime.Object, res *resource) runtime.Object {
 	kind := res.kind
 	switch obj.(type) {
-	case *berthv1.ProjectList, *berthv1.MemberList, *berthv1.UserList, *berthv1.TokenList, *berthv1.AuditEntryList:
+	case *berthv1.ProjectList, *berthv1.MemberList, *berthv1.UserList, *berthv1.TokenList, *berthv1.AuditEntryList,
+		*berthv1.HostImageList, *berthv1.HostImageBuildList:
 		kind += "List"
 	}
 	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{Group: res.group, Version: "v1", Kind: kind})

@@ -144,6 +144,23 @@ func (a *API) berthResources() map[string]*resource {
 			verbs: map[string]objectHandler{"get": a.whoAmI, "list": a.whoAmI}, watch: a.watchWhoAmI},
 		{group: berthGroup, name: "auditentries", singular: "auditentry", kind: "AuditEntry",
 			verbs: map[string]objectHandler{"list": a.listAudit}},
+		{group: berthGroup, name: "hostimages", singular: "hostimage", kind: "HostImage", shortNames: []string{"hi"},
+			verbs: map[string]objectHandler{"list": a.listHostImages, "get": a.getHostImage, "create": a.createHostImage,
+				"update": a.updateHostImage, "delete": a.deleteHostImage},
+			subresources: map[string]subresource{
+				"revisions": {verbs: []string{"get"}, serve: a.serveHostImageRevisions,
+					gvk: schema.GroupVersionKind{Group: berthGroup, Version: "v1", Kind: "HostImageRevisionList"}},
+				"render": {verbs: []string{"get"}, serve: a.serveHostImageRender,
+					gvk: schema.GroupVersionKind{Group: berthGroup, Version: "v1", Kind: "HostImageRender"}},
+			}},
+		{group: berthGroup, name: "hostimagebuilds", singular: "hostimagebuild", kind: "HostImageBuild", shortNames: []string{"hib"},
+			verbs: map[string]objectHandler{"list": a.listHostImageBuilds, "get": a.getHostImageBuild, "create": a.createHostImageBuild},
+			subresources: map[string]subresource{
+				"log":    {verbs: []string{"get"}, serve: a.serveHostImageBuildLog},
+				"cancel": {verbs: []string{"create"}, serve: a.serveHostImageBuildCancel},
+				"diff": {verbs: []string{"get"}, serve: a.serveHostImageBuildDiff,
+					gvk: schema.GroupVersionKind{Group: berthGroup, Version: "v1", Kind: "HostImageDiff"}},
+			}},
 		{group: berthGroup, name: "clusternetworks", singular: "clusternetwork", kind: "ClusterNetwork",
 			verbs: map[string]objectHandler{"get": a.getClusterNetwork, "list": a.listClusterNetworks}},
 	}

@@ -223,6 +223,11 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 			return true
 		case "clusternetworks":
 			return read
+		case "hostimages", "hostimagebuilds":
+			// Host images are what every node runs: everyone may see
+			// them and their builds; cluster admins (who return above)
+			// edit, build and cancel.
+			return read
 		case "users":
 			return read && ri.Name == id.Name
 		}

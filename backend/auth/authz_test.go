@@ -127,6 +127,17 @@ func TestDecide(t *testing.T) {
 		{"POST", "/apis/berth.dev/v1/tokens", everyone},
 		{"DELETE", "/apis/berth.dev/v1/tokens/ci", everyone},
 		{"GET", "/apis/berth.dev/v1/whoami", everyone},
+		// Host images: everyone reads; cluster admins edit, build, cancel.
+		{"GET", "/apis/berth.dev/v1/hostimages", everyone},
+		{"GET", "/apis/berth.dev/v1/hostimages/host/revisions", everyone},
+		{"GET", "/apis/berth.dev/v1/hostimagebuilds/host-1/log", everyone},
+		{"GET", "/apis/berth.dev/v1/hostimagebuilds/host-2/diff?from=host-1", everyone},
+		{"POST", "/apis/berth.dev/v1/hostimages", "cluster-admin"},
+		{"PUT", "/apis/berth.dev/v1/hostimages/host", "cluster-admin"},
+		{"DELETE", "/apis/berth.dev/v1/hostimages/host", "cluster-admin"},
+		{"POST", "/apis/berth.dev/v1/hostimagebuilds", "cluster-admin"},
+		{"POST", "/apis/berth.dev/v1/hostimagebuilds/host-1/cancel", "cluster-admin"},
+		{"POST", "/api/v1/nodes/n1/upgrade", "cluster-admin"},
 		// Discovery is not a resource request.
 		{"GET", "/api", everyone},
 		{"GET", "/api/v1", everyone},
@@ -300,6 +311,9 @@ func TestDecideNodeToken(t *testing.T) {
 		{"GET", "/apis/berth.dev/v1/users", false},
 		{"POST", "/apis/berth.dev/v1/tokens", false},
 		{"GET", "/apis/berth.dev/v1/whoami", false},
+		{"GET", "/apis/berth.dev/v1/hostimages", false},
+		{"POST", "/apis/berth.dev/v1/hostimagebuilds", false},
+		{"POST", "/api/v1/nodes/n1/upgrade", false},
 		{"GET", "/api/v1", true},
 	}
 	for _, tt := range tests {

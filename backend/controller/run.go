@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/backend/controller/endpoints"
+	"github.com/berthpaas/berth/backend/controller/hostimagebuild"
 	"github.com/berthpaas/berth/backend/controller/namespace"
 	"github.com/berthpaas/berth/backend/controller/podcidr"
 
@@ -29,11 +30,14 @@ type Options struct {
 	Endpoints     endpoints.Options
 	// SchedulerRetryInterval: see scheduler.DefaultRetryInterval.
 	SchedulerRetryInterval time.Duration
+	// HostImages, when set, runs the host image builder.
+	HostImages *hostimagebuild.Config
 }
 
 // RunAll runs the scheduler, the replication manager, the node
 // lifecycle, namespace, endpoints and pod subnet controllers on the
-// registries until ctx ends, and returns once all of them have stopped.
+// registries, and the host image builder when configured, until ctx ends,
+// and returns once all of them have stopped.
 func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opts Options) {
 	sched := scheduler.New(regs.Pods, regs.Nodes, regs.Events, logger)
 	if opts.SchedulerRetryInterval > 0 {
@@ -45,6 +49,13 @@ func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opt
 		nodelifecycle.New(regs.Nodes, regs.Pods, regs.Leases, regs.Events, logger, opts.NodeLifecycle).Run,
 		namespace.New(regs.Namespaces, logger, 0).Run,
 		endpoints.New(regs.Services, regs.Pods, regs.Endpoints, regs.Events, logger, opts.Endpoints).Run,
+	}
+	if opts.HostImages != nil {
+		cfg := *opts.HostImages
+		if cfg.Logger == nil {
+			cfg.Logger = logger
+		}
+		runners = append(runners, hostimagebuild.New(cfg).Run)
 	}
 	if regs.PodSubnets != nil {
 		runners = append(runners, podcidr.New(regs.Nodes, regs.PodSubnets, regs.Events, logger, 0).Run)

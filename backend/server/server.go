@@ -35,6 +35,7 @@ import (
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/api"
 	"github.com/berthpaas/berth/backend/controller"
+	"github.com/berthpaas/berth/backend/controller/hostimagebuild"
 	"github.com/berthpaas/berth/backend/etcdserver"
 	"github.com/berthpaas/berth/backend/leader"
 	"github.com/berthpaas/berth/backend/pgserver"
@@ -120,6 +121,9 @@ type Config struct {
 	HostPorts admission.PortRange
 	// EventTTL is how long events are kept (core.DefaultEventTTL when zero).
 	EventTTL time.Duration
+	// HostImages configures host image builds and the OSTree repository
+	// the master serves.
+	HostImages HostImages
 	// ClusterCIDR is the range nodes' pod subnets are cut from
 	// (--cluster-cidr); berthv1.DefaultClusterCIDR when zero. Every master
 	// of a cluster must be given the same.
@@ -189,6 +193,17 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	cleanups = append(cleanups, acct.Close)
 
+	hiStore, err := openHostImages(ctx, cfg, dbURL, logger)
+	if err != nil {
+		return fmt.Errorf("open host images: %w", err)
+	}
+	var hostImageStore api.HostImageStore
+	if hiStore != nil {
+		cleanups = append(cleanups, hiStore.Close)
+		hostImageStore = hiStore
+	}
+	hostImageRepo := hostimagebuild.RepoDir(hostImageDir(cfg))
+
 	password, err := bootstrapAdmin(ctx, acct, cfg.DataDir)
 	if err != nil {
 		return err
@@ -238,6 +253,7 @@ func Run(ctx context.Context, cfg Config) error {
 	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger,
 		ServesTLS: cluster.ca != nil, MaxTokenTTL: cfg.MaxTokenTTL,
 		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL, Streams: streamRegistry, AgentWait: cfg.AgentWait,
+		HostImages: hostImageStore, HostImageRepo: hostImageRepo,
 		ClusterNetwork: berthv1.ClusterNetwork{
 			Network: podSubnets.Cluster().String(), SubnetPrefixLength: podSubnets.Bits(),
 			ProjectIsolation: !cfg.NoNetworkIsolation,
@@ -247,10 +263,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if !cfg.NoControllers {
-		cleanups = append(cleanups, startControllers(ctx, etcdClient, regs, leaderIdentity(cfg.Listen), logger))
+		opts := controller.Options{HostImages: builderConfig(cfg, hiStore, logger)}
+		cleanups = append(cleanups, startControllers(ctx, etcdClient, regs, opts, leaderIdentity(cfg.Listen), logger))
 	}
 
 	e := newEcho(apiServer, etcdClient, acct, audit, streamRegistry, logger)
+	if hiStore != nil {
+		serveOSTreeRepo(e, hostImageRepo)
+	}
 	var unmount func()
 	if cfg.Mount != nil {
 		unmount = cfg.Mount(e)
@@ -305,13 +325,13 @@ func Run(ctx context.Context, cfg Config) error {
 
 // startControllers runs the scheduler and the controllers whenever this
 // master holds the election, and returns what stops them.
-func startControllers(ctx context.Context, etcd *clientv3.Client, regs *core.Registries, identity string, logger *slog.Logger) func() {
+func startControllers(ctx context.Context, etcd *clientv3.Client, regs *core.Registries, opts controller.Options, identity string, logger *slog.Logger) func() {
 	done := make(chan struct{})
 	ctx, stop := context.WithCancel(ctx)
 	go func() {
 		defer close(done)
 		leader.Run(ctx, etcd, controller.ElectionName, identity, logger,
-			func(ctx context.Context) { controller.RunAll(ctx, regs, logger, controller.Options{}) })
+			func(ctx context.Context) { controller.RunAll(ctx, regs, logger, opts) })
 	}()
 	return func() { stop(); <-done }
 }
