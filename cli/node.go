@@ -31,7 +31,7 @@ func addNodeCommands(root *cobra.Command, g *globals) {
 		node = &cobra.Command{Use: "node", Short: "Manage how nodes join the cluster"}
 		root.AddCommand(node)
 	}
-	node.AddCommand(newNodeTokenCommand(g))
+	node.AddCommand(newNodeTokenCommand(g), newNodeUpgradeCommand(g))
 }
 
 func newNodeTokenCommand(g *globals) *cobra.Command {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -165,8 +166,15 @@ func (a *API) serveHostImageBuildCancel(c echo.Context, ri auth.RequestInfo, res
 // bytes as written, from sinceBytes (0), as kubectl logs reads a pod's;
 // follow=true streams it until the build ends (a log follow, bounded per
 // user as pod logs are); timestamps=true prefixes each line with when it
-// was written, and sinceTime starts at the first piece written then.
+// was written, and sinceTime starts at the first piece written then. A
+// websocket upgrade streams the same over a socket (buildlogsocket.go).
 func (a *API) serveHostImageBuildLog(c echo.Context, ri auth.RequestInfo, res *resource) error {
+	if websocket.IsWebSocketUpgrade(c.Request()) {
+		if err := a.serveBuildLogSocket(c, ri); err != nil {
+			return statusError(err, res.groupResource(), ri.Name)
+		}
+		return nil
+	}
 	if err := a.buildLog(c, ri, res); err != nil {
 		if c.Response().Committed {
 			return nil // the stream had begun; it just ends

@@ -111,7 +111,11 @@ func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 				serve: a.serveScale,
 			}}},
 		{name: "events", singular: "event", kind: "Event", shortNames: []string{"ev"}, namespaced: true, registry: regs.Events},
-		{name: "nodes", singular: "node", kind: "Node", shortNames: []string{"no"}, registry: regs.Nodes},
+		{name: "nodes", singular: "node", kind: "Node", shortNames: []string{"no"}, registry: regs.Nodes,
+			subresources: map[string]subresource{"upgrade": {
+				verbs: []string{"create"}, serve: a.serveNodeUpgrade,
+				gvk: schema.GroupVersionKind{Group: berthGroup, Version: "v1", Kind: "NodeUpgrade"},
+			}}},
 		{name: "secrets", singular: "secret", kind: "Secret", namespaced: true, registry: regs.Secrets,
 			redact: core.RedactSecret, nodeReads: a.usedByNodePods("secrets", core.PodReferencesSecret)},
 		{name: "configmaps", singular: "configmap", kind: "ConfigMap", shortNames: []string{"cm"}, namespaced: true, registry: regs.ConfigMaps,

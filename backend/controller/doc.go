@@ -1,5 +1,6 @@
 // Package controller runs the master's background work: the scheduler and
-// the controllers (replication, node lifecycle, namespace, endpoints), together, in
+// the controllers (replication, node lifecycle, namespace, endpoints, pod
+// subnets, and with host images the builder and node upgrades), together, in
 // the one master that holds the leadership. They share the registries the
 // API serves (core.NewRegistries), so their writes pass the same admission
 // and are audited under their own names (system:<component>).

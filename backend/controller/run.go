@@ -9,6 +9,7 @@ import (
 	"github.com/berthpaas/berth/backend/controller/endpoints"
 	"github.com/berthpaas/berth/backend/controller/hostimagebuild"
 	"github.com/berthpaas/berth/backend/controller/namespace"
+	"github.com/berthpaas/berth/backend/controller/nodeupgrade"
 	"github.com/berthpaas/berth/backend/controller/podcidr"
 
 	"github.com/berthpaas/berth/backend/registry/core"
@@ -30,7 +31,8 @@ type Options struct {
 	Endpoints     endpoints.Options
 	// SchedulerRetryInterval: see scheduler.DefaultRetryInterval.
 	SchedulerRetryInterval time.Duration
-	// HostImages, when set, runs the host image builder.
+	// HostImages, when set, runs the host image builder and the node
+	// upgrade controller.
 	HostImages *hostimagebuild.Config
 }
 
@@ -55,7 +57,8 @@ func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opt
 		if cfg.Logger == nil {
 			cfg.Logger = logger
 		}
-		runners = append(runners, hostimagebuild.New(cfg).Run)
+		runners = append(runners, hostimagebuild.New(cfg).Run,
+			nodeupgrade.New(regs.Nodes, regs.Pods, cfg.Store, logger, nodeupgrade.Options{}).Run)
 	}
 	if regs.PodSubnets != nil {
 		runners = append(runners, podcidr.New(regs.Nodes, regs.PodSubnets, regs.Events, logger, 0).Run)

@@ -111,7 +111,7 @@ func (a *Agent) run(ctx context.Context, ln net.Listener) error {
 	}()
 
 	var wg sync.WaitGroup
-	runners := []func(context.Context){a.heartbeat, a.watchPods, a.resync, a.rotateCredentials}
+	runners := []func(context.Context){a.heartbeat, a.watchPods, a.resync, a.rotateCredentials, a.watchUpgrades}
 	if a.cfg.Network != nil {
 		runners = append(runners, a.runNetwork)
 	}

@@ -95,6 +95,9 @@ type Config struct {
 	// Ready, when set, is called once the Node is registered and the
 	// endpoint serves, with the endpoint's address (tests use it).
 	Ready func(addr net.Addr)
+	// Upgrader stages host image commits for berth node upgrade;
+	// OSTreeUpgrader when nil.
+	Upgrader Upgrader
 }
 
 func (c *Config) setDefaults() error {
@@ -113,6 +116,9 @@ func (c *Config) setDefaults() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("node config lacks: %w", errors.Join(missing...))
+	}
+	if c.Upgrader == nil {
+		c.Upgrader = OSTreeUpgrader{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -32,6 +32,10 @@
 //	           rotation    at 70-90% of the credential's life: node-rotate with a
 //	                       new key's CSR ─► new credential + certificate, saved
 //	                       0600; the master revokes the old credential
+//	           upgrade     every 10 s: the Node's berth.dev/upgrade in Staging (the
+//	                       master drained it) ─► pull and deploy the commit from the
+//	                       master's OSTree repository ─► Rebooting ─► reboot (or
+//	                       Failed, with why: a host that is not an OSTree host says so)
 //	           watchdog    WATCHDOG=1 at half of WATCHDOG_USEC
 //	           pod network (Config.Network; podnetwork.go): follow every Node and
 //	                       namespace, read the ClusterNetwork; once the node has

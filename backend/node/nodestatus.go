@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/version"
 	"github.com/berthpaas/berth/client"
@@ -20,7 +21,7 @@ import (
 )
 
 // AnnotationBootedDeployment carries the OSTree deployment the node booted.
-const AnnotationBootedDeployment = "berth.dev/booted-deployment"
+const AnnotationBootedDeployment = berthv1.AnnotationBootedDeployment
 
 // maxNodeImages bounds the images listed in a Node's status.
 const maxNodeImages = 50

@@ -94,6 +94,17 @@ export const paths = {
   password: (user) => `/apis/berth.dev/v1/users/${encodeURIComponent(user)}/password`,
   whoami: () => '/apis/berth.dev/v1/whoami',
   audit: () => '/apis/berth.dev/v1/auditentries',
+  node: (name) => `/api/v1/nodes/${encodeURIComponent(name)}`,
+  nodeUpgrade: (name) => `/api/v1/nodes/${encodeURIComponent(name)}/upgrade`,
+  hostImages: () => '/apis/berth.dev/v1/hostimages',
+  hostImage: (name) => `/apis/berth.dev/v1/hostimages/${encodeURIComponent(name)}`,
+  hostImageRevisions: (name) => `/apis/berth.dev/v1/hostimages/${encodeURIComponent(name)}/revisions`,
+  hostImageRender: (name) => `/apis/berth.dev/v1/hostimages/${encodeURIComponent(name)}/render`,
+  builds: () => '/apis/berth.dev/v1/hostimagebuilds',
+  build: (name) => `/apis/berth.dev/v1/hostimagebuilds/${encodeURIComponent(name)}`,
+  buildLog: (name) => `/apis/berth.dev/v1/hostimagebuilds/${encodeURIComponent(name)}/log`,
+  buildCancel: (name) => `/apis/berth.dev/v1/hostimagebuilds/${encodeURIComponent(name)}/cancel`,
+  buildDiff: (name) => `/apis/berth.dev/v1/hostimagebuilds/${encodeURIComponent(name)}/diff`,
 };
 
 /** login signs in and sets the session and CSRF cookies. */

@@ -49,6 +49,31 @@
 //                [data-test=network-make-global] [data-test=network-isolate]
 //                (both confirm)
 //   Nodes        #/nodes  [data-test=node][data-node=NAME] [data-test=node-status]
+//                [data-test=node-hostimage] (the build it booted), [data-test=node-behind]
+//                (when a newer build of its host image exists), [data-test=node-upgrade]
+//                (button), [data-test=node-upgrade-state]
+//   Host images  #/hostimages  [data-test=nav-hostimages] rows [data-test=hostimage-row]
+//                [data-hostimage=NAME] [data-test=hostimage-link] [data-test=hostimage-build]
+//                [data-test=hostimage-phase]; new definition [data-test=new-hostimage]
+//                #hostimage-name #hostimage-template [data-test=create-hostimage]
+//   Host image   #/hostimages/NAME?tab=builds|definition|revisions [data-test=tab-builds|
+//                tab-definition|tab-revisions] [data-test=rebuild] [data-test=force-rebuild]
+//                builds: rows [data-test=build-row][data-build=NAME] [data-test=build-phase]
+//                [data-test=build-link] [data-test=build-compare] (checkboxes)
+//                [data-test=compare] (diff of the two checked)
+//                definition: files [data-test=file][data-file=PATH] (a marker
+//                [data-test=file-problems] when the file has problems) #definition-editor
+//                (the selected file's text) [data-test=add-file] #new-file-path
+//                [data-test=delete-file] [data-test=save-definition] problems
+//                [data-test=problem] (file: key: detail) [data-test=validity]
+//                ("Valid", "N problems", "Checking…") [data-test=saved]
+//                revisions: rows [data-test=revision-row][data-revision=N] [data-test=restore]
+//   Build        #/hostimages/NAME/builds/BUILD  [data-test=build-phase] [data-test=build-status]
+//                (key, value rows) [data-test=cancel-build] [data-test=diff-parent]
+//                the log [data-test=build-log] (its text: [data-test=log-text])
+//   Diff         #/hostimages/NAME/diff?from=A&to=B  [data-test=diff-packages] rows
+//                [data-test=package-added|package-removed|package-changed][data-package=NAME]
+//                [data-test=diff-files] rows [data-test=file-added|file-modified|file-deleted]
 //   Audit        #/audit?user=&namespace=&resource=  #audit-user #audit-namespace
 //                #audit-resource [data-test=audit-filter] rows [data-test=audit-row]
 //   Tokens       #/tokens  #token-name #token-ttl [data-test=create-token]
@@ -87,6 +112,14 @@ route('/projects/:ns/pods/:name', {
   sameAs: (el, attrs) => el.getAttribute('namespace') === attrs.namespace && el.getAttribute('name') === attrs.name,
 });
 route('/nodes', { ...page('nodes.js', 'berth-nodes-page'), section: 'nodes' });
+route('/hostimages', { ...page('hostimages.js', 'berth-hostimages-page'), section: 'hostimages' });
+route('/hostimages/:name', {
+  ...page('hostimage.js', 'berth-hostimage-page', (p, q) => ({ name: p.name, tab: q.get('tab') || 'builds' })),
+  section: 'hostimages',
+  sameAs: (el, attrs) => el.getAttribute('name') === attrs.name,
+});
+route('/hostimages/:name/builds/:build', { ...page('hostimagebuild.js', 'berth-build-page', (p) => ({ image: p.name, build: p.build })), section: 'hostimages' });
+route('/hostimages/:name/diff', { ...page('hostimagediff.js', 'berth-build-diff-page', (p, q) => ({ image: p.name, from: q.get('from') || '', to: q.get('to') || '' })), section: 'hostimages' });
 route('/audit', { ...page('audit.js', 'berth-audit-page', (p, q) => ({ query: q.toString() })), section: 'audit' });
 route('/tokens', { ...page('tokens.js', 'berth-tokens-page'), section: 'tokens' });
 route('/password', { ...page('password.js', 'berth-password-page'), section: 'password' });
@@ -186,12 +219,11 @@ class BerthApp extends HTMLElement {
         item(to.members(ns), 'members', 'Members', 'members', sec === 'members'),
         item(to.network(ns), 'network', 'Network', 'network', sec === 'network')));
     }
-    if (session.clusterAdmin) {
-      groups.push(h('div', { class: 'nav-label' }, 'Cluster'));
-      groups.push(h('ul', { class: 'nav' },
-        item(to.nodes(), 'nodes', 'Nodes', 'nodes', sec === 'nodes'),
-        item(to.audit(), 'audit', 'Audit log', 'audit', sec === 'audit')));
-    }
+    groups.push(h('div', { class: 'nav-label' }, 'Cluster'));
+    groups.push(h('ul', { class: 'nav' },
+      session.clusterAdmin ? item(to.nodes(), 'nodes', 'Nodes', 'nodes', sec === 'nodes') : null,
+      item(to.hostImages(), 'hostimages', 'Host images', 'hostimages', sec === 'hostimages'),
+      session.clusterAdmin ? item(to.audit(), 'audit', 'Audit log', 'audit', sec === 'audit') : null));
     groups.push(h('div', { class: 'nav-label' }, 'Account'));
     groups.push(h('ul', { class: 'nav' },
       item(to.tokens(), 'tokens', 'API tokens', 'tokens', sec === 'tokens'),

@@ -1,9 +1,12 @@
 package core
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 
 	"github.com/berthpaas/berth/backend/registry/generic"
 	v1 "k8s.io/api/core/v1"
@@ -129,14 +132,42 @@ func (NamespaceStrategy) TableRow(obj runtime.Object) []any {
 func (NodeStrategy) TableColumns() []metav1.TableColumnDefinition {
 	return []metav1.TableColumnDefinition{nameCol, col("Status", "string", 0, "Ready condition"), ageCol,
 		col("Version", "string", 0, "Agent version"), col("Internal-IP", "string", 1, "Address"),
-		col("OS-Image", "string", 1, "OS image"), col("Kernel-Version", "string", 1, "Kernel"), col("Container-Runtime", "string", 1, "Runtime")}
+		col("OS-Image", "string", 1, "OS image"), col("Kernel-Version", "string", 1, "Kernel"), col("Container-Runtime", "string", 1, "Runtime"),
+		col("Host-Image", "string", 1, "The host image build the node booted (an OSTree host), or its commit"),
+		col("Newer-Build", "string", 1, "The newest build of the node's host image, when the node runs an older one; or its upgrade's phase")}
 }
 
 // TableRow of a node.
 func (NodeStrategy) TableRow(obj runtime.Object) []any {
 	n := obj.(*v1.Node)
 	return []any{n.Name, nodeStatus(n), age(n.CreationTimestamp), n.Status.NodeInfo.KubeletVersion, nodeAddress(n),
-		n.Status.NodeInfo.OSImage, n.Status.NodeInfo.KernelVersion, n.Status.NodeInfo.ContainerRuntimeVersion}
+		n.Status.NodeInfo.OSImage, n.Status.NodeInfo.KernelVersion, n.Status.NodeInfo.ContainerRuntimeVersion,
+		nodeHostImage(n), nodeNewerBuild(n)}
+}
+
+// nodeHostImage is the build a node booted, else its commit.
+func nodeHostImage(n *v1.Node) string {
+	if b := n.Annotations[berthv1.AnnotationHostImage]; b != "" {
+		return b
+	}
+	if c := berthv1.BootedCommit(n); c != "" {
+		return c[:12]
+	}
+	return "<none>"
+}
+
+// nodeNewerBuild says what the node could be upgraded to, or where its
+// upgrade is.
+func nodeNewerBuild(n *v1.Node) string {
+	var up berthv1.NodeUpgradeState
+	if raw := n.Annotations[berthv1.AnnotationUpgrade]; raw != "" && json.Unmarshal([]byte(raw), &up) == nil &&
+		up.Phase != berthv1.UpgradeSucceeded {
+		return fmt.Sprintf("%s (upgrade %s)", up.Build, up.Phase)
+	}
+	if b := n.Annotations[berthv1.AnnotationHostImageNewest]; b != "" {
+		return b
+	}
+	return "<none>"
 }
 
 // TableColumns of events.

@@ -1,12 +1,18 @@
 // nodes.js: the cluster's nodes (cluster admins): readiness, capacity and
 // what the pods on them request, labels, versions, last heartbeat.
-import { paths } from '../api.js';
-import { h, timeEl, refreshAges, replace, syncList, parseQuantity, formatBytes, formatCores } from '../ui/dom.js';
+import { paths, post } from '../api.js';
+import { h, link, button, timeEl, refreshAges, replace, syncList, parseQuantity, formatBytes, formatCores } from '../ui/dom.js';
+import { confirmDialog } from '../ui/dialog.js';
+import { toast } from '../ui/toast.js';
+import { to } from '../router.js';
 import { pageHeader, empty, loading, chip } from '../ui/layout.js';
 import { badge, setBadge, nodeReady } from '../ui/status.js';
 import { session } from '../ui/session.js';
 import { inlineError } from '../ui/errorview.js';
 import { Page, define } from '../ui/page.js';
+import { loadCSS } from './hostimageutil.js';
+
+loadCSS();
 
 function requests(pods) {
   const by = new Map();
@@ -81,8 +87,9 @@ class NodesPage extends Page {
     el.mem = meter('Memory');
     el.podsMeter = meter('Pods', 'running');
     el.details = h('dl', { class: 'kvlist' });
+    el.hostImage = h('div', { class: 'node-hostimage' });
     el.labels = h('div', { class: 'node-labels' });
-    el.append(el.cpu, el.mem, el.podsMeter, el.details, el.labels);
+    el.append(el.cpu, el.mem, el.podsMeter, el.details, el.hostImage, el.labels);
     return el;
   }
 
@@ -111,6 +118,57 @@ class NodesPage extends Page {
     ].filter(Boolean);
     replace(el.details, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
     replace(el.labels, Object.entries(n.metadata.labels || {}).map(([k, v]) => chip(`${k}=${v}`, { title: `${k}=${v}` })));
+    this.fillHostImage(el.hostImage, n);
+  }
+
+  // fillHostImage says which host image build the node booted, whether a
+  // newer one exists (with an Upgrade button), and where an upgrade is.
+  fillHostImage(slot, n) {
+    const a = n.metadata.annotations || {};
+    const deployment = a['berth.dev/booted-deployment'] || '';
+    if (!deployment) { replace(slot, h('span', { class: 'muted small', 'data-test': 'node-hostimage' }, 'Not an OSTree host: Berth does not upgrade it')); return; }
+    const build = a['berth.dev/host-image'] || '';
+    const image = build.replace(/-\d+$/, '');
+    const newest = a['berth.dev/host-image-newest'] || '';
+    let up = null;
+    try { up = a['berth.dev/upgrade'] ? JSON.parse(a['berth.dev/upgrade']) : null; } catch { up = null; }
+    const busy = up && !['Succeeded', 'Failed'].includes(up.phase);
+    const parts = [h('span', { 'data-test': 'node-hostimage' }, 'Host image ', build ? link(to.build(image, build), null, build) : h('span', { class: 'mono', title: deployment }, deployment.split(' ').pop().slice(0, 12)))];
+    if (newest) parts.push(badge(`Behind: ${newest} is newer`, 'warn', { 'data-test': 'node-behind' }));
+    if (up && (busy || up.phase === 'Failed')) {
+      parts.push(badge(`Upgrade ${up.phase}`, up.phase === 'Failed' ? 'bad' : 'info', { 'data-test': 'node-upgrade-state', title: up.message || '' }));
+      if (up.message) parts.push(h('span', { class: 'muted small' }, up.message));
+    }
+    if (newest && !busy) {
+      parts.push(button('Upgrade', { class: 'btn btn-small', 'data-test': 'node-upgrade', 'aria-label': `Upgrade ${n.metadata.name} to ${newest}`, onclick: () => this.upgrade(n.metadata.name, newest) }));
+    }
+    replace(slot, parts);
+  }
+
+  async upgrade(node, build) {
+    const ok = await confirmDialog({
+      title: `Upgrade ${node} to ${build}?`,
+      message: 'Berth cordons the node and deletes its pods (their controllers start them elsewhere); the node pulls the new commit, reboots into it, and takes pods again once it reports it.',
+      confirmLabel: 'Upgrade', danger: false,
+    });
+    if (!ok) return;
+    try {
+      const r = await post(paths.nodeUpgrade(node), { apiVersion: 'berth.dev/v1', kind: 'NodeUpgrade' });
+      toast(`Upgrading ${node} to ${r.build}`);
+    } catch (err) {
+      if (err.code === 409 && /not managed by a replication controller/.test(err.message)) {
+        const force = await confirmDialog({ title: `Delete pods that will not come back?`, message: err.message, confirmLabel: 'Upgrade anyway' });
+        if (!force) return;
+        try {
+          const r = await post(paths.nodeUpgrade(node), { apiVersion: 'berth.dev/v1', kind: 'NodeUpgrade', force: true });
+          toast(`Upgrading ${node} to ${r.build}`);
+        } catch (err2) {
+          toast(`Cannot upgrade ${node}: ${err2.message}`, 'bad');
+        }
+        return;
+      }
+      toast(`Cannot upgrade ${node}: ${err.message}`, 'bad');
+    }
   }
 }
 define('berth-nodes-page', NodesPage);
