@@ -85,6 +85,7 @@ type serverFlags struct {
 	networkIsolation                                      bool
 	serviceCIDR, clusterDomain                            string
 	encryptionConfig                                      string
+	hostImages                                            hostImageFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -106,6 +107,7 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().StringVar(&f.hostPortRange, "host-port-range", admission.DefaultHostPortRange.String(), "host ports that tenants' pods may publish (cluster admins' are not limited)")
 	cmd.Flags().DurationVar(&f.eventTTL, "event-ttl", core.DefaultEventTTL, "how long events are kept")
 	cmd.Flags().StringVar(&f.clusterCIDR, "cluster-cidr", berthv1.DefaultClusterCIDR, fmt.Sprintf("range the nodes' pod subnets (a /%d each) are cut from; the same on every master", berthv1.NodeSubnetPrefixLength))
+	f.hostImages.register(cmd)
 	cmd.Flags().BoolVar(&f.networkIsolation, "network-isolation", true, "isolate projects on the pod network: a pod reaches only its project's pods, those of projects joined with it and of global projects (false: every pod reaches every pod)")
 	cmd.Flags().StringVar(&f.serviceCIDR, "service-cluster-ip-range", core.DefaultServiceCIDR.String(), "IPv4 range services' cluster IPs come from; the cluster DNS takes its tenth address")
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", berthv1.DefaultClusterDomain, "DNS domain of the cluster's services (<service>.<project>.svc.DOMAIN)")
@@ -199,6 +201,10 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 	if msgs := validation.IsDNS1123Subdomain(f.clusterDomain); len(msgs) > 0 {
 		return server.Config{}, fmt.Errorf("--cluster-domain %q: %s", f.clusterDomain, strings.Join(msgs, "; "))
 	}
+	hostImages, err := f.hostImages.config()
+	if err != nil {
+		return server.Config{}, err
+	}
 	var endpoints []string
 	for _, e := range strings.Split(f.etcdEndpoints, ",") {
 		if e = strings.TrimSpace(e); e != "" {
@@ -244,6 +250,7 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		ServiceCIDR:        serviceCIDR,
 		ClusterDomain:      f.clusterDomain,
 		EncryptionConfig:   f.encryptionConfig,
+		HostImages:         hostImages,
 	}, nil
 }
 
