@@ -26,8 +26,9 @@ import (
 // node-c by its IP; a pod of another project reaches neither it nor the
 // host's other ports, until `berth project network join` puts the two
 // projects on one network, after which each reaches the other's pods on
-// any node; `isolate` parts them again. The agents stopped, nothing of
-// theirs (rules, routes, bridges, Docker networks) is left on the host.
+// any node; `isolate` parts them again. A node deleted leaves the other
+// agents' rules. The agents stopped, nothing of theirs (rules, routes,
+// bridges, Docker networks) is left on the host.
 func TestPodNetworkAcrossAgents(t *testing.T) {
 	t.Parallel()
 	c := startPodCluster(t, "e2e-pn", "--no-node")
@@ -110,6 +111,35 @@ func TestPodNetworkAcrossAgents(t *testing.T) {
 		t.Fatalf("%s/client still reaches %s 10s after isolate", other, webURL)
 	}
 	c.reaches(c.ns, "client", webURL, "hello from web")
+
+	// A node that goes (its agent stopped, its Node deleted) takes its
+	// pods' addresses out of the other agents' rules.
+	inRulesOf := func(node, addr string) bool {
+		out, err := exec.Command("iptables", "-w", "5", "-S").Output()
+		if err != nil {
+			t.Fatalf("iptables -S: %v", err)
+		}
+		chains := "-A BERTH-" + strings.ToUpper(strings.TrimPrefix(bridges[node], network.BridgePrefix))
+		for line := range strings.Lines(string(out)) {
+			if strings.HasPrefix(line, chains) && strings.Contains(line, " "+addr+"/32 ") {
+				return true
+			}
+		}
+		return false
+	}
+	if !inRulesOf("node-a", otherWeb.Status.PodIP) {
+		t.Fatalf("node-a's rules do not name %s/web's address %s, which its pods' project may reach", other, otherWeb.Status.PodIP)
+	}
+	agents["node-b"].stop()
+	if err := c.api.Delete(t.Context(), client.Nodes, "", "node-b"); err != nil {
+		t.Fatalf("delete node-b: %v", err)
+	}
+	if !waitFor(10*time.Second, func() bool {
+		return !inRulesOf("node-a", otherWeb.Status.PodIP) && !inRulesOf("node-c", otherWeb.Status.PodIP)
+	}) {
+		t.Errorf("10s after node-b's deletion, the rules still let %s in (node-a %v, node-c %v)", otherWeb.Status.PodIP,
+			inRulesOf("node-a", otherWeb.Status.PodIP), inRulesOf("node-c", otherWeb.Status.PodIP))
+	}
 
 	// Stopped, the agents leave nothing on the host; their containers run on.
 	for name, n := range agents {
