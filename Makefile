@@ -6,7 +6,7 @@
 #   make build   bin/berth (static, version stamped)
 #   make image   the Docker image berth:$(VERSION) and berth:latest, offline
 #   make bench   benchmarks in ./bench/...
-#   make fuzz    a short run of the manifest decoder fuzz target
+#   make fuzz    short runs of the manifest decoder and treefile loader fuzz targets
 #   make clean   remove build outputs
 
 SHELL := /usr/bin/env bash
@@ -80,9 +80,10 @@ unit:
 	@$(call run,$(GO) test -count=1 -run '^Test(Kubectl|Berth)$$' ./internal/testbin)
 	@$(call run,$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...)
 
-## fuzz: the manifest decoder fuzz target for a short while
+## fuzz: the manifest decoder and the treefile loader fuzz targets for a short while
 fuzz:
 	@$(call run,$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./backend/manifest)
+	@$(call run,$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./hostimage)
 
 ## bench: every benchmark in ./bench/... once; each prints its own figures
 bench: setup

@@ -41,7 +41,8 @@ type Definition struct {
 	// beside the main treefile, "rpm" when they are sections of *.repo
 	// files there.
 	RepoKind string
-	// RepoFiles are the *.sources or *.repo files the repos come from.
+	// RepoFiles are the *.sources or *.repo files the repos come from, in
+	// the order the treefile's repos first name them.
 	RepoFiles []string
 	// Lockfiles pin package versions: manifest-lock.json and
 	// manifest-lock.BASEARCH.json beside the main treefile, as
@@ -399,6 +400,14 @@ func (l *loader) checkRepos(def *Definition) {
 	}
 	files := map[string]bool{}
 	kinds := map[string]bool{}
+	// In the order repos names them: the first is the host's main
+	// repository (mmdebstrap's SUITE is its first suite).
+	add := func(p string) {
+		if !files[p] {
+			files[p] = true
+			def.RepoFiles = append(def.RepoFiles, p)
+		}
+	}
 	for i, name := range def.Treefile.Repos {
 		key := fmt.Sprintf("repos[%d]", i)
 		sources := path.Join(l.mainDir, name+".sources")
@@ -410,12 +419,12 @@ func (l *loader) checkRepos(def *Definition) {
 			if _, err := ParseSources(data); err != nil {
 				l.ps.add(sources, "", err.Error())
 			}
-			files[sources] = true
+			add(sources)
 			kinds["deb"] = true
 			continue
 		}
 		if p, ok := repoSections[name]; ok {
-			files[p] = true
+			add(p)
 			kinds["rpm"] = true
 			continue
 		}
@@ -428,10 +437,6 @@ func (l *loader) checkRepos(def *Definition) {
 	for k := range kinds {
 		def.RepoKind = k
 	}
-	for p := range files {
-		def.RepoFiles = append(def.RepoFiles, p)
-	}
-	sort.Strings(def.RepoFiles)
 }
 
 func (l *loader) lockfiles() []string {

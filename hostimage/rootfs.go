@@ -204,6 +204,9 @@ func (m Mmdebstrap) Make(ctx context.Context, def *Definition, dir string, b *Bu
 			"--setup-hook=sync-in "+cache+" /var/cache/apt/archives",
 			"--customize-hook=sync-out /var/cache/apt/archives "+cache)
 	}
+	// mmdebstrap picks the Essential set from SUITE's archive alone: it is
+	// the main repository's (the first repos names), never an add-on's
+	// such as bookworm-security, which lacks most of it.
 	suite := srcs[0].Suites[0]
 	args = append(args, suite, dir)
 	for _, p := range def.RepoFiles {

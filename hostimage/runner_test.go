@@ -362,3 +362,75 @@ func TestGPGSigning(t *testing.T) {
 		t.Errorf("the summary is not signed: %v", err)
 	}
 }
+
+// TestMmdebstrapSuiteIsTheMainRepository: mmdebstrap takes the Essential
+// set from its SUITE's archive alone, so SUITE is the first suite of the
+// first repository the treefile names, whatever the files are called: a
+// host of debian and debian-security (which sorts first) given
+// bookworm-security as SUITE lacked sh, rm and diff and never composed.
+func TestMmdebstrapSuiteIsTheMainRepository(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	argsFile := filepath.Join(dir, "args")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in that records its command line and fails, so that the
+	// build stops there.
+	stub := "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$FAKE_ARGS\"\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "mmdebstrap"), []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_ARGS", argsFile)
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	archive := func(suite string) string {
+		root := filepath.Join(dir, suite)
+		if err := os.MkdirAll(filepath.Join(root, "dists", suite), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "dists", suite, "Release"), []byte("Suite: "+suite+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return "Types: deb\nURIs: copy://" + root + "\nSuites: " + suite + "\nComponents: main\n"
+	}
+	repo, err := hostimage.OpenRepo(t.Context(), filepath.Join(dir, "repo"), hostimage.GPG{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		repos, want string
+	}{
+		{"[debian, debian-security]", "bookworm"},
+		{"[debian-security, debian]", "bookworm-security"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.repos, func(t *testing.T) {
+			files := hostimage.Files{
+				{Path: "host.yaml", Content: "ref: t\nrepos: " + tc.repos + "\npackages: [hello]\n"},
+				{Path: "debian.sources", Content: archive("bookworm")},
+				{Path: "debian-security.sources", Content: archive("bookworm-security")},
+			}
+			var log bytes.Buffer
+			_, err := hostimage.Compose(t.Context(), hostimage.Job{
+				Files: files, Main: "host.yaml", Number: 1, Repo: repo, WorkDir: filepath.Join(dir, "build"),
+				Runners: hostimage.RunnerConfig{Root: hostimage.Mmdebstrap{Mode: "root"}}, Log: &log, Basearch: "x86_64",
+			})
+			if err == nil {
+				t.Fatalf("the stand-in mmdebstrap failed, the build did not:\n%s", log.String())
+			}
+			data, err := os.ReadFile(argsFile)
+			if err != nil {
+				t.Fatalf("mmdebstrap did not run: %v\n%s", err, log.String())
+			}
+			args := strings.Split(strings.TrimSpace(string(data)), "\n")
+			// SUITE TARGET then the sources files.
+			i := slices.IndexFunc(args, func(a string) bool { return strings.HasSuffix(a, "/root") })
+			if i < 1 || args[i-1] != tc.want {
+				t.Fatalf("mmdebstrap %v: want SUITE %s before the target", args, tc.want)
+			}
+			if n := len(args) - i - 1; n != 2 {
+				t.Errorf("mmdebstrap %v: want the two sources files after the target, got %d", args, n)
+			}
+		})
+	}
+}
