@@ -180,10 +180,10 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	return r, nil
 }
 
-// releaseSubPaths unmounts the staged subPaths of the pods that have no
-// container left on this host: an agent that stopped between staging a
-// subPath and creating its container, or while it killed a pod, leaves
-// them mounted.
+// releaseSubPaths unmounts the staged subPaths and the secret volumes'
+// tmpfs of the pods that have no container left on this host: an agent
+// that stopped between mounting them and creating the pod's containers,
+// or while it killed a pod, leaves them mounted.
 func (r *Runtime) releaseSubPaths(ctx context.Context) error {
 	entries, err := os.ReadDir(filepath.Join(r.stateDir, "pods"))
 	if err != nil {
@@ -199,14 +199,16 @@ func (r *Runtime) releaseSubPaths(ctx context.Context) error {
 		if _, ok := pods[uid]; ok {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(r.podDir(uid), subPathsDir)); err != nil {
-			continue
+		_, staged := os.Stat(filepath.Join(r.podDir(uid), subPathsDir))
+		_, volumes := os.Stat(filepath.Join(r.podDir(uid), "volumes"))
+		if staged != nil && volumes != nil {
+			continue // nothing of it can be mounted: no subPath, no secret's tmpfs
 		}
 		if err := unmountSubPaths(r.podDir(uid)); err != nil {
 			errs = append(errs, fmt.Errorf("pod %q: %w", uid, err))
 			continue
 		}
-		r.logger.Info("released the subPath mounts of a pod without containers", "pod_uid", uid)
+		r.logger.Info("released the mounts of a pod without containers", "pod_uid", uid)
 	}
 	return errors.Join(errs...)
 }
