@@ -1,0 +1,54 @@
+// Package proxy is the service proxy of a node agent, kube-proxy's
+// iptables mode: a connection to a service's clusterIP:port, from a pod
+// or from the host, or to its node port on any address of the host, is
+// DNATed to one of the service's ready endpoints, on any node; the pod
+// network (backend/node/network) routes it there and judges it by the
+// pods' own addresses, so project isolation applies to services as to
+// pods.
+//
+// # The chains of one instance (id: ID of the service network)
+//
+//	nat PREROUTING, OUTPUT ─► BERTH-SVC-id
+//	  per service port:  -d clusterIP -p proto --dport port ─► BERTH-S-id-<hash>
+//	  then, for local destinations but loopback ─► BERTH-NP-id
+//	BERTH-NP-id           per node port: mark for masquerade, ─► BERTH-S-id-<hash>
+//	BERTH-S-id-<hash>     sessionAffinity ClientIP: "recent" matches first;
+//	                      then round robin: statistic nth 1/n, 1/(n-1) ... ─► BERTH-E-…
+//	BERTH-E-id-<hash>     a pod reaching itself: mark; DNAT to ip:port
+//	nat POSTROUTING ─► BERTH-MASQ-id: marked packets are masqueraded
+//	filter FORWARD, OUTPUT (new connections) ─► BERTH-REJ-id: a service
+//	                      port without endpoints is refused at once
+//	filter FORWARD (last) ─► BERTH-FWD-id: accepts marked and DNATed
+//	                      packets that Docker's chains would drop
+//
+// Every chain name carries the instance's id, so that the proxies of
+// other clusters on one host, and their leftovers, are never touched; a
+// sync writes the instance's chains whole with iptables-restore
+// --noflush (never the built-in chains, which are Docker's and the pod
+// network's too), deleting its chains no longer needed.
+//
+// # Lifecycle
+//
+//	New ─► checkHost: iptables tools, the nat table readable, ip_forward
+//	       and bridge-nf-call-iptables on (an error wrapping
+//	       errUnsupported says what the host lacks: the agent reports it
+//	       in the node's ServiceProxyUnavailable condition)
+//	Run ─► sync ◄── Update (services, endpoints), health changes, every
+//	       resyncPeriod; the jumps into the chains after the first sync
+//	     ─► ctx ends: Cleanup removes the jumps and every chain of the id
+//
+// One agent per host programs the rules of a service network (the agent
+// takes a lock file; the others stand by and take over when it goes):
+// the tests run several agents on one host, and two writers of the same
+// chains would undo each other.
+//
+// # Retrying on another endpoint
+//
+// DNAT rules cannot retry a connection, as the userspace proxy of
+// Kubernetes 1.0 did. Instead the proxier probes its TCP endpoints
+// (healthChecker) and takes out of the rules those that no longer accept
+// connections (their node died with them) until the endpoints
+// controller removes them; consecutive endpoints of the round robin are
+// on different nodes (interleave), so that a client's retry lands on
+// another node.
+package proxy
