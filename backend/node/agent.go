@@ -47,6 +47,11 @@ type Agent struct {
 	// network is the NetworkUnavailable condition as the network runner
 	// last decided it (podnetwork.go); guarded by readyMu.
 	network v1.NodeCondition
+	// serviceCond is the ServiceProxyUnavailable condition as the
+	// services runner last decided it (services.go); guarded by readyMu.
+	serviceCond v1.NodeCondition
+	// services mirrors the cluster's services and endpoints (services.go).
+	services *svcView
 	// netWake pokes the network runner (capacity 1).
 	netWake chan struct{}
 	// data are the secrets and config maps the pods use (poddata.go).
@@ -88,6 +93,9 @@ func Run(ctx context.Context, cfg Config) error {
 		netWake: make(chan struct{}, 1),
 		data:    newDataCache(cfg.DataRefreshInterval),
 	}
+	if cfg.Services || cfg.ServiceProxy {
+		a.services = newSvcView()
+	}
 	return a.run(ctx, ln)
 }
 
@@ -114,6 +122,9 @@ func (a *Agent) run(ctx context.Context, ln net.Listener) error {
 	runners := []func(context.Context){a.heartbeat, a.watchPods, a.resync, a.rotateCredentials, a.watchUpgrades}
 	if a.cfg.Network != nil {
 		runners = append(runners, a.runNetwork)
+	}
+	if a.services != nil {
+		runners = append(runners, a.runServices)
 	}
 	for _, runner := range runners {
 		wg.Add(1)

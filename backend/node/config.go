@@ -67,6 +67,16 @@ type Config struct {
 	// removes it from the host when it stops. Nil: the node has none
 	// (hollow nodes).
 	Network PodNetwork
+	// Services makes the agent follow the cluster's services: their
+	// variables in every container, and DNS on the pod network's gateway
+	// (with Network). Off for hollow nodes.
+	Services bool
+	// ServiceProxy makes the agent program the host's iptables for the
+	// services (one agent per host at a time; see backend/proxy).
+	ServiceProxy bool
+	// ProxyLockDir holds the host's service proxy locks; /run/berth when
+	// empty.
+	ProxyLockDir string
 	// Logger receives the agent's logs; slog.Default() when nil.
 	Logger *slog.Logger
 	// CAFile is a PEM bundle that signs the master's certificate; empty

@@ -42,8 +42,18 @@
 //	                       spec.podCIDR, set its network up (package network), sync
 //	                       it on every change, publish the node's pod IPs on its
 //	                       Node (berth.dev/pod-ips); NetworkUnavailable says why not
-//	     ──► ctx done: sd_notify STOPPING=1, endpoint shut down, pod network torn
-//	         down (rules, routes, Docker network); containers keep running
+//	           services    (Config.Services; services.go): mirror every Service and
+//	                       Endpoints; serve DNS (package clusterdns) on the pod
+//	                       network's gateway; with Config.ServiceProxy, take the
+//	                       host's lock of the service network and program its
+//	                       iptables (package proxy), or stand by while another
+//	                       agent of the host holds it; ServiceProxyUnavailable
+//	                       says when the host cannot. Pods start only once the
+//	                       services are listed: their containers get the
+//	                       services' variables and a resolv.conf naming the DNS
+//	     ──► ctx done: sd_notify STOPPING=1, endpoint shut down, the service
+//	         proxy's rules removed, pod network torn down (rules, routes, Docker
+//	         network); containers keep running
 //
 // A 401 from the master (a credential revoked or expired) makes the agent
 // join again with what the bootstrap token file holds; a used or expired

@@ -138,6 +138,10 @@ func (a *Agent) conditions(now time.Time, runtimeErr error) []v1.NodeCondition {
 	if c := a.networkCondition(now); c != nil {
 		out = append(out, *c)
 	}
+	if c := a.serviceCondition(); c != nil {
+		c.LastHeartbeatTime = metav1.NewTime(now)
+		out = append(out, *c)
+	}
 	return out
 }
 

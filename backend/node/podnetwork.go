@@ -30,6 +30,9 @@ type PodNetwork interface {
 	Sync(ctx context.Context, c network.Cluster) error
 	// TearDown removes the node's network from the host.
 	TearDown(ctx context.Context) error
+	// Gateway is the host's address on the node's pod network, where pods
+	// reach its DNS server; an error before SetUp.
+	Gateway() (netip.Addr, error)
 }
 
 // clusterNetworkRefresh is how often the agent reads the ClusterNetwork

@@ -178,11 +178,15 @@ func (w *podWorker) run(ctx context.Context) {
 // changed.
 func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 	a := w.agent
-	data, err := a.podData(ctx, pod)
+	resolved, err := a.resolvePod(pod)
 	if err != nil {
 		return err
 	}
-	observed, err := a.rt.SyncPod(ctx, pod, data)
+	data, err := a.podData(ctx, resolved)
+	if err != nil {
+		return err
+	}
+	observed, err := a.rt.SyncPod(ctx, resolved, data)
 	if err != nil {
 		return err
 	}

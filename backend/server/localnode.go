@@ -72,6 +72,8 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 			Listen:             "127.0.0.1:0",
 			Runtime:            rt,
 			Network:            podNetwork,
+			Services:           podNetwork != nil,
+			ServiceProxy:       podNetwork != nil,
 			Logger:             logger,
 			EmptyDirLimit:      cfg.NodeLimits.EmptyDirLimit,
 		})

@@ -26,6 +26,7 @@ type nodeFlags struct {
 	master, tokenFile, name, labels, dockerHost, stateDir string
 	listen, address, runtime, caFile, logLevel            string
 	limits                                                limitFlags
+	serviceProxy                                          bool
 }
 
 func nodeCommand() *cobra.Command {
@@ -50,6 +51,7 @@ func nodeCommand() *cobra.Command {
 	fl.StringVar(&f.runtime, "runtime", "docker", "container runtime: docker, or fake (simulated containers for scale tests)")
 	fl.StringVar(&f.caFile, "certificate-authority", "", "PEM file of the CA that signs the master's certificate")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&f.serviceProxy, "service-proxy", true, "program this host's iptables so that services' cluster IPs and node ports reach their pods (one agent per host does, the others stand by)")
 	f.limits.register(cmd)
 	return cmd
 }
@@ -171,6 +173,8 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		Address:               f.address,
 		Runtime:               rt,
 		Network:               podNetwork,
+		Services:              podNetwork != nil,
+		ServiceProxy:          podNetwork != nil && f.serviceProxy,
 		Logger:                logger,
 		CAFile:                f.caFile,
 		InsecureSkipTLSVerify: insecure,

@@ -81,6 +81,19 @@ func infraConfig(pod *v1.Pod, image string, restarts int) (*container.Config, *c
 		CapDrop:      droppedCaps,
 		SecurityOpt:  []string{"no-new-privileges"},
 	}
+	// The agent resolves dnsPolicy ClusterFirst into a dnsConfig that names
+	// its DNS server (node.DNSConfig); Docker writes it to resolv.conf,
+	// which the pod's containers share with the infra.
+	if dc := pod.Spec.DNSConfig; pod.Spec.DNSPolicy == v1.DNSNone && dc != nil {
+		host.DNS, host.DNSSearch = dc.Nameservers, dc.Searches
+		for _, o := range dc.Options {
+			opt := o.Name
+			if o.Value != nil {
+				opt += ":" + *o.Value
+			}
+			host.DNSOptions = append(host.DNSOptions, opt)
+		}
+	}
 	return cfg, host
 }
 

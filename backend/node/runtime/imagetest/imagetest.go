@@ -203,3 +203,40 @@ func hashOf(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// HelloImage is Berth's sample application (examples/hello) as the tests
+// build it: it answers "Hello from Berth! pod=<POD_NAME> ...".
+const HelloImage = "berth-test-hello:latest"
+
+// BuildHelloImage builds berth-test-hello:latest, FROM scratch with the
+// program of examples/hello as `make examples` builds it, and returns its
+// tag.
+func BuildHelloImage(ctx context.Context, t testing.TB, cli client.ImageAPIClient) string {
+	t.Helper()
+	return once(t, HelloImage, func() error {
+		_, here, _, _ := goruntime.Caller(0)
+		src, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "..", "..", "examples", "hello", "main.go"))
+		if err != nil {
+			return fmt.Errorf("examples/hello: %w", err)
+		}
+		dockerfile := "FROM scratch\nCOPY hello /hello\nUSER 65532:65532\nEXPOSE 8080\nENTRYPOINT [\"/hello\"]\n"
+		hash := hashOf(string(src), goruntime.Version(), dockerfile)
+		if current(ctx, cli, HelloImage, hash) {
+			return nil
+		}
+		dir, err := os.MkdirTemp("", "berth-imagetest-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		bin, err := compile(ctx, dir, "hello", string(src))
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			return err
+		}
+		return docker.BuildImage(ctx, cli, HelloImage, hash, dockerfile, []docker.ContextFile{{Name: "hello", Mode: 0o755, Data: data}})
+	})
+}
