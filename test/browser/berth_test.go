@@ -59,8 +59,9 @@ func startCluster(t *testing.T) *cluster {
 
 	dataDir := filepath.Join(t.TempDir(), "data")
 	var out, errOut syncBuffer
+	pods := testenv.ClusterCIDR(t, dataDir)
 	cmd := exec.Command(testbin.Berth(t), "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn",
-		"--cluster-cidr", testenv.ClusterCIDR(t, dataDir).String())
+		"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String())
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -156,6 +157,18 @@ func (c *cluster) pod(t *testing.T, ns, name string) v1.Pod {
 	c.podUIDs[string(pod.UID)] = true
 	c.mu.Unlock()
 	return pod
+}
+
+// service reads a service through the API.
+func (c *cluster) service(t *testing.T, ns, name string) v1.Service {
+	t.Helper()
+	var svc v1.Service
+	resp := c.api.Do(t, http.MethodGet, "/api/v1/namespaces/"+ns+"/services/"+name, c.api.AdminToken, nil)
+	if resp.Code != http.StatusOK {
+		t.Fatalf("get service %s/%s: HTTP %d %s", ns, name, resp.Code, resp.Body)
+	}
+	resp.JSON(t, &svc)
+	return svc
 }
 
 // removeContainers returns the cleanup that removes the Docker containers

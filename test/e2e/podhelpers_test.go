@@ -121,8 +121,11 @@ func masterEnv(t *testing.T, url, dataDir string) *testenv.Env {
 // startUpArgs is startUp with more arguments for berth up.
 func startUpArgs(t *testing.T, dataDir, listen string, extra ...string) *upProcess {
 	t.Helper()
+	pods := testenv.ClusterCIDR(t, dataDir)
+	// A service range of its own too: the service proxies of test
+	// clusters side by side on this host must not share their rules.
 	args := append([]string{"up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn",
-		"--cluster-cidr", testenv.ClusterCIDR(t, dataDir).String()}, extra...)
+		"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String()}, extra...)
 	cmd, out, errOut := berthCommand(t, context.WithoutCancel(t.Context()), args...)
 	p := &upProcess{t: t, cmd: cmd, dataDir: dataDir, out: out, errOut: errOut, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
