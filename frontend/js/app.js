@@ -3,7 +3,7 @@
 //
 // Stable selectors for browser tests (keep them when changing pages):
 //   Shell        berth-app · #sidebar (nav) · #nav-toggle (phone menu) · #main
-//                [data-test=nav-projects|nav-overview|nav-events|nav-members|nav-network|
+//                [data-test=nav-projects|nav-overview|nav-services|nav-events|nav-members|nav-network|
 //                 nav-nodes|nav-audit|nav-tokens|nav-password] · [data-test=signout]
 //                [data-test=current-user] · [data-test=live-state] (text "Live",
 //                "Connecting…", "Reconnecting…"; data-state=open|connecting|reconnecting|closed)
@@ -40,6 +40,11 @@
 //   Members      #/projects/NS/members  #member-user #member-role
 //                [data-test=add-member] rows [data-test=member-row][data-member=USER]
 //                [data-test=member-role] (select) [data-test=remove-member]
+//   Services     #/projects/NS/services  rows [data-test=service-row][data-service=NAME]
+//                holding [data-test=service-type|service-cluster-ip|service-ports],
+//                [data-test=endpoints-ready] ("3 ready, 1 not ready"), endpoints
+//                [data-test=endpoint][data-ready=true|false][data-pod=NAME],
+//                [data-test=delete-service] (absent for view members)
 //   Events       #/projects/NS/events  rows [data-test=event-row]
 //   Network      #/projects/NS/network  [data-test=network-state] (data-kind=own
 //                network|joined|global) [data-test=network-netid]
@@ -104,6 +109,7 @@ route('/projects', { ...page('projects.js', 'berth-projects-page'), section: 'pr
 route('/projects/:ns', { ...page('overview.js', 'berth-overview-page', (p) => ({ namespace: p.ns })), section: 'overview' });
 route('/projects/:ns/deploy', { ...page('deploy.js', 'berth-deploy-page', (p) => ({ namespace: p.ns })), section: 'overview' });
 route('/projects/:ns/members', { ...page('members.js', 'berth-members-page', (p) => ({ namespace: p.ns })), section: 'members' });
+route('/projects/:ns/services', { ...page('services.js', 'berth-services-page', (p) => ({ namespace: p.ns })), section: 'services' });
 route('/projects/:ns/events', { ...page('events.js', 'berth-events-page', (p) => ({ namespace: p.ns })), section: 'events' });
 route('/projects/:ns/network', { ...page('network.js', 'berth-network-page', (p) => ({ namespace: p.ns })), section: 'network' });
 route('/projects/:ns/pods/:name', {
@@ -215,6 +221,7 @@ class BerthApp extends HTMLElement {
       groups.push(h('div', { class: 'nav-label', title: ns }, 'Project ', h('strong', null, ns)));
       groups.push(h('ul', { class: 'nav nav-sub' },
         item(to.project(ns), 'overview', 'Overview', 'overview', sec === 'overview'),
+        item(to.services(ns), 'services', 'Services', 'services', sec === 'services'),
         item(to.events(ns), 'events', 'Events', 'events', sec === 'events'),
         item(to.members(ns), 'members', 'Members', 'members', sec === 'members'),
         item(to.network(ns), 'network', 'Network', 'network', sec === 'network')));

@@ -57,6 +57,7 @@ export const to = {
   members: (ns) => `/projects/${enc(ns)}/members`,
   events: (ns) => `/projects/${enc(ns)}/events`,
   network: (ns) => `/projects/${enc(ns)}/network`,
+  services: (ns) => `/projects/${enc(ns)}/services`,
   pod: (ns, name, tab) => `/projects/${enc(ns)}/pods/${enc(name)}${tab ? '?tab=' + enc(tab) : ''}`,
   nodes: () => '/nodes',
   hostImages: () => '/hostimages',

@@ -224,6 +224,20 @@ new MutationObserver((records) => {
 		b.shot(t, "overview-scaled")
 	})
 
+	s.step("06b services page", func(t *testing.T) {
+		b.click(t, "[data-test=nav-services]")
+		row := `document.querySelector('[data-test=service-row][data-service=web]')`
+		b.waitJS(t, "web's cluster IP and three ready endpoints", `(() => { const r = `+row+`; return r && /^\d+\.\d+\.\d+\.\d+$/.test(r.querySelector('[data-test=service-cluster-ip]').textContent) &&
+  r.querySelector('[data-test=endpoints-ready]').textContent === '3 ready' && r.querySelectorAll('[data-test=endpoint][data-ready=true]').length === 3; })()`)
+		ip := eval[string](t, b, row+`.querySelector('[data-test=service-cluster-ip]').textContent`)
+		if svc := c.service(t, project, "web"); svc.Spec.ClusterIP != ip {
+			t.Errorf("the page shows cluster IP %s, the API %s", ip, svc.Spec.ClusterIP)
+		}
+		b.shot(t, "services")
+		b.click(t, "[data-test=nav-overview]")
+		b.waitJS(t, "web's card", `document.querySelector('[data-test=delete-rc][data-rc=web]')`)
+	})
+
 	s.step("07 delete the controller", func(t *testing.T) {
 		eval[bool](t, b, `(() => {
   window.berthTerminating = false;
