@@ -157,11 +157,18 @@ func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request) {
 		fw.Write(nil)
 	}
 	err = a.rt.Logs(r.Context(), uid, container, opts, fw)
+	cut := err != nil || r.Context().Err() != nil
 	switch {
 	case err != nil && !fw.started:
 		writeError(w, err)
-	case err != nil && r.Context().Err() == nil:
-		a.log.Warn("log stream ended early", "pod_uid", uid, "container", container, "error", err)
+	case cut && fw.started:
+		if r.Context().Err() == nil {
+			a.log.Warn("log stream ended early", "pod_uid", uid, "container", container, "error", err)
+		}
+		// A stream cut short (the agent stopping, the engine failing)
+		// must not end as a log that ended does: aborting the response
+		// tells the master, and through it the client, to ask again.
+		panic(http.ErrAbortHandler)
 	case !fw.started:
 		// An empty log: send the headers all the same.
 		fw.Write(nil)

@@ -3,8 +3,10 @@ package node
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -142,4 +144,44 @@ func TestEndpointErrorsAndOperations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A follow that the agent cuts short (it stops, or the engine fails) ended
+// like a log that ended, and clients took it for the container's end; the
+// response is aborted now, and only a log that ended ends cleanly.
+func TestLogStreamCutShortIsNotAnEnd(t *testing.T) {
+	follow := func(t *testing.T) (scriptedLogs, *bufio.Reader, context.CancelFunc) {
+		rt := scriptedLogs{Runtime: fake.New(fake.Options{}), chunks: make(chan string)}
+		if _, err := rt.SyncPod(t.Context(), testPod(), runtime.PodData{}); err != nil {
+			t.Fatal(err)
+		}
+		a := &Agent{rt: rt, log: slog.New(slog.DiscardHandler), workers: map[string]*podWorker{}}
+		ctx, stop := context.WithCancel(context.Background())
+		srv := httptest.NewUnstartedServer(a.handler())
+		srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
+		srv.Start()
+		t.Cleanup(srv.Close)
+		resp := request(t, "GET", srv.URL+"/pods/u1/log?follow=true&container=app")
+		rt.chunks <- "line 1\n"
+		body := bufio.NewReader(resp.Body)
+		if line, err := body.ReadString('\n'); err != nil || line != "line 1\n" {
+			t.Fatalf("read %q, %v", line, err)
+		}
+		return rt, body, stop
+	}
+	t.Run("cut short", func(t *testing.T) {
+		_, body, stop := follow(t)
+		stop() // the agent stops
+		if rest, err := io.ReadAll(body); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("the cut stream ended with %q, %v; want io.ErrUnexpectedEOF", rest, err)
+		}
+	})
+	t.Run("ended", func(t *testing.T) {
+		rt, body, stop := follow(t)
+		defer stop()
+		close(rt.chunks) // the container stopped: the log ended
+		if rest, err := io.ReadAll(body); err != nil || len(rest) != 0 {
+			t.Errorf("the ended log: %q, %v; want a clean end", rest, err)
+		}
+	})
 }
