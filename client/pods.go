@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/remotecommand"
@@ -23,7 +24,11 @@ type LogOptions struct {
 	Follow       bool
 	TailLines    *int64 // the last N lines only; nil for all
 	SinceSeconds *int64 // lines written in the last N seconds only; nil for all
-	Timestamps   bool   // prefix each line with its RFC 3339 time
+	// SinceTime: lines logged at or after it only, to the nanosecond; at
+	// most one of SinceSeconds and SinceTime.
+	SinceTime  *time.Time
+	Timestamps bool   // prefix each line with its RFC 3339 time
+	LimitBytes *int64 // end the log after that many bytes; nil for no limit
 	// Previous reads the previous, terminated instance of the container.
 	Previous bool
 }
@@ -42,8 +47,14 @@ func (o LogOptions) query() url.Values {
 	if o.SinceSeconds != nil {
 		q.Set("sinceSeconds", strconv.FormatInt(*o.SinceSeconds, 10))
 	}
+	if o.SinceTime != nil {
+		q.Set("sinceTime", o.SinceTime.UTC().Format(time.RFC3339Nano))
+	}
 	if o.Timestamps {
 		q.Set("timestamps", "true")
+	}
+	if o.LimitBytes != nil {
+		q.Set("limitBytes", strconv.FormatInt(*o.LimitBytes, 10))
 	}
 	if o.Previous {
 		q.Set("previous", "true")

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -21,6 +23,9 @@ func seedPod(srv *clienttest.Server, name string) {
 	srv.Seed(client.Pods, "dev", clienttest.Object{"metadata": map[string]any{"name": name}})
 }
 
+// stampedLog is "line 1\nline 2\r\n" read with timestamps.
+var stampedLog = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line 1\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line 2\r\n$`)
+
 func TestPodLogsQuery(t *testing.T) {
 	c, srv := newClient(t)
 	seedPod(srv, "web")
@@ -30,8 +35,10 @@ func TestPodLogsQuery(t *testing.T) {
 		_, err := io.WriteString(w, "line 1\nline 2\r\n")
 		return err
 	}
-	tail, since := int64(10), int64(300)
-	want := client.LogOptions{Container: "app", Follow: true, TailLines: &tail, SinceSeconds: &since, Timestamps: true, Previous: true}
+	tail, since, limit := int64(10), int64(300), int64(4096)
+	sinceTime := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	want := client.LogOptions{Container: "app", Follow: true, TailLines: &tail, SinceSeconds: &since, SinceTime: &sinceTime,
+		Timestamps: true, LimitBytes: &limit, Previous: true}
 	body, err := c.PodLogs(t.Context(), "dev", "web", want)
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +48,8 @@ func TestPodLogsQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(data) != "line 1\nline 2\r\n" {
-		t.Errorf("log = %q", data)
+	if !stampedLog.Match(data) {
+		t.Errorf("log = %q, want the lines with their times", data)
 	}
 	if got := <-seen; !reflect.DeepEqual(got, want) {
 		t.Errorf("server saw %+v, want %+v", got, want)

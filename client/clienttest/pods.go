@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/berthpaas/berth/backend/node/runtime/logstream"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -58,7 +61,15 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request, namespace, name str
 		Timestamps: q.Get("timestamps") == "true",
 		Previous:   q.Get("previous") == "true",
 	}
-	for param, dst := range map[string]**int64{"tailLines": &opts.TailLines, "sinceSeconds": &opts.SinceSeconds} {
+	if v := q.Get("sinceTime"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			writeStatus(w, status(http.StatusBadRequest, metav1.StatusReasonBadRequest, fmt.Sprintf("sinceTime: %v", err)))
+			return
+		}
+		opts.SinceTime = &t
+	}
+	for param, dst := range map[string]**int64{"tailLines": &opts.TailLines, "sinceSeconds": &opts.SinceSeconds, "limitBytes": &opts.LimitBytes} {
 		if v := q.Get(param); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -73,8 +84,36 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request, namespace, name str
 	flusher, _ := w.(http.Flusher)
 	flusher.Flush()
 	if s.Logs != nil {
-		_ = s.Logs(r.Context(), namespace, name, opts, flushWriter{w: w, f: flusher})
+		var out io.Writer = flushWriter{w: w, f: flusher}
+		if opts.Timestamps {
+			out = &stampWriter{w: out, lineStart: true}
+		}
+		_ = s.Logs(r.Context(), namespace, name, opts, out)
 	}
+}
+
+// stampWriter prefixes each line with the time it is written, as the real
+// server does with timestamps=true (RFC 3339, nine fraction digits, UTC).
+type stampWriter struct {
+	w         io.Writer
+	lineStart bool
+}
+
+func (sw *stampWriter) Write(p []byte) (int, error) {
+	var out []byte
+	for _, b := range p {
+		if sw.lineStart {
+			out = append(out, time.Now().UTC().Format(logstream.TimeFormat)...)
+			out = append(out, ' ')
+			sw.lineStart = false
+		}
+		out = append(out, b)
+		sw.lineStart = b == '\n'
+	}
+	if _, err := sw.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // flushWriter sends every write to the client at once, as the real
