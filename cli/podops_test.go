@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -34,22 +35,28 @@ func TestLogsOptions(t *testing.T) {
 		_, err := io.WriteString(w, "a line\nan unfinished line\r")
 		return err
 	}
-	ten, fiveMinutes := int64(10), int64(300)
+	ten, fiveMinutes, limit := int64(10), int64(300), int64(4096)
+	sinceTime := time.Date(2025, 3, 1, 12, 0, 0, 500_000_000, time.UTC)
+	const plain = "a line\nan unfinished line\r"
 	tests := []struct {
 		name string
 		args []string
 		want client.LogOptions
+		out  string // with the server's times as TIME
 	}{
-		{"defaults", []string{"logs", "web"}, client.LogOptions{}},
+		{"defaults", []string{"logs", "web"}, client.LogOptions{}, plain},
 		{"all flags", []string{"logs", "web", "-c", "app", "--tail", "10", "--since", "5m", "--timestamps", "-p"},
-			client.LogOptions{Container: "app", TailLines: &ten, SinceSeconds: &fiveMinutes, Timestamps: true, Previous: true}},
+			client.LogOptions{Container: "app", TailLines: &ten, SinceSeconds: &fiveMinutes, Timestamps: true, Previous: true},
+			"TIME a line\nTIME an unfinished line\r"},
 		{"since rounds up", []string{"logs", "web", "--since", "299500ms", "--previous"},
-			client.LogOptions{SinceSeconds: &fiveMinutes, Previous: true}},
+			client.LogOptions{SinceSeconds: &fiveMinutes, Previous: true}, plain},
+		{"since a time, to a limit", []string{"logs", "web", "--since-time", "2025-03-01T13:00:00.5+01:00", "--limit-bytes", "4096"},
+			client.LogOptions{SinceTime: &sinceTime, LimitBytes: &limit}, plain},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if out := mustRun(t, "", tt.args...); out != "a line\nan unfinished line\r" {
-				t.Errorf("output = %q", out)
+			if out := logTime.ReplaceAllString(mustRun(t, "", tt.args...), "TIME "); out != tt.out {
+				t.Errorf("output = %q, want %q", out, tt.out)
 			}
 			if got := <-seen; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("server saw %+v, want %+v", got, tt.want)
@@ -58,6 +65,33 @@ func TestLogsOptions(t *testing.T) {
 	}
 	if _, _, err := run(t, "", "logs", "missing"); !apierrors.IsNotFound(err) {
 		t.Errorf("logs of a missing pod: %v", err)
+	}
+}
+
+// logTime is the time at the start of a log line read with timestamps.
+var logTime = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z `)
+
+func TestLogsBadOptions(t *testing.T) {
+	f := newFixture(t)
+	seedPod(f, "web")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--since-time", "yesterday"}, `--since-time "yesterday": not an RFC 3339 time`},
+		{[]string{"--since-time", "2025-03-01T12:00:00Z", "--since", "5m"}, "--since and --since-time: give one of them"},
+		{[]string{"--limit-bytes", "-1"}, "--limit-bytes -1: must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			root := cli.NewRootCommand()
+			root.SetArgs(append([]string{"logs", "web"}, tt.args...))
+			root.SetOut(io.Discard)
+			root.SetErr(io.Discard)
+			if err := root.ExecuteContext(t.Context()); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
 
