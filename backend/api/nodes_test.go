@@ -260,6 +260,15 @@ func startFakeAgent(t *testing.T, cert tls.Certificate, pool *x509.CertPool) *fa
 // startFakeAgentOn starts a fake agent listening on addr.
 func startFakeAgentOn(t *testing.T, addr string, cert tls.Certificate, pool *x509.CertPool) *fakeAgent {
 	t.Helper()
+	return startFakeAgentServing(t, addr, cert, pool, func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "line one\rstill one\nline two\n")
+	})
+}
+
+// startFakeAgentServing starts a fake agent listening on addr that
+// answers every request with serve.
+func startFakeAgentServing(t *testing.T, addr string, cert tls.Certificate, pool *x509.CertPool, serve http.HandlerFunc) *fakeAgent {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +278,7 @@ func startFakeAgentOn(t *testing.T, addr string, cert tls.Certificate, pool *x50
 		f.mu.Lock()
 		f.seen = append(f.seen, r)
 		f.mu.Unlock()
-		io.WriteString(w, "line one\rstill one\nline two\n")
+		serve(w, r)
 	}))
 	f.srv.Listener.Close()
 	f.srv.Listener = ln
