@@ -17,13 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
-	"github.com/berthpaas/berth/backend/testenv"
-
 	"github.com/gorilla/websocket"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	berthapi "github.com/berthpaas/berth/backend/api"
 )
@@ -161,7 +158,7 @@ func checkProgress(t *testing.T, who string, a *arrivals, timestamps bool) {
 // the bar's steps reach it at once, and it shows them when the line ends.)
 func TestLogsProgressBar(t *testing.T) {
 	t.Parallel()
-	c := startPodCluster(t, "e2e-progress", "--cluster-cidr", testenv.ReserveClusterCIDR(t).String())
+	c := startPodCluster(t, "e2e-progress")
 	c.create(c.echoPod("bar", v1.EnvVar{Name: "PROGRESS_EVERY", Value: "20ms"}))
 	c.waitPod("bar", podStartTimeout, "running", isRunning)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -360,9 +357,7 @@ func (f *socketFollower) output() string {
 func TestLogsAcrossMasterRestarts(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
-	// A pod range of the test's own, which the restarted master keeps.
-	pods := []string{"--cluster-cidr", testenv.ReserveClusterCIDR(t).String()}
-	c := startPodClusterAt(t, "e2e-logrestart", addr, pods...)
+	c := startPodClusterAt(t, "e2e-logrestart", addr)
 	c.create(c.shellPod("writer", v1.RestartPolicyAlways, `i=0; while true; do i=$((i+1)); echo "line $i"; usleep 20000; done`))
 	c.waitPod("writer", podStartTimeout, "running", isRunning)
 	token := c.env.AdminToken // a session: it outlives restarts
@@ -391,7 +386,7 @@ func TestLogsAcrossMasterRestarts(t *testing.T) {
 	for i := range restarts {
 		c.up.terminate()
 		time.Sleep(2 * time.Second) // the outage: the writer goes on
-		c.up = startUpArgs(t, c.up.dataDir, addr, pods...)
+		c.up = startUpArgs(t, c.up.dataDir, addr)
 		c.connect()
 		// At once after the restart, while the agent may not have
 		// published its new address yet.
