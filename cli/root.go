@@ -61,6 +61,7 @@ func NewRootCommand(extra ...*cobra.Command) *cobra.Command {
 		newLogsCommand(g),
 		newExecCommand(g),
 		newAttachCommand(g),
+		newPortForwardCommand(g),
 		newDiffCommand(g),
 		newDescribeCommand(g),
 		newScaleCommand(g),

@@ -80,7 +80,7 @@ func (au *auditor) record(user, verb, resource, ns, name string, code int, req *
 // sessionSubresources are the pod subresources audited however they are
 // asked for (a GET too): reading a container's log and running commands
 // in it are what an audit of a shared cluster is for.
-var sessionSubresources = map[string]bool{"log": true, "exec": true, "attach": true}
+var sessionSubresources = map[string]bool{"log": true, "exec": true, "attach": true, "portforward": true}
 
 // podSession is the audit of one log, exec or attach request: an entry
 // when the node's answer starts (accounts.StageStarted), another when the

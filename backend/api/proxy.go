@@ -20,9 +20,10 @@ import (
 
 // proxyToNode forwards a pod operation to the agent of the pod's node,
 // replacing the caller's credential with the master's. Streams (log
-// follow) and websocket upgrades (exec, attach) pass through; they take a
-// stream slot (429 past the limits) and end when the caller's credential
-// is revoked. Logs, exec and attach are audited as they start and end.
+// follow) and upgrades to websockets or SPDY (exec, attach, port forward)
+// pass through unchanged; they take a stream slot (429 past the limits)
+// and end when the caller's credential is revoked. Logs, exec, attach and
+// port forwards are audited as they start and end.
 func (a *API) proxyToNode(c echo.Context, ri auth.RequestInfo, res *resource) error {
 	target, err := a.podAgentTarget(c, ri, res)
 	if err != nil {
@@ -125,10 +126,10 @@ func (a *API) podAgentTarget(c echo.Context, ri auth.RequestInfo, res *resource)
 }
 
 // streamKind says which kind of stream a pod subresource request opens, if
-// any: exec and attach sessions, and log follows.
+// any: exec, attach and port forward sessions, and log follows.
 func streamKind(subresource string, q url.Values) (streams.Kind, bool) {
 	switch subresource {
-	case "exec", "attach":
+	case "exec", "attach", "portforward":
 		return streams.Exec, true
 	case "log":
 		// As the agent reads it: a follow it would refuse takes no slot.

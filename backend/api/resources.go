@@ -99,7 +99,8 @@ func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, categories: all, namespaced: true, registry: regs.Pods, boundToNodes: true,
 			subresources: map[string]subresource{
 				"log": {verbs: []string{"get"}, serve: a.servePodLog}, "exec": nodeOps("create", "get"), "attach": nodeOps("create", "get"),
-				"diff": nodeOps("get"), "stop": nodeOps("create"), "start": nodeOps("create"), "restart": nodeOps("create"),
+				"portforward": nodeOps("create", "get"),
+				"diff":        nodeOps("get"), "stop": nodeOps("create"), "start": nodeOps("create"), "restart": nodeOps("create"),
 			}},
 		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, categories: all, namespaced: true, registry: regs.Services},
 		{name: "endpoints", singular: "endpoints", kind: "Endpoints", shortNames: []string{"ep"}, namespaced: true, registry: regs.Endpoints},

@@ -21,7 +21,7 @@ const (
 	Watch Kind = "watch"
 	// Log is a log follow (GET .../log?follow=true).
 	Log Kind = "log"
-	// Exec is an exec or attach session.
+	// Exec is an exec, attach or port forward session.
 	Exec Kind = "exec"
 	// Console is a console websocket.
 	Console Kind = "console"

@@ -183,6 +183,10 @@ new MutationObserver((records) => {
 		c.pod(t, project, sh)
 		b.click(t, fmt.Sprintf("[data-test=pod-row][data-pod=%q] [data-test=pod-link]", sh))
 		b.waitJS(t, "the pod page", `document.querySelector('berth-pod-page [data-test=pod-status]')?.textContent === 'Running'`)
+		hint := eval[[]string](t, b, `[...document.querySelectorAll('[data-test=forward-hint] code')].map((c) => c.textContent)`)
+		if want := []string{"berth port-forward -n demo " + sh + " 8080:8080", "kubectl port-forward -n demo pod/" + sh + " 8080:8080"}; !slices.Equal(hint, want) {
+			t.Errorf("the forward-a-port hint shows %q, want %q", hint, want)
+		}
 		b.shot(t, "pod-details")
 
 		b.click(t, "[role=tab][data-tab=terminal]")

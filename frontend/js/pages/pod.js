@@ -354,6 +354,8 @@ class PodPage extends HTMLElement {
         envList(c.env)));
     }
 
+    parts.push(forwardHint(this.ns, pod, this.canEdit));
+
     const conds = pod.status?.conditions || [];
     parts.push(h('h2', { class: 'section-title', text: 'Conditions' }));
     if (!conds.length) parts.push(h('p', { class: 'muted', text: 'No conditions reported yet.' }));
@@ -414,3 +416,23 @@ function envList(env) {
 }
 
 customElements.define('berth-pod-page', PodPage);
+
+/**
+ * forwardHint tells how to reach a port of the pod from one's own machine:
+ * the pod's first TCP port (8080 as an example when it declares none),
+ * forwarded by the berth CLI or kubectl. Ports below 1024 map to a local
+ * port 8000 higher, which needs no privilege.
+ */
+function forwardHint(ns, pod, canEdit) {
+  const name = pod.metadata?.name || '';
+  const port = (pod.spec?.containers || []).flatMap((c) => c.ports || []).find((p) => (p.protocol || 'TCP') === 'TCP')?.containerPort;
+  const remote = port || 8080;
+  const local = remote < 1024 ? remote + 8000 : remote;
+  const cmd = (text) => h('pre', { class: 'pod-cmd' }, h('code', { text }));
+  return h('section', { class: 'card pod-forward', 'data-test': 'forward-hint' },
+    h('h2', { class: 'card-title', text: 'Forward a port' }),
+    h('p', { text: `To reach ${port ? `port ${port}` : 'a port'} of this pod at localhost:${local} on your machine (the pod's own localhost included), run one of:` }),
+    cmd(`berth port-forward -n ${ns} ${name} ${local}:${remote}`),
+    cmd(`kubectl port-forward -n ${ns} pod/${name} ${local}:${remote}`),
+    h('p', { class: 'muted', text: canEdit === false ? 'Forwarding needs the edit role in this project, which you do not have.' : 'It lasts until you stop the command (Ctrl+C).' }));
+}

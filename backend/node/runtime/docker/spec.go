@@ -164,7 +164,7 @@ func appConfig(pod *v1.Pod, c *v1.Container, s appSpec) (*container.Config, *con
 		Labels:     podLabels(pod, c.Name, s.restarts),
 		Tty:        c.TTY,
 		OpenStdin:  c.Stdin,
-		StdinOnce:  false,
+		StdinOnce:  c.StdinOnce,
 		StopSignal: "SIGTERM",
 	}
 	if len(c.Command) > 0 {

@@ -88,8 +88,9 @@ func (r *Runtime) Exec(ctx context.Context, uid, name string, cmd []string, s ru
 
 // Attach connects the streams to a container's main process until its
 // output ends (the process exits) or ctx ends. Stdin is connected only to
-// a container whose spec asked for stdin; its end does not close the
-// process's stdin (the container is not StdinOnce).
+// a container whose spec asked for stdin; its end closes the process's
+// stdin only if the container is stdinOnce (without a TTY), as in
+// Kubernetes, where a later attach then finds stdin closed.
 func (r *Runtime) Attach(ctx context.Context, uid, name string, s runtime.Streams) error {
 	in, err := r.findInstance(ctx, uid, name, false)
 	if err != nil {
@@ -118,8 +119,11 @@ func (r *Runtime) Attach(ctx context.Context, uid, name string, s runtime.Stream
 		})
 	}
 	// The engine ends an attach session when its stdin closes, before the
-	// output of what was read: the end of s.Stdin is not passed on.
-	if err := copyStreams(ctx, hijacked, s, tty, false, resize); err != nil {
+	// output of what was read, unless the container is StdinOnce (and has
+	// no TTY): then the end of s.Stdin closes the process's stdin, as
+	// Kubernetes' stdinOnce says, and the output goes on until it exits.
+	closeStdin := info.Config.StdinOnce && !tty
+	if err := copyStreams(ctx, hijacked, s, tty, closeStdin, resize); err != nil {
 		return fmt.Errorf("attach to container %q of pod %q: %w", name, uid, engineError(err))
 	}
 	return nil
