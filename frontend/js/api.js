@@ -72,6 +72,11 @@ export const put = (path, body, opts = {}) => request('PUT', path, { ...opts, bo
 export const del = (path, opts) => request('DELETE', path, opts);
 export const mergePatch = (path, body) => request('PATCH', path, { body, contentType: 'application/merge-patch+json' });
 
+/** wsURL is the websocket address of an API path on this origin. */
+export function wsURL(path) {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
+}
+
 /** Paths of the resources the console uses. */
 export const paths = {
   namespaces: () => '/api/v1/namespaces',

@@ -39,57 +39,50 @@ var consoleLine = regexp.MustCompile(`Console:\s+(http://\S+?)/?\s`)
 // cluster is a `berth up` process with its node agent on the local Docker
 // engine, and the admin signed in to its API.
 type cluster struct {
-	url    string
-	api    *testenv.Env // URL and AdminToken set
-	admin  string       // the admin's password
-	docker *dockerclient.Client
+	url     string
+	api     *testenv.Env // URL and AdminToken set
+	admin   string       // the admin's password
+	docker  *dockerclient.Client
+	dataDir string
+	listen  string // the address berth up listens on (127.0.0.1:0 unless it restarts)
+	up      *upProcess
 
 	mu      sync.Mutex
 	podUIDs map[string]bool // guarded by mu: pods whose containers the test removes at the end
 }
 
+// upProcess is one run of berth up.
+type upProcess struct {
+	cmd         *exec.Cmd
+	url         string // the console's, once it serves
+	out, errOut syncBuffer
+	exited      chan struct{}
+	exitErr     error // set before exited closes
+}
+
 // startCluster starts berth up on a fresh data dir and stops it when the
 // test ends, removing the containers of the pods it saw.
 func startCluster(t *testing.T) *cluster {
+	return startClusterAt(t, "127.0.0.1:0")
+}
+
+// startClusterAt is startCluster listening on listen: a fixed address
+// lets the test restart berth up under an open tab.
+func startClusterAt(t *testing.T, listen string) *cluster {
 	t.Helper()
-	c := &cluster{docker: imagetest.Client(t), podUIDs: map[string]bool{}}
+	c := &cluster{docker: imagetest.Client(t), podUIDs: map[string]bool{}, listen: listen}
 	ensureExampleImages(t)
 	// Registered first, so that it runs after berth up has stopped.
 	t.Cleanup(c.removeContainers(t))
 
-	dataDir := filepath.Join(t.TempDir(), "data")
-	var out, errOut syncBuffer
-	pods := testenv.ClusterCIDR(t, dataDir)
-	cmd := exec.Command(testbin.Berth(t), "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn",
-		"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String())
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start berth up: %v", err)
-	}
-	exited := make(chan struct{})
-	var exitErr error
-	go func() {
-		exitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() { stopUp(t, cmd, exited, dataDir) })
-
-	deadline := time.After(2 * time.Minute)
-	for c.url == "" {
-		if m := consoleLine.FindStringSubmatch(out.String()); m != nil {
-			c.url = m[1]
-			break
+	c.dataDir = filepath.Join(t.TempDir(), "data")
+	t.Cleanup(func() {
+		if c.up != nil {
+			stopUp(t, c.up, c.dataDir)
 		}
-		select {
-		case <-exited:
-			t.Fatalf("berth up exited before serving: %v\nstdout: %s\nstderr: %s", exitErr, out.String(), errOut.String())
-		case <-deadline:
-			t.Fatalf("berth up printed no Console URL within 2m\nstdout: %s\nstderr: %s", out.String(), errOut.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	pw, err := os.ReadFile(filepath.Join(dataDir, "admin-password"))
+	})
+	c.launch(t)
+	pw, err := os.ReadFile(filepath.Join(c.dataDir, "admin-password"))
 	if err != nil {
 		t.Fatalf("admin password: %v", err)
 	}
@@ -101,16 +94,65 @@ func startCluster(t *testing.T) *cluster {
 	return c
 }
 
+// launch starts berth up on the cluster's data dir and waits until it
+// prints its console's URL.
+func (c *cluster) launch(t *testing.T) {
+	t.Helper()
+	pods := testenv.ClusterCIDR(t, c.dataDir)
+	c.up = startUp(t, c.dataDir, c.listen, "--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String())
+	c.url = c.up.url
+}
+
+// startUp starts berth up on dataDir, listening on listen, with the
+// extra flags, and waits until it prints its console's URL. The caller
+// stops it (stopUp).
+func startUp(t *testing.T, dataDir, listen string, flags ...string) *upProcess {
+	t.Helper()
+	up := &upProcess{exited: make(chan struct{})}
+	cmd := exec.Command(testbin.Berth(t), append([]string{"up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn"}, flags...)...)
+	cmd.Stdout, cmd.Stderr = &up.out, &up.errOut
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start berth up: %v", err)
+	}
+	up.cmd = cmd
+	go func() {
+		up.exitErr = cmd.Wait()
+		close(up.exited)
+	}()
+	deadline := time.After(2 * time.Minute)
+	for {
+		if m := consoleLine.FindStringSubmatch(up.out.String()); m != nil {
+			up.url = m[1]
+			return up
+		}
+		select {
+		case <-up.exited:
+			t.Fatalf("berth up exited before serving: %v\nstdout: %s\nstderr: %s", up.exitErr, up.out.String(), up.errOut.String())
+		case <-deadline:
+			t.Fatalf("berth up printed no Console URL within 2m\nstdout: %s\nstderr: %s", up.out.String(), up.errOut.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stop ends berth up as a restart would (SIGTERM); its containers run on.
+func (c *cluster) stop(t *testing.T) {
+	t.Helper()
+	stopUp(t, c.up, c.dataDir)
+	c.up = nil
+}
+
 // stopUp ends berth up with SIGTERM (SIGKILL after 30s) and any PostgreSQL
 // it left, so that nothing outlives the test.
-func stopUp(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}, dataDir string) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+func stopUp(t *testing.T, up *upProcess, dataDir string) {
+	_ = up.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case <-up.exited:
 	case <-time.After(30 * time.Second):
 		t.Errorf("berth up did not exit within 30s of SIGTERM; killing it")
-		_ = cmd.Process.Kill()
-		<-exited
+		_ = up.cmd.Process.Kill()
+		<-up.exited
 	}
 	out, err := exec.Command("pgrep", "-f", regexp.QuoteMeta(dataDir)).Output()
 	var ee *exec.ExitError

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -39,9 +40,12 @@ type browser struct {
 	shots string // the screenshot directory
 	n     int    // screenshots taken
 
+	metricsOn bool // Performance.enable was sent
+
 	mu       sync.Mutex
 	problems []string          // guarded by mu: exceptions and console errors not yet reported
 	expected []expectedFailure // guarded by mu: failed requests the test provokes
+	down     bool              // guarded by mu: the test has stopped the server; network errors are its doing
 	lines    []string          // guarded by mu: everything the page printed, for failure reports
 }
 
@@ -53,8 +57,8 @@ type expectedFailure struct {
 }
 
 // startBrowser starts Chromium on a tab of its own and stops it when the
-// test ends.
-func startBrowser(t *testing.T, base string) *browser {
+// test ends; extra options come after the defaults.
+func startBrowser(t *testing.T, base string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -71,6 +75,7 @@ func startBrowser(t *testing.T, base string) *browser {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.WindowSize(desktopW, desktopH),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(actx)
@@ -132,6 +137,16 @@ func (b *browser) onEvent(ev any) {
 			b.record(false, text+" (provoked by the test)")
 			return
 		}
+		if e.Source == log.EntrySourceNetwork && strings.Contains(e.Text, "net::ERR_NETWORK_CHANGED") {
+			// Docker added an interface for a pod: Chromium drops what was
+			// in flight then, and the page asks again.
+			b.record(false, text+" (the host's network changed)")
+			return
+		}
+		if e.Source == log.EntrySourceNetwork && b.inOutage() {
+			b.record(false, text+" (the test stopped the server)")
+			return
+		}
 		b.record(true, text)
 	}
 }
@@ -163,6 +178,45 @@ func (b *browser) provoked(e *log.Entry) bool {
 		}
 	}
 	return false
+}
+
+// outage declares that the test stops the server (true) until the page
+// has recovered (false): failed requests meanwhile are its doing.
+func (b *browser) outage(on bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.down = on
+}
+
+func (b *browser) inOutage() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.down
+}
+
+// metrics reads the tab's run-time metrics (Performance.getMetrics): the
+// first call enables them, with durations in the main thread's own time
+// (threadTicks), so that other processes on a busy machine do not count.
+func (b *browser) metrics(t *testing.T) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	b.do(t, "read the performance metrics", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if !b.metricsOn {
+			if _, err := cdp.Call(ctx, tg, performance.Enable, performance.EnableParams{TimeDomain: performance.EnableTimeDomainThreadTicks}); err != nil {
+				return err
+			}
+			b.metricsOn = true
+		}
+		res, err := cdp.Call(ctx, tg, performance.GetMetrics, cdp.Empty{})
+		if err != nil {
+			return err
+		}
+		for _, m := range res.Metrics {
+			out[m.Name] = m.Value
+		}
+		return nil
+	}))
+	return out
 }
 
 // expect declares that the test is about to provoke an HTTP error.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/testenv"
 	"github.com/berthpaas/berth/hostimage/hostimagetest"
-	"github.com/berthpaas/berth/internal/testbin"
 )
 
 // hostImageCluster is a berth up without a node agent that composes host
@@ -33,36 +31,10 @@ func startHostImageCluster(t *testing.T) *hostImageCluster {
 	sources := hostimagetest.AptRepo(t, t.TempDir(), hostimagetest.Busybox(),
 		hostimagetest.Simple("berth-test-a", "1.0"), hostimagetest.Simple("berth-test-b", "2.0"))
 	dataDir := filepath.Join(t.TempDir(), "data")
-	var out, errOut syncBuffer
-	cmd := exec.Command(testbin.Berth(t), "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn", "--no-node",
+	up := startUp(t, dataDir, "127.0.0.1:0", "--no-node",
 		"--hostimage-mmdebstrap-mode", "chrootless", "--hostimage-mmdebstrap-variant", "custom")
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start berth up: %v", err)
-	}
-	exited := make(chan struct{})
-	var exitErr error
-	go func() {
-		exitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() { stopUp(t, cmd, exited, dataDir) })
-	c := &hostImageCluster{sources: sources}
-	deadline := time.After(2 * time.Minute)
-	for c.url == "" {
-		if m := consoleLine.FindStringSubmatch(out.String()); m != nil {
-			c.url = m[1]
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("berth up exited before serving: %v\nstdout: %s\nstderr: %s", exitErr, out.String(), errOut.String())
-		case <-deadline:
-			t.Fatalf("berth up printed no Console URL within 2m\nstdout: %s\nstderr: %s", out.String(), errOut.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	t.Cleanup(func() { stopUp(t, up, dataDir) })
+	c := &hostImageCluster{sources: sources, url: up.url}
 	pw, err := os.ReadFile(filepath.Join(dataDir, "admin-password"))
 	if err != nil {
 		t.Fatal(err)

@@ -77,10 +77,7 @@ export function errorText(err) {
   return err.status?.message || err.message || String(err);
 }
 
-/** wsURL is the websocket address of an API path on this origin. */
-export function wsURL(path) {
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
-}
+export { wsURL } from '../api.js';
 
 /** labelled wraps a control in a label. */
 export function labelled(label, control, cls = 'pod-field') {
