@@ -250,25 +250,16 @@ func (a *API) streamLogSocket(c echo.Context, ri auth.RequestInfo, res *resource
 		return
 	}
 	session.started(http.StatusSwitchingProtocols)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if err := ls.send(buf[:n]); err != nil {
-				return
-			}
+	err, sendErr := coalesce(resp.Body, logSocketCoalesce, ls.send)
+	switch {
+	case sendErr != nil:
+	case errors.Is(err, io.EOF):
+		ls.end(websocket.CloseNormalClosure, "the log ended")
+	default:
+		if ctx.Err() == nil {
+			a.logger.Warn("log stream from the node broke", "node", node, "error", err)
 		}
-		switch {
-		case errors.Is(err, io.EOF):
-			ls.end(websocket.CloseNormalClosure, "the log ended")
-			return
-		case err != nil:
-			if ctx.Err() == nil {
-				a.logger.Warn("log stream from the node broke", "node", node, "error", err)
-			}
-			a.logSocketEnded(ctx, ls, node, gr, ri.Name)
-			return
-		}
+		a.logSocketEnded(ctx, ls, node, gr, ri.Name)
 	}
 }
 
