@@ -249,6 +249,8 @@ func serveFlood(w http.ResponseWriter, r *http.Request) {
 			t := time.Now()
 			buf = fmt.Appendf(buf, "%s n=%d t=%d %s\n", t.UTC().Format(time.RFC3339Nano), seq, t.UnixMilli(), pad)
 		}
+		// A message per tick, as the API gathers a container's lines
+		// (logSocketCoalesce).
 		if len(buf) == 0 {
 			continue
 		}

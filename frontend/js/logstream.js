@@ -1,60 +1,60 @@
-// logstream.js: a log followed over a websocket, resumed after any
-// disconnect. The API's GET …/log upgrades to a websocket with the
-// subprotocols kube-apiserver serves for it: binary.k8s.io (binary frames
-// of the log's bytes) or base64.binary.k8s.io (the bytes in base64 text
-// frames). The pod Logs tab uses it; any later streamed log (host image
-// builds) has an endpoint of the same shape and uses it too.
+// logstream.js: a log followed over a websocket and resumed after any
+// disconnect, as the API serves GET …/log upgraded (its contract is the
+// doc of serveLogSocket in backend/api/logsocket.go): binary.k8s.io
+// (binary messages of log bytes) or base64.binary.k8s.io, an empty first
+// message, a Status in a text message before a 4000+code close. The pod
+// Logs tab uses it, and any later streamed log of the same shape.
 //
-// Lines carry the server's timestamps (timestamps=true): "TS text\n".
-// After a disconnect the stream asks again from the timestamp of the last
-// line it has (sinceTime) and drops the boundary lines it already has
-// (earlier than that timestamp, or at it with the same text): no line is
-// lost, none repeated. An unfinished line (a progress bar, a prompt) is
-// passed on as it grows, bounded to its tail, and continued, not repeated,
-// when the stream resumes.
+// Lines carry their time (timestamps=true). After a disconnect the stream
+// asks again from the time S of its last complete line (sinceTime) and
+// drops the first lines that repeat, in order, the text of the lines it
+// holds stamped S or later: no line lost, none repeated. An unfinished
+// line is passed on as it grows, bounded to its tail; the resumed stream
+// sends it again, and what comes first supersedes it.
 //
-//   connecting ─▶ open ─(closed)─▶ check() ─ retry ─▶ waiting ─(back-off)─▶ connecting
-//        │ (no upgrade)              └─ end ─▶ ended
-//        └─▶ probe: plain GET → 4xx ─▶ failed (the API's message)
+//   connecting ─(data)─▶ open ─(closed)─▶ 1000: check() ─ end ─▶ ended
+//        │                                 else, or check() says retry:
+//        │                                   waiting ─(back-off)─▶ connecting
+//        └─(refused)─▶ 4xx (not 429): failed, with the API's words
 //
 // It retries for as long as it runs, at once when the console's live
 // connection comes back (the master is up again).
 
-import { APIError, get, wsURL } from './api.js';
+import { APIError, get, paths, wsURL } from './api.js';
 import { onConnectionState } from './watch.js';
 
 const PROTOCOLS = ['binary.k8s.io', 'base64.binary.k8s.io'];
 const RETRY_MIN = 250;
 const RETRY_MAX = 8000;
 // PARTIAL_MAX bounds an unfinished line that never ends: its tail stays.
-export const PARTIAL_MAX = 16384;
+const PARTIAL_MAX = 16384;
+// HELD is how many of the last complete lines are kept to resume from.
+const HELD = 1000;
 const TS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) /;
 
 /** tsKey makes RFC 3339 UTC timestamps with trimmed fractions comparable as strings. */
-export function tsKey(ts) {
+const tsKey = (ts) => {
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?/.exec(ts);
   return m ? `${m[1]}.${(m[2] || '').padEnd(9, '0')}` : '';
-}
+};
 
-/** parseLine splits "TS text" into {ts, key, text}. */
 function parseLine(raw) {
   const m = TS.exec(raw);
-  if (!m) return { ts: '', key: '', text: raw };
-  return { ts: m[1], key: tsKey(m[1]), text: raw.slice(m[0].length) };
+  return m ? { ts: m[1], key: tsKey(m[1]), text: raw.slice(m[0].length) } : { ts: '', key: '', text: raw };
 }
 
 /** tail keeps the end of an unfinished line, from a carriage return where one is near. */
-export function tail(text, max = PARTIAL_MAX) {
-  if (text.length <= max) return text;
-  const cut = text.length - max;
+function tail(text) {
+  if (text.length <= PARTIAL_MAX) return text;
+  const cut = text.length - PARTIAL_MAX;
   const cr = text.indexOf('\r', cut);
-  return cr >= 0 && cr < cut + max / 2 ? text.slice(cr) : text.slice(cut);
+  return text.slice(cr >= 0 && cr < cut + PARTIAL_MAX / 2 ? cr : cut);
 }
 
 /**
- * publicMessage is what a person may read of a failed request: the API's
- * words for what they asked wrong, a plain sentence for the server's own
- * trouble, and never an internal address.
+ * publicMessage is what a person may read of a failure: the API's words
+ * for what they asked wrong, a plain sentence for the server's own
+ * trouble, and never an address.
  */
 export function publicMessage(err) {
   const code = err?.code ?? 0;
@@ -69,28 +69,21 @@ export function publicMessage(err) {
 export class LogStream {
   /**
    * path is the log's API path (…/pods/NAME/log); opts:
-   *   query    parameters besides follow/timestamps/since (container …)
+   *   query      parameters besides follow/timestamps/since (container …)
    *   tailLines  history to start with
    *   onData(lines, partial)  complete lines [{ts, text}] and the unfinished
-   *            line {ts, text} or null; each call supersedes the previous
-   *            partial (when it was completed, its full form is lines[0])
+   *              line {ts, text} or null, which supersedes the one before
    *   onState({state, since, retryAt, message})  connecting | open |
-   *            waiting | ended | failed; since: when the stream went down
-   *   check()  after the stream closed: resolves 'retry' or 'end' (the log
-   *            is over); a rejection means retry
+   *              waiting | ended | failed; since: when the stream went down
+   *   check()    after the log ended (1000): resolves 'retry' or 'end'; a
+   *              rejection means retry
    */
   constructor(path, opts) {
     this.path = path;
     this.opts = opts;
-    this.ws = null;
     this.failures = 0;
-    this.plain = 0;             // upgrades refused in a row by a server that answers the log
-    this.lastTs = '';
-    this.lastKey = '';
-    this.lastTexts = new Map(); // text → count, of the complete lines at lastKey
-    this.partial = null;        // the unfinished line passed on, {ts, key, text}
-    this.boundary = null;       // while resuming: {key, texts}
-    this.carry = null;          // while resuming: the unfinished line from before
+    this.held = [];       // the last complete lines, {key, ts, text}
+    this.partial = null;  // the unfinished line passed on
     this.since = null;
   }
 
@@ -116,114 +109,109 @@ export class LogStream {
 
   setState(state, extra = {}) {
     this.state = state;
-    this.opts.onState?.({ state, since: this.since, transport: this.http ? 'http' : 'websocket', ...extra });
+    this.opts.onState?.({ state, since: this.since, transport: 'websocket', ...extra });
   }
 
   close() {
-    this.ctrl?.abort();
-    this.ctrl = null;
+    clearTimeout(this.idle);
     const ws = this.ws;
     this.ws = null;
     if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onmessage = ws.onclose = null;
     if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close(1000);
     else ws.close(1000);
-  }
-
-  url() {
-    const q = new URLSearchParams({ ...this.opts.query, follow: 'true', timestamps: 'true' });
-    const since = this.partial?.ts || this.lastTs;
-    if (since) q.set('sinceTime', since);
-    else if (this.opts.tailLines !== undefined) q.set('tailLines', String(this.opts.tailLines));
-    return `${this.path}?${q}`;
   }
 
   connect() {
     this.close();
     this.setState('connecting');
-    // Resuming: what came before the boundary was seen already.
-    if (this.partial || this.lastKey) {
-      const key = this.partial?.key || this.lastKey;
-      this.boundary = { key, texts: new Map(key === this.lastKey ? this.lastTexts : []) };
-      this.carry = this.partial;
-    }
+    const q = new URLSearchParams({ ...this.opts.query, follow: 'true', timestamps: 'true' });
+    // Resuming from S, the time of the last complete line: the stream
+    // repeats first the lines held stamped S or later.
+    const last = this.held[this.held.length - 1];
+    this.repeat = last ? this.held.filter((l) => l.key >= last.key).map((l) => l.text) : [];
+    this.resumeKey = last?.key || '';
+    if (last) q.set('sinceTime', last.ts);
+    else if (this.opts.tailLines !== undefined) q.set('tailLines', String(this.opts.tailLines));
     this.rest = '';
-    this.got = false;
-    this.opened = false;
+    this.got = this.opened = this.welcomed = false;
     this.openedAt = Infinity;
+    this.status = null;
     this.decoder = new TextDecoder();
-    if (this.http) { this.fetch(); return; }
-    const ws = new WebSocket(wsURL(this.url()), PROTOCOLS);
+    const ws = new WebSocket(wsURL(`${this.path}?${q}`), PROTOCOLS);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
-    ws.onopen = () => this.open();
     ws.onmessage = (ev) => {
-      let text;
-      if (typeof ev.data === 'string') {
-        const bin = atob(ev.data);
-        const bytes = new Uint8Array(bin.length);
-        for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-        text = this.decoder.decode(bytes, { stream: true });
-      } else text = this.decoder.decode(ev.data, { stream: true });
-      this.feed(text);
+      let data = ev.data;
+      if (typeof data === 'string') {
+        // A Status says why the socket is about to close.
+        if (ws.protocol !== 'base64.binary.k8s.io' || data[0] === '{') {
+          try { this.status = JSON.parse(data); } catch { /* not a Status */ }
+          return;
+        }
+        data = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+      }
+      if (!this.welcomed) {
+        // The empty first message: the server took the request. A log
+        // resumed shows it follows with its first lines; a new one may be
+        // quiet, and is taken as followed after a moment without refusal.
+        this.welcomed = true;
+        if (!last) this.idle = setTimeout(() => { if (this.ws === ws) this.open(); }, 1000);
+      }
+      if (!data.byteLength) return;
+      if (!this.opened) this.open();
+      this.feed(this.decoder.decode(data, { stream: true }));
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      clearTimeout(this.idle);
       this.feed(this.decoder.decode());
-      this.closed(this.opened);
+      this.closed(ev.code);
     };
   }
 
   open() {
-    this.plain = 0;
+    clearTimeout(this.idle);
     this.opened = true;
     this.since = null;
     this.openedAt = Date.now();
     this.setState('open');
   }
 
-  /**
-   * fetch follows the log as a plain HTTP stream, for a server that
-   * answers the log but does not upgrade it to a websocket.
-   */
-  async fetch() {
-    const ctrl = new AbortController();
-    this.ctrl = ctrl;
-    try {
-      const resp = await fetch(this.url(), { credentials: 'same-origin', signal: ctrl.signal });
-      if (!resp.ok) throw new APIError(null, resp.status);
-      this.open();
-      const reader = resp.body.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        this.feed(this.decoder.decode(value, { stream: true }));
-      }
-    } catch {
-      // closed below, as a socket would be
-    }
-    if (this.ctrl !== ctrl) return;
-    this.ctrl = null;
-    this.feed(this.decoder.decode());
-    this.closed(this.opened);
-  }
-
-  /** closed decides what follows a closed socket. */
-  async closed(opened) {
+  /** closed decides what follows a closed socket, by its close code. */
+  async closed(code) {
     this.since ||= new Date();
     // A stream that brought new lines or lasted a while was healthy: retry at once.
     this.failures = this.got || Date.now() - this.openedAt > 5000 ? 0 : this.failures + 1;
-    let verdict = 'retry';
-    let message = opened ? 'The connection to the log closed.' : 'Cannot open the log.';
-    if (!opened) {
-      // A refused upgrade says nothing to the page: ask for the log plainly
-      // to learn why (the API's Status), without following it.
+    const st = this.status;
+    let message = st ? publicMessage({ code: st.code || code - 4000, message: st.message }) : 'The connection to the log closed.';
+    let after = 0;
+    if (code === 4001) {
+      // The session ended: asking who we are brings up sign-in.
+      this.setState('failed', { message: 'Your session ended.', code: 401 });
+      get(paths.whoami()).catch(() => {});
+      return;
+    }
+    if (code >= 4400 && code < 4500 && code !== 4429) {
+      this.setState('failed', { message, code: code - 4000 });
+      return;
+    }
+    if (code === 4429) after = (st?.details?.retryAfterSeconds || 1) * 1000;
+    if (code === 1000) {
+      let verdict = 'retry';
+      try { verdict = await this.opts.check?.() ?? 'retry'; } catch (err) { if (err instanceof APIError) message = publicMessage(err); }
+      if (this.stopped) return;
+      if (verdict === 'end') {
+        if (this.partial) this.emit([this.partial], null);
+        this.setState('ended');
+        return;
+      }
+    } else if (!this.welcomed) {
+      // Refused before the upgrade (the page is told nothing): ask plainly
+      // for none of the log to learn why.
       try {
         await get(this.path, { query: { ...this.opts.query, tailLines: '0' }, accept: 'text/plain' });
-        // Answered twice running but never upgraded: a server (or proxy)
-        // without websockets; follow it as a plain HTTP stream.
-        this.http = ++this.plain > 1;
       } catch (err) {
         if (this.stopped) return;
         if (err instanceof APIError && err.code >= 400 && err.code < 500 && err.code !== 429 && err.code !== 408) {
@@ -233,29 +221,11 @@ export class LogStream {
         message = publicMessage(err);
       }
     }
-    try {
-      verdict = await this.opts.check?.() ?? 'retry';
-    } catch (err) {
-      if (err instanceof APIError) message = publicMessage(err);
-    }
     if (this.stopped) return;
-    if (verdict === 'end') {
-      this.endPartial();
-      this.setState('ended');
-      return;
-    }
-    const delay = this.failures ? Math.min(RETRY_MIN * 2 ** (this.failures - 1), RETRY_MAX) * (0.8 + Math.random() * 0.4) : 0;
-    const retryAt = Date.now() + delay;
-    this.setState('waiting', { retryAt, message });
+    const backoff = this.failures ? Math.min(RETRY_MIN * 2 ** (this.failures - 1), RETRY_MAX) * (0.8 + Math.random() * 0.4) : 0;
+    const delay = Math.max(after, backoff);
+    this.setState('waiting', { retryAt: Date.now() + delay, message });
     this.timer = setTimeout(() => this.connect(), delay);
-  }
-
-  /** endPartial passes on the unfinished line as a line of its own, the log being over. */
-  endPartial() {
-    const p = this.carry || this.partial;
-    this.carry = this.partial = null;
-    this.boundary = null;
-    if (p) this.emit([p], null);
   }
 
   feed(text) {
@@ -263,58 +233,36 @@ export class LogStream {
     const lines = [];
     let s = this.rest + text;
     let start = 0;
-    for (let nl = s.indexOf('\n', start); nl >= 0; nl = s.indexOf('\n', start)) {
+    for (let nl = s.indexOf('\n'); nl >= 0; nl = s.indexOf('\n', start)) {
       const line = parseLine(s.slice(start, nl));
       start = nl + 1;
-      if (this.fresh(line)) lines.push(line);
+      // Resuming: a server that reads sinceTime coarsely sends older lines.
+      if (this.resumeKey && line.key && line.key < this.resumeKey) continue;
+      this.resumeKey = '';
+      // Resuming: drop the lines we hold, as the stream repeats them.
+      if (this.repeat.length && line.text === this.repeat[0]) this.repeat.shift();
+      else {
+        this.repeat = [];
+        lines.push(line);
+      }
     }
     s = s.slice(start);
     if (s.length > PARTIAL_MAX + 64) {
       const p = parseLine(s);
-      s = (p.ts ? p.ts + ' ' : '') + tail(p.text);
+      s = (p.ts ? `${p.ts} ` : '') + tail(p.text);
     }
     this.rest = s;
-    // The rest is the unfinished line, unless it may still be a timestamp
-    // arriving (then what is shown stays, unless lines completed it).
+    // The rest is the unfinished line, unless it may still be a time
+    // arriving, or a line held that the stream is repeating.
     let partial = lines.length ? null : this.partial;
-    if (s && (TS.test(s) || s.length > 40 || !/^[\d:.TZ+-]*$/.test(s))) {
-      const p = parseLine(s);
-      // During a resume only the continuation of our own unfinished line shows.
-      if (!this.boundary || (this.carry && p.key >= this.carry.key)) partial = p;
-    } else if (!s) partial = null;
-    if (!lines.length && partial === this.partial) return;
-    this.emit(lines, partial);
-  }
-
-  /**
-   * fresh reports whether a complete line is new; it ends a resume at the
-   * first new one. The first line not older than an unfinished line shown
-   * before the disconnect is that line, continued: it takes its place
-   * (the server may time and begin it differently, as it had it then).
-   */
-  fresh(line) {
-    const b = this.boundary;
-    if (!b) return true;
-    if (line.key && line.key < b.key) return false;
-    const n = line.key === b.key ? b.texts.get(line.text) : 0;
-    if (n) {
-      if (n === 1) b.texts.delete(line.text); else b.texts.set(line.text, n - 1);
-      return false;
-    }
-    this.boundary = this.carry = null;
-    return true;
+    if (s && !this.repeat.length && (TS.test(s) || s.length > 40 || !/^[\d:.TZ+-]*$/.test(s))) partial = parseLine(s);
+    else if (!s) partial = null;
+    if (lines.length || partial !== this.partial) this.emit(lines, partial);
   }
 
   emit(lines, partial) {
-    for (const l of lines) {
-      if (!l.key) continue;
-      if (l.key !== this.lastKey) {
-        this.lastKey = l.key;
-        this.lastTexts.clear();
-      }
-      this.lastTs = l.ts;
-      if (this.lastTexts.size < 1000) this.lastTexts.set(l.text, (this.lastTexts.get(l.text) || 0) + 1);
-    }
+    for (const l of lines) if (l.key) this.held.push(l);
+    if (this.held.length > HELD * 2) this.held.splice(0, this.held.length - HELD);
     this.partial = partial;
     this.got = true;
     this.opts.onData(lines, partial && { ts: partial.ts, text: partial.text });

