@@ -1,23 +1,21 @@
 // logview.js: <berth-log-view>, a streamed log that follows and says what
-// it does; the pod Logs tab and any later streamed log (host image builds)
-// show theirs in it. Its owner feeds it what a LogStream (logstream.js)
-// delivers: write(lines, partial) and connection = {state, since, …}.
+// it does, for the pod Logs tab and any later streamed log. Its owner
+// feeds it what a LogStream (logstream.js) delivers: write(lines, partial)
+// and connection = {state, since, message}.
 //
-// Following: only the user's own scrolling (wheel, touch, keys, dragging
-// the scrollbar) stops it; the view's own scrolls and the browser's never
-// do. Scrolling back to the bottom, "Jump to latest" or End resume it.
-// While paused the lines shown stay still and the status counts new ones.
+// Only the user's own scrolling (wheel, touch, keys, the scrollbar) stops
+// following; back at the bottom, End or "Jump to latest" resume it. While
+// paused, what is shown stays still and the status counts new lines.
 //
-// Cost, whatever the rate: the view keeps the last MAX_LINES lines as data
-// (for scrolling back, search and download) but draws, while following,
-// only as many of the newest as its height can show, at most every
-// DRAW_MS in an animation frame: lines that scrolled past between two
-// draws were never on screen and are not drawn.
-// It scrolls from its bottom (flex, column-reverse), so lines added there
-// keep the newest in view with no scrolling by script. Once paused, older
-// lines are drawn above, MORE at a time, as the reader scrolls up to them.
+// Cost, whatever the rate: the last MAX_LINES lines are kept as data (to
+// scroll back to, search and download), but only as many of the newest as
+// the box can show are drawn while following, at most every DRAW_MS: the
+// lines that scrolled past between two draws were never on screen. The box
+// scrolls from its bottom (flex, column-reverse), so the newest line stays
+// in view with no scrolling by script; paused, older lines are drawn above,
+// MORE at a time, as the reader scrolls up to them.
 
-import { h } from './dom.js';
+import { h, button } from './dom.js';
 import { parseLine, renderSegments } from '../pod/ansi.js';
 
 const CSS = '/static/css/logview.css';
@@ -25,18 +23,12 @@ if (!document.querySelector(`link[href="${CSS}"]`)) document.head.append(h('link
 
 export const MAX_LINES = 10000;
 const MORE = 500;
-// Drawn lines are grouped in chunks that the browser neither lays out nor
-// paints while they are off screen (content-visibility).
-const CHUNK = 50;
-// Lines are drawn at most this often: a person reads no faster, and a \r
-// progress bar is still redrawn 20 times a second.
-const DRAW_MS = 50;
-// A complete line longer than this shows its start (or, when carriage
-// returns overwrite it, its end) and how much was left out.
+const CHUNK = 50; // drawn lines per box the browser skips while off screen
+const DRAW_MS = 50; // a \r progress bar is still redrawn 20 times a second
+// A longer line shows its start, or after carriage returns its end.
 const LINE_MAX = 65536;
-// Input that counts as the user scrolling, for this long.
-const INTENT_MS = 400;
-const SCROLL_KEYS = new Set(['ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End', ' ']);
+const INTENT_MS = 400; // a scroll this soon after input is the user's
+const KEYS = /^(Arrow(Up|Down)|Page(Up|Down)|Home|End| )$/;
 
 function bound(text) {
   if (text.length <= LINE_MAX) return text;
@@ -46,7 +38,7 @@ function bound(text) {
 }
 
 const plain = (line) => (line.plain ??= parseLine(line.text).map((s) => s.text).join(''));
-const shortTs = (ts) => ts.replace(/(\.\d{3})\d*/, '$1');
+const chunk = () => h('div', { class: 'log-chunk' });
 
 class LogView extends HTMLElement {
   connectedCallback() {
@@ -57,75 +49,71 @@ class LogView extends HTMLElement {
     this.query = '';
     this.conn = { state: 'connecting' };
     this.intentAt = this.lastTop = this.drawnAt = 0;
-    this.fit = 100; // lines the view can show, at the least line height
+    this.fit = 100; // lines the box can show, at the smallest line height
 
-    this.tools = h('div', { class: 'pod-toolbar log-tools' });
     this.search = h('input', {
       type: 'search', placeholder: 'Search', 'aria-label': 'Search the log', class: 'pod-input',
       oninput: () => { clearTimeout(this.searchTimer); this.searchTimer = setTimeout(() => this.setQuery(this.search.value), 150); },
       onkeydown: (e) => { if (e.key === 'Enter') { e.preventDefault(); this.setQuery(this.search.value); this.jumpMatch(e.shiftKey ? -1 : 1); } },
     });
     this.countEl = h('span', { class: 'pod-count', 'aria-live': 'polite' });
-    this.tsBox = h('input', { type: 'checkbox', 'data-test': 'log-timestamps', onchange: () => { for (const d of this.dom) this.renderLine(d); } });
-    this.pauseBtn = h('button', { type: 'button', class: 'btn', 'data-test': 'log-pause', onclick: () => (this.following ? this.pause() : this.follow()) }, 'Pause');
-    this.tools.append(
+    this.tsBox = h('input', { type: 'checkbox', onchange: () => this.dom.forEach((d) => this.render(d)) });
+    this.pauseBtn = button('Pause', { 'data-test': 'log-pause', onclick: () => (this.following ? this.pause() : this.follow()) });
+    this.tools = h('div', { class: 'pod-toolbar' },
       h('div', { class: 'pod-search' }, this.search, this.countEl,
-        h('button', { type: 'button', class: 'btn btn-small', 'aria-label': 'Previous match', onclick: () => this.jumpMatch(-1) }, '↑'),
-        h('button', { type: 'button', class: 'btn btn-small', 'aria-label': 'Next match', onclick: () => this.jumpMatch(1) }, '↓')),
+        button('↑', { kind: 'small', 'aria-label': 'Previous match', onclick: () => this.jumpMatch(-1) }),
+        button('↓', { kind: 'small', 'aria-label': 'Next match', onclick: () => this.jumpMatch(1) })),
       h('label', { class: 'pod-check' }, this.tsBox, 'Timestamps'),
-      h('span', { class: 'pod-toolbar-end' }, this.pauseBtn,
-        h('button', { type: 'button', class: 'btn', onclick: () => this.download() }, 'Download')));
+      h('span', { class: 'pod-toolbar-end' }, this.pauseBtn, button('Download', { onclick: () => this.download() })));
     this.statusText = h('span');
     this.status = h('div', { class: 'log-status', role: 'status', 'data-test': 'log-status' }, this.statusText);
     this.notice = h('div', { class: 'log-notice', hidden: true });
     this.older = h('div');
     this.tail = h('div');
-    this.openEl = h('div', { class: 'log-line log-open', hidden: true });
+    this.openEl = h('div', { class: 'log-line', hidden: true });
     this.body = h('div', { class: 'log-body', 'data-empty': '' }, this.notice, this.older, this.tail, this.openEl);
-    this.view = h('div', {
-      class: 'log-view', 'data-test': 'log-view', tabindex: '0', role: 'log', 'aria-live': 'off', 'aria-label': 'Log output',
-    }, this.body);
-    this.jumpBtn = h('button', { type: 'button', class: 'btn btn-small log-jump', 'data-test': 'log-jump', hidden: true, onclick: () => this.follow() }, 'Jump to latest ↓');
-    this.append(this.tools, this.status, h('div', { class: 'log-wrap' }, this.view, this.jumpBtn));
+    const v = h('div', { class: 'log-view', 'data-test': 'log-view', tabindex: '0', role: 'log', 'aria-live': 'off', 'aria-label': 'Log output' }, this.body);
+    this.view = v;
+    this.jumpBtn = button('Jump to latest ↓', { class: 'btn btn-small log-jump', 'data-test': 'log-jump', hidden: true, onclick: () => this.follow() });
+    this.append(this.tools, this.status, h('div', { class: 'log-wrap' }, v, this.jumpBtn));
 
-    const v = this.view;
     const intent = () => { this.intentAt = performance.now(); };
     v.addEventListener('wheel', (e) => { intent(); if (e.deltaY < 0 && this.scrollable()) this.pause(); }, { passive: true });
     v.addEventListener('touchmove', intent, { passive: true });
     v.addEventListener('keydown', (e) => {
-      if (!SCROLL_KEYS.has(e.key)) return;
+      if (!KEYS.test(e.key)) return;
       intent();
-      // Home and End go to the top and the newest line, whichever way the box scrolls.
+      // Home and End go to the top and to the newest line, whichever way the box scrolls.
       if (e.key === 'End') { e.preventDefault(); this.follow(); return; }
       if (!/Up|Home/.test(e.key) || !this.scrollable()) return;
       this.pause();
       if (e.key === 'Home') { e.preventDefault(); this.more(); v.scrollTop = -v.scrollHeight; }
     });
     // A press beside the content is on the scrollbar: what follows is a drag.
-    v.addEventListener('pointerdown', (e) => { if (e.target === v && (e.offsetX >= v.clientWidth || e.offsetY >= v.clientHeight)) this.dragging = true; });
-    this.onUp = () => { this.dragging = false; };
-    window.addEventListener('pointerup', this.onUp);
+    v.addEventListener('pointerdown', (e) => {
+      if (e.target !== v || (e.offsetX < v.clientWidth && e.offsetY < v.clientHeight)) return;
+      this.dragging = true;
+      window.addEventListener('pointerup', () => { this.dragging = false; }, { once: true });
+    });
     v.addEventListener('scroll', () => this.scrolled());
     new ResizeObserver(([e]) => { this.fit = Math.ceil(e.contentRect.height / 16) + 10; }).observe(v);
     this.renderStatus();
   }
 
   disconnectedCallback() {
-    window.removeEventListener('pointerup', this.onUp);
     clearInterval(this.ticker);
     clearTimeout(this.timer);
     cancelAnimationFrame(this.frame);
     this.frame = this.timer = 0;
   }
 
-  /** reset forgets every line. */
   reset() {
-    this.lines = [];   // the data: {ts, text, marks, plain}, oldest first
-    this.first = 0;    // the number of lines[0] in the log
-    this.total = 0;    // the number of the next line
-    this.dom = [];     // drawn lines, in order: {line, seq, el}
-    this.drawnTo = 0;  // lines before this number are drawn (or skipped)
-    this.next = null;  // the unfinished line
+    this.lines = []; // the data, oldest first: {ts, text, marks, plain}
+    this.first = 0; // the number of lines[0] in the log
+    this.total = 0; // the number of the next line
+    this.dom = []; // drawn lines, in order: {line, seq, el}
+    this.drawnTo = 0; // lines before this number are drawn or were skipped
+    this.next = null; // the unfinished line
     this.matches = 0;
     this.current = null;
   }
@@ -134,45 +122,38 @@ class LogView extends HTMLElement {
     this.reset();
     this.older.replaceChildren();
     this.tail.replaceChildren();
-    this.openEl.hidden = true;
-    this.notice.hidden = true;
+    this.openEl.hidden = this.notice.hidden = true;
     this.body.toggleAttribute('data-empty', true);
     this.follow();
   }
 
   scrollable() { return this.view.scrollHeight > this.view.clientHeight + 1; }
-  // scrollTop counts from the bottom: 0 there, negative above.
-  atBottom() { return this.view.scrollTop >= -4; }
 
   /** scrolled judges a scroll: only one the user made changes following. */
   scrolled() {
     const v = this.view;
-    const top = v.scrollTop;
+    const top = v.scrollTop; // from the bottom: 0 there, negative above
     const up = top < this.lastTop - 1;
     this.lastTop = top;
     if (!this.following && top - (v.clientHeight - v.scrollHeight) < v.clientHeight) this.more();
     if (!this.dragging && performance.now() - this.intentAt > INTENT_MS) return;
-    if (this.atBottom()) { if (!this.following) this.follow(); } else if (this.following && (up || this.dragging)) this.pause();
+    if (top >= -4) { if (!this.following) this.follow(); } else if (this.following && (up || this.dragging)) this.pause();
   }
 
   pause() {
-    if (!this.following) return;
     this.following = false;
     this.renderStatus();
   }
 
-  /** follow draws what waited and keeps the newest line in view. */
   follow() {
-    this.following = true;
-    this.snap = true;
+    this.following = this.snap = true;
     this.schedule();
     this.renderStatus();
   }
 
   /**
    * write takes complete lines [{ts, text}] and the unfinished line
-   * ({ts, text} or null), which supersedes the one before: when that was
-   * completed, its full form is lines[0].
+   * ({ts, text} or null), which supersedes the one before.
    */
   write(lines, partial) {
     for (const src of lines) {
@@ -182,18 +163,16 @@ class LogView extends HTMLElement {
     }
     this.total += lines.length;
     this.next = partial;
-    // Dropped a batch at a time: the oldest lines past MAX_LINES.
     if (this.lines.length > MAX_LINES + MORE) {
       const n = this.lines.length - MAX_LINES;
       for (const l of this.lines.splice(0, n)) this.matches -= l.marks || 0;
       this.first += n;
       this.notice.hidden = false;
-      this.notice.textContent = `${this.first.toLocaleString()} older lines dropped: the view keeps the last ${MAX_LINES.toLocaleString()}. Download saves them.`;
+      this.notice.textContent = `${this.first.toLocaleString()} older lines dropped: the view keeps the last ${MAX_LINES.toLocaleString()}.`;
     }
     this.schedule();
   }
 
-  /** schedule draws in an animation frame, at most every DRAW_MS. */
   schedule() {
     if (this.frame || this.timer || !this.isConnected) return;
     const wait = this.drawnAt + DRAW_MS - performance.now();
@@ -209,25 +188,21 @@ class LogView extends HTMLElement {
         this.older.replaceChildren();
         this.dom = this.dom.filter((d) => d.el.parentNode.parentNode === this.tail);
       }
-      // Only what fits is drawn: lines before it were never on screen.
       const from = Math.max(this.drawnTo, this.total - this.fit, this.first);
-      if (from > this.drawnTo) this.dropDrawn(this.dom.length);
-      let chunk = this.tail.lastChild;
+      if (from > this.drawnTo) this.drop(this.dom.length);
+      let c = this.tail.lastChild;
       for (let seq = from; seq < this.total; seq++) {
-        if (!chunk || chunk.childElementCount >= CHUNK) chunk = this.tail.appendChild(h('div', { class: 'log-chunk' }));
-        chunk.append(this.draw1(seq, this.dom).el);
+        if (!c || c.childElementCount >= CHUNK) c = this.tail.appendChild(chunk());
+        c.append(this.draw1(seq, this.dom).el);
       }
       this.drawnTo = this.total;
-      if (this.dom.length > this.fit + CHUNK) this.dropDrawn(this.dom.length - this.fit);
+      if (this.dom.length > this.fit + CHUNK) this.drop(this.dom.length - this.fit);
       const p = this.next;
-      if (p) this.renderLine({ line: { ts: p.ts, text: bound(p.text) }, el: this.openEl });
+      if (p) this.render({ line: { ts: p.ts, text: bound(p.text) }, el: this.openEl });
       this.openEl.hidden = !p;
       this.body.toggleAttribute('data-empty', !this.total && !p);
       if (this.query) this.updateCount();
-      if (this.snap) {
-        this.snap = false;
-        this.view.scrollTop = this.lastTop = 0;
-      }
+      if (this.snap) this.view.scrollTop = this.lastTop = this.snap = 0;
     }
     this.renderStatus();
   }
@@ -235,19 +210,13 @@ class LogView extends HTMLElement {
   draw1(seq, into) {
     const d = { line: this.lines[seq - this.first], seq, el: document.createElement('div') };
     d.el.className = d.line.marker ? 'log-line log-marker' : 'log-line';
-    this.renderLine(d);
+    this.render(d);
     into.push(d);
     return d;
   }
 
-  /** dropDrawn removes the n oldest drawn lines. */
-  dropDrawn(n) {
-    if (n >= this.dom.length) {
-      this.older.replaceChildren();
-      this.tail.replaceChildren();
-      this.dom = [];
-      return;
-    }
+  /** drop removes the n oldest drawn lines. */
+  drop(n) {
     for (const d of this.dom.splice(0, n)) {
       const c = d.el.parentNode;
       d.el.remove();
@@ -258,30 +227,28 @@ class LogView extends HTMLElement {
   /** more draws, while paused, up to MORE older lines above those drawn. */
   more() {
     const top = this.dom[0]?.seq ?? this.drawnTo;
-    const from = Math.max(this.first, top - MORE);
-    if (from >= top) return;
     const add = [];
     const frag = document.createDocumentFragment();
-    let chunk;
-    for (let seq = from; seq < top; seq++) {
-      if (!chunk || chunk.childElementCount >= CHUNK) chunk = frag.appendChild(h('div', { class: 'log-chunk' }));
-      chunk.append(this.draw1(seq, add).el);
+    let c;
+    for (let seq = Math.max(this.first, top - MORE); seq < top; seq++) {
+      if (!c || c.childElementCount >= CHUNK) c = frag.appendChild(chunk());
+      c.append(this.draw1(seq, add).el);
     }
     this.older.prepend(frag);
     this.dom = add.concat(this.dom);
   }
 
-  renderLine(d) {
-    const { line, el } = d;
+  render({ line, el }) {
     const segs = parseLine(line.text);
     const marks = [];
-    if (this.query) {
+    const q = this.query;
+    if (q) {
       const hay = segs.map((s) => s.text).join('').toLowerCase();
-      for (let i = hay.indexOf(this.query); i >= 0; i = hay.indexOf(this.query, i + this.query.length)) marks.push([i, i + this.query.length]);
+      for (let i = hay.indexOf(q); i >= 0; i = hay.indexOf(q, i + q.length)) marks.push([i, i + q.length]);
     }
     if (marks.length || el.classList.contains('log-match')) el.classList.toggle('log-match', marks.length > 0);
     renderSegments(el, segs, marks);
-    if (this.tsBox.checked && line.ts) el.dataset.ts = shortTs(line.ts);
+    if (this.tsBox.checked && line.ts) el.dataset.ts = line.ts.replace(/(\.\d{3})\d*/, '$1');
     else delete el.dataset.ts;
   }
 
@@ -291,10 +258,8 @@ class LogView extends HTMLElement {
     this.lines[this.lines.length - 1].marker = true;
   }
 
-  /** connection is the stream's state: {state, since, retryAt, message}. */
   set connection(st) {
     this.conn = st;
-    this.status.dataset.transport = st.transport || '';
     clearInterval(this.ticker);
     if (st.since) this.ticker = setInterval(() => this.renderStatus(), 1000);
     this.renderStatus();
@@ -313,9 +278,7 @@ class LogView extends HTMLElement {
       text = `Paused — ${n.toLocaleString()} new line${n === 1 ? '' : 's'}${text ? ` · ${text}` : ''}`;
     }
     if (this.statusText.textContent !== text) this.statusText.textContent = text;
-    const s = this.status.dataset;
-    s.follow = this.following ? 'following' : 'paused';
-    s.conn = state;
+    Object.assign(this.status.dataset, { follow: this.following ? 'following' : 'paused', conn: state, transport: this.conn.transport || '' });
     this.jumpBtn.hidden = this.following;
     this.pauseBtn.textContent = this.following ? 'Pause' : 'Follow';
   }
@@ -338,7 +301,7 @@ class LogView extends HTMLElement {
       l.marks = 0;
       if (q) this.mark(l);
     }
-    for (const d of this.dom) this.renderLine(d);
+    this.dom.forEach((d) => this.render(d));
     this.updateCount();
   }
 
@@ -347,8 +310,8 @@ class LogView extends HTMLElement {
   }
 
   jumpMatch(dir) {
-    if (!this.query || !this.matches) return;
     const n = this.lines.length;
+    if (!this.query || !this.matches) return;
     let i = this.current === null ? (dir > 0 ? -1 : n) : this.current - this.first;
     for (let k = 0; k < n; k++) {
       i = (i + dir + n) % n;
@@ -356,10 +319,7 @@ class LogView extends HTMLElement {
     }
     this.pause();
     const seq = this.first + i;
-    for (let n = -1; n !== this.dom.length && !(this.dom[0]?.seq <= seq);) {
-      n = this.dom.length;
-      this.more();
-    }
+    while (!(this.dom[0]?.seq <= seq) && (this.dom[0]?.seq ?? this.drawnTo) > this.first) this.more();
     this.view.querySelector('.log-current')?.classList.remove('log-current');
     this.current = seq;
     const d = this.dom.find((x) => x.seq === seq);
@@ -367,15 +327,14 @@ class LogView extends HTMLElement {
     d?.el.scrollIntoView({ block: 'center' });
   }
 
-  /** text is the log the view keeps, a line each (with timestamps when shown). */
+  /** text is the log the view keeps, a line each (timestamped when shown). */
   text() {
-    const ts = this.tsBox.checked;
-    return this.lines.map((l) => (ts && l.ts ? `${l.ts} ` : '') + plain(l));
+    return this.lines.map((l) => (this.tsBox.checked && l.ts ? `${l.ts} ` : '') + plain(l));
   }
 
-  download(name = this.getAttribute('download-name') || 'log') {
+  download() {
     const url = URL.createObjectURL(new Blob([this.text().join('\n') + '\n'], { type: 'text/plain' }));
-    const a = h('a', { href: url, download: `${name}.log`, hidden: true });
+    const a = h('a', { href: url, download: `${this.getAttribute('download-name') || 'log'}.log`, hidden: true });
     document.body.append(a);
     a.click();
     a.remove();
