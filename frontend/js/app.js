@@ -3,7 +3,7 @@
 //
 // Stable selectors for browser tests (keep them when changing pages):
 //   Shell        berth-app · #sidebar (nav) · #nav-toggle (phone menu) · #main
-//                [data-test=nav-projects|nav-overview|nav-services|nav-events|nav-members|nav-network|
+//                [data-test=nav-projects|nav-overview|nav-services|nav-config|nav-events|nav-members|nav-network|
 //                 nav-nodes|nav-audit|nav-tokens|nav-password] · [data-test=signout]
 //                [data-test=current-user] · [data-test=live-state] (text "Live",
 //                "Connecting…", "Reconnecting…"; data-state=open|connecting|reconnecting|closed)
@@ -45,6 +45,9 @@
 //                [data-test=endpoints-ready] ("3 ready, 1 not ready"), endpoints
 //                [data-test=endpoint][data-ready=true|false][data-pod=NAME],
 //                [data-test=delete-service] (absent for view members)
+//   Config       #/projects/NS/config  #config-kind #config-name rows [data-test=config-key|
+//                config-value], [data-test=save-config]; [data-test=config-row][data-kind=
+//                ConfigMap|Secret][data-name=N] with reveal-config, edit-config, delete-config
 //   Events       #/projects/NS/events  rows [data-test=event-row]
 //   Network      #/projects/NS/network  [data-test=network-state] (data-kind=own
 //                network|joined|global) [data-test=network-netid]
@@ -110,6 +113,7 @@ route('/projects/:ns', { ...page('overview.js', 'berth-overview-page', (p) => ({
 route('/projects/:ns/deploy', { ...page('deploy.js', 'berth-deploy-page', (p) => ({ namespace: p.ns })), section: 'overview' });
 route('/projects/:ns/members', { ...page('members.js', 'berth-members-page', (p) => ({ namespace: p.ns })), section: 'members' });
 route('/projects/:ns/services', { ...page('services.js', 'berth-services-page', (p) => ({ namespace: p.ns })), section: 'services' });
+route('/projects/:ns/config', { ...page('config.js', 'berth-config-page', (p) => ({ namespace: p.ns })), section: 'config' });
 route('/projects/:ns/events', { ...page('events.js', 'berth-events-page', (p) => ({ namespace: p.ns })), section: 'events' });
 route('/projects/:ns/network', { ...page('network.js', 'berth-network-page', (p) => ({ namespace: p.ns })), section: 'network' });
 route('/projects/:ns/pods/:name', {
@@ -222,6 +226,7 @@ class BerthApp extends HTMLElement {
       groups.push(h('ul', { class: 'nav nav-sub' },
         item(to.project(ns), 'overview', 'Overview', 'overview', sec === 'overview'),
         item(to.services(ns), 'services', 'Services', 'services', sec === 'services'),
+        item(to.config(ns), 'config', 'Config', 'config', sec === 'config'),
         item(to.events(ns), 'events', 'Events', 'events', sec === 'events'),
         item(to.members(ns), 'members', 'Members', 'members', sec === 'members'),
         item(to.network(ns), 'network', 'Network', 'network', sec === 'network')));

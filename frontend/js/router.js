@@ -56,6 +56,7 @@ export const to = {
   deploy: (ns) => `/projects/${enc(ns)}/deploy`,
   members: (ns) => `/projects/${enc(ns)}/members`,
   events: (ns) => `/projects/${enc(ns)}/events`,
+  config: (ns) => `/projects/${enc(ns)}/config`,
   network: (ns) => `/projects/${enc(ns)}/network`,
   services: (ns) => `/projects/${enc(ns)}/services`,
   pod: (ns, name, tab) => `/projects/${enc(ns)}/pods/${enc(name)}${tab ? '?tab=' + enc(tab) : ''}`,
