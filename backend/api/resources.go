@@ -117,6 +117,8 @@ func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 				verbs: []string{"create"}, serve: a.serveNodeUpgrade,
 				gvk: schema.GroupVersionKind{Group: berthGroup, Version: "v1", Kind: "NodeUpgrade"},
 			}}},
+		{name: "resourcequotas", singular: "resourcequota", kind: "ResourceQuota", shortNames: []string{"quota"}, namespaced: true, registry: regs.ResourceQuotas},
+		{name: "limitranges", singular: "limitrange", kind: "LimitRange", shortNames: []string{"limits"}, namespaced: true, registry: regs.LimitRanges},
 		{name: "secrets", singular: "secret", kind: "Secret", namespaced: true, registry: regs.Secrets,
 			redact: core.RedactSecret, nodeReads: a.usedByNodePods("secrets", core.PodReferencesSecret)},
 		{name: "configmaps", singular: "configmap", kind: "ConfigMap", shortNames: []string{"cm"}, namespaced: true, registry: regs.ConfigMaps,

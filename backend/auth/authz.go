@@ -161,6 +161,10 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 		switch {
 		case ri.Resource == "namespaces":
 			return namespaceAllowed(ri, read, member, admin)
+		case ri.Resource == "resourcequotas" || ri.Resource == "limitranges":
+			// What a project may use is the cluster admins' to set: a
+			// member who could write a quota could lift it.
+			return read && member && ri.Namespace != ""
 		case ri.Resource == "endpoints":
 			// Members read the endpoints of their services; only the
 			// endpoints controller (and cluster admins) write them:

@@ -11,6 +11,7 @@ import (
 	"github.com/berthpaas/berth/backend/controller/namespace"
 	"github.com/berthpaas/berth/backend/controller/nodeupgrade"
 	"github.com/berthpaas/berth/backend/controller/podcidr"
+	"github.com/berthpaas/berth/backend/controller/resourcequota"
 
 	"github.com/berthpaas/berth/backend/registry/core"
 
@@ -29,6 +30,7 @@ type Options struct {
 	Replication   replication.Options
 	NodeLifecycle nodelifecycle.Options
 	Endpoints     endpoints.Options
+	ResourceQuota resourcequota.Options
 	// SchedulerRetryInterval: see scheduler.DefaultRetryInterval.
 	SchedulerRetryInterval time.Duration
 	// HostImages, when set, runs the host image builder and the node
@@ -36,8 +38,19 @@ type Options struct {
 	HostImages *hostimagebuild.Config
 }
 
+// quotaCounted are the registries whose objects quotas count, by resource.
+func quotaCounted(regs *core.Registries) map[string]resourcequota.Lister {
+	out := map[string]resourcequota.Lister{}
+	for _, r := range regs.All() {
+		if r.Strategy.NamespaceScoped() {
+			out[r.Resource] = r
+		}
+	}
+	return out
+}
+
 // RunAll runs the scheduler, the replication manager, the node
-// lifecycle, namespace, endpoints and pod subnet controllers on the
+// lifecycle, namespace, endpoints, resource quota and pod subnet controllers on the
 // registries, and the host image builder when configured, until ctx ends,
 // and returns once all of them have stopped.
 func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opts Options) {
@@ -51,6 +64,7 @@ func RunAll(ctx context.Context, regs *core.Registries, logger *slog.Logger, opt
 		nodelifecycle.New(regs.Nodes, regs.Pods, regs.Leases, regs.Events, logger, opts.NodeLifecycle).Run,
 		namespace.New(regs.Namespaces, logger, 0).Run,
 		endpoints.New(regs.Services, regs.Pods, regs.Endpoints, regs.Events, logger, opts.Endpoints).Run,
+		resourcequota.New(regs.ResourceQuotas, regs.Pods, quotaCounted(regs), logger, opts.ResourceQuota).Run,
 	}
 	if opts.HostImages != nil {
 		cfg := *opts.HostImages

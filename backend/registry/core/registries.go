@@ -90,6 +90,8 @@ type Registries struct {
 	Endpoints              *generic.Registry
 	Secrets                *generic.Registry
 	ConfigMaps             *generic.Registry
+	ResourceQuotas         *generic.Registry
+	LimitRanges            *generic.Registry
 	// PodSubnets are the nodes' pod subnets (Config.PodSubnets); nil
 	// when the registries hand out none.
 	PodSubnets PodSubnets
@@ -126,6 +128,8 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		Endpoints:              reg(v1.SchemeGroupVersion, "endpoints", "Endpoints", EndpointsStrategy{}),
 		Secrets:                reg(v1.SchemeGroupVersion, "secrets", "Secret", SecretStrategy{}),
 		ConfigMaps:             reg(v1.SchemeGroupVersion, "configmaps", "ConfigMap", ConfigMapStrategy{}),
+		ResourceQuotas:         reg(v1.SchemeGroupVersion, "resourcequotas", "ResourceQuota", ResourceQuotaStrategy{}),
+		LimitRanges:            reg(v1.SchemeGroupVersion, "limitranges", "LimitRange", LimitRangeStrategy{}),
 	}
 	for _, g := range r.All() {
 		if t := cfg.Transformers[g.Resource]; t != nil {
@@ -142,6 +146,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		admission.ReplicaLimit(cfg.MaxReplicas),
 		admission.NetID(),
 		admission.ServiceTargetPorts(r.Pods, r.ReplicationControllers),
+		admission.LimitRanger(r.LimitRanges),
 	}
 	r.PodSubnets = cfg.PodSubnets
 	if cfg.PodSubnets != nil {
@@ -154,8 +159,10 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 			}
 		}
 	}
+	charger := admission.ResourceQuota(r.ResourceQuotas)
 	for _, g := range r.All() {
 		g.Admission = chain
+		g.Charger = charger
 	}
 	r.Services.Allocator = &serviceAllocator{store: store, cidr: cfg.ServiceCIDR}
 	r.Events.TTL = cfg.EventTTL
@@ -170,7 +177,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 
 // All returns every registry.
 func (r *Registries) All() []*generic.Registry {
-	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases, r.Endpoints, r.Secrets, r.ConfigMaps}
+	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases, r.Endpoints, r.Secrets, r.ConfigMaps, r.ResourceQuotas, r.LimitRanges}
 }
 
 // startProject makes the creator of a namespace its admin. A namespace

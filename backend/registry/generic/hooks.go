@@ -12,7 +12,7 @@ import (
 // The hooks a resource may give its Registry, as kube-apiserver's generic
 // registry.Store has them. Pure rules are optional interfaces of the
 // Strategy (GracefulDeleteStrategy, TerminatingStrategy, TableConvertor);
-// hooks that do I/O are fields of the Registry (Admission, Allocator,
+// hooks that do I/O are fields of the Registry (Admission, Allocator, Charger,
 // AfterCreate, AfterDelete, Finalizer, Auditor), set by whoever builds the
 // registries
 // (core.NewRegistries). Generic code asks for a hook, never for a
@@ -67,6 +67,17 @@ func (c Chain) Admit(ctx context.Context, a *Attributes) error {
 		}
 	}
 	return nil
+}
+
+// Charger keeps quotas, as Kubernetes' ResourceQuota admission does: it
+// runs after validation, as the last step before a new object is stored,
+// and takes the object's cost from its namespace's quotas (refusing it
+// with errdefs.ErrForbidden when one would be exceeded). The registry
+// calls the returned undo when the store refuses the object after all
+// (its name taken, its namespace going), so that nothing is charged for
+// an object that does not exist. A dry run is checked, never charged.
+type Charger interface {
+	Charge(ctx context.Context, a *Attributes) (undo func(context.Context), err error)
 }
 
 // Finalizer makes deletion two-phase, as a namespace's is: Delete marks

@@ -41,6 +41,9 @@ type Registry struct {
 	Admission Admission
 	// Allocator, when set, hands out the values no two objects may hold.
 	Allocator Allocator
+	// Charger, when set, takes what a new object costs from its
+	// namespace's quotas just before it is stored (see Charger).
+	Charger Charger
 	// TTL, when positive, is how long objects live before etcd drops them.
 	TTL time.Duration
 	// AfterCreate runs once an object is stored; its error undoes the
@@ -111,6 +114,26 @@ func (r *Registry) admit(ctx context.Context, a *Attributes) error {
 	}
 	a.Resource = r.Resource
 	return r.Admission.Admit(ctx, a)
+}
+
+// charge takes a new object's cost from its namespace's quotas, once it
+// is valid and about to be stored; the refund gives it back when the
+// store refuses the object after all.
+func (r *Registry) charge(ctx context.Context, ns, name string, obj runtime.Object, dryRun bool) (refund func(), err error) {
+	if r.Charger == nil {
+		return func() {}, nil
+	}
+	a := &Attributes{Operation: Create, Resource: r.Resource, Namespace: ns, Name: name, Object: obj, DryRun: dryRun}
+	undo, err := r.Charger.Charge(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		// The request may be ending: the refund must happen anyway.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		undo(ctx)
+	}, nil
 }
 
 func (r *Registry) audit(ctx context.Context, verb, ns, name string, err error) {
@@ -200,7 +223,14 @@ func (r *Registry) create(ctx context.Context, ns string, obj runtime.Object, op
 			}
 			storeOpts.Claims = r.Allocator.Claims(obj)
 		}
+		refund, err := r.charge(ctx, ns, m.GetName(), obj, dryRun)
+		if err != nil {
+			return nil, err
+		}
 		err = r.Store.Create(ctx, r.key(ns, m.GetName()), obj, storeOpts)
+		if err != nil {
+			refund()
+		}
 		if generated && errors.Is(err, storage.ErrAlreadyExists) && attempt < 8 {
 			if unallocated != nil {
 				restore(obj, unallocated)
