@@ -18,11 +18,12 @@ import (
 
 func newDescribeCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe (pod|svc) NAME",
-		Short: "Show a pod or a service in detail, for people: containers, states, endpoints and events",
+		Use:   "describe (pod|svc|quota) NAME",
+		Short: "Show a pod, a service or a quota in detail, for people: containers, states, endpoints, use against limits and events",
 		Example: `  berth describe pod web
   berth describe po/web
-  berth describe svc web`,
+  berth describe svc web
+  berth describe quota compute`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, name := args[0], ""
@@ -36,12 +37,14 @@ func newDescribeCommand(g *globals) *cobra.Command {
 				return err
 			}
 			switch {
-			case res.String() != client.Pods.String() && res.String() != client.Services.String():
-				return fmt.Errorf("describe shows pods and services, not %s: use berth get %s %s -o yaml", res, res.Resource, name)
+			case res.String() != client.Pods.String() && res.String() != client.Services.String() && res.String() != client.ResourceQuotas.String():
+				return fmt.Errorf("describe shows pods, services and quotas, not %s: use berth get %s %s -o yaml", res, res.Resource, name)
 			case name == "":
 				return fmt.Errorf("describe %s: a name is required", res.Singular)
 			case res.String() == client.Services.String():
 				return runDescribeService(cmd, g, name)
+			case res.String() == client.ResourceQuotas.String():
+				return runDescribeQuota(cmd, g, name)
 			}
 			return runDescribePod(cmd, g, name)
 		},

@@ -76,6 +76,8 @@ var Resources = []Resource{
 	{Version: "v1", Resource: "configmaps", Singular: "configmap", Kind: "ConfigMap", ShortNames: []string{"cm"}, Namespaced: true},
 	{Version: "v1", Resource: "namespaces", Singular: "namespace", Kind: "Namespace", ShortNames: []string{"ns"}},
 	{Version: "v1", Resource: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"}},
+	{Version: "v1", Resource: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", ShortNames: []string{"quota"}, Namespaced: true},
+	{Version: "v1", Resource: "limitranges", Singular: "limitrange", Kind: "LimitRange", ShortNames: []string{"limits"}, Namespaced: true},
 	{Group: "coordination.k8s.io", Version: "v1", Resource: "leases", Singular: "lease", Kind: "Lease", Namespaced: true},
 	{Group: berthGroup, Version: "v1", Resource: "projects", Singular: "project", Kind: "Project"},
 	{Group: berthGroup, Version: "v1", Resource: "members", Singular: "member", Kind: "Member", Namespaced: true},
@@ -98,6 +100,7 @@ var (
 	Namespaces             = mustLookup("namespaces")
 	Nodes                  = mustLookup("nodes")
 	Leases                 = mustLookup("leases")
+	ResourceQuotas         = mustLookup("resourcequotas")
 	Projects               = mustLookup("projects")
 	Members                = mustLookup("members")
 	Users                  = mustLookup("users")

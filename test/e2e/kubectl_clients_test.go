@@ -140,6 +140,28 @@ func TestKubectlVersionAuthAndAll(t *testing.T) {
 		}
 	})
 
+	t.Run("quota", func(t *testing.T) {
+		asAlice.mustFail("-n", "shop", "create", "quota", "mine", "--hard=pods=100")
+		admin.mustRun("-n", "shop", "create", "quota", "pods", "--hard=pods=1,count/services=5")
+		asAlice.mustRun("-n", "shop", "run", "one", "--image=registry.example/web:1", "--restart=Never")
+		if out := asAlice.mustFail("-n", "shop", "run", "two", "--image=registry.example/web:1", "--restart=Never"); !strings.Contains(out,
+			`pods "two" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1`) {
+			t.Errorf("the pod too many: %s", out)
+		}
+		out := asVera.mustRun("-n", "shop", "describe", "quota", "pods")
+		for _, want := range []string{"Name:", "pods", "Resource", "Used", "Hard", "count/services  0     5", "pods            1     1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("kubectl describe quota: no %q in\n%s", want, out)
+			}
+		}
+		out = useConfig(t, "vera").mustRun("", "--server", env.URL, "--token", vera, "-n", "shop", "describe", "quota", "pods")
+		for _, want := range []string{"Namespace:      shop", "count/services  0     5", "pods            1     1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("berth describe quota: no %q in\n%s", want, out)
+			}
+		}
+	})
+
 	t.Run("unknown paths answer as kube-apiserver", func(t *testing.T) {
 		resp := env.Do(t, http.MethodGet, "/api/v1/namespaces/shop/widgets", env.AdminToken, nil)
 		if resp.Code != http.StatusNotFound || !strings.Contains(string(resp.Body), `"message":"the server could not find the requested resource"`) {
