@@ -11,6 +11,7 @@ import { session } from '../ui/session.js';
 import { inlineError } from '../ui/errorview.js';
 import { Page, define } from '../ui/page.js';
 import { loadCSS } from './hostimageutil.js';
+import { meter } from '../ui/meter.js';
 
 loadCSS();
 
@@ -29,21 +30,6 @@ function requests(pods) {
     by.set(node, r);
   }
   return by;
-}
-
-function meter(label, verb = 'requested') {
-  const fill = h('div', { class: 'meter-fill' });
-  const val = h('span', { class: 'muted' });
-  const bar = h('div', { class: 'meter-bar', role: 'img' }, fill);
-  const el = h('div', { class: 'meter' }, h('div', { class: 'meter-top' }, h('span', null, label), val), bar);
-  el.set = (used, total, fmt) => {
-    const pct = total ? Math.min(100, (used / total) * 100) : 0;
-    fill.style.width = `${pct.toFixed(1)}%`;
-    fill.className = `meter-fill${pct >= 95 ? ' full' : pct >= 75 ? ' high' : ''}`;
-    val.textContent = `${fmt(used)} of ${fmt(total)} ${verb} (${Math.round(pct)}%)`;
-    bar.setAttribute('aria-label', `${label}: ${val.textContent}`);
-  };
-  return el;
 }
 
 class NodesPage extends Page {

@@ -2,7 +2,8 @@
 // does — each replication controller with its pods, pods without a
 // controller, and services with their addresses. Everything is live.
 import { del, mergePatch, paths } from '../api.js';
-import { h, link, button, icon, timeEl, refreshAges, replace, syncList } from '../ui/dom.js';
+import { h, link, button, icon, timeEl, refreshAges, replace, syncList, parseQuantity, formatBytes, formatCores } from '../ui/dom.js';
+import { meter } from '../ui/meter.js';
 import { pageHeader, empty, table, loading, chip } from '../ui/layout.js';
 import { badge, setBadge, podStatus, restarts, roleBadge, podReady, summary, pendingReason } from '../ui/status.js';
 import { isLive, onConnectionState } from '../watch.js';
@@ -41,6 +42,9 @@ class OverviewPage extends Page {
     this.svcBody = svcTable.tbody;
     this.svcSection = h('section', { class: 'card', hidden: true, 'aria-labelledby': 'svc-title' },
       h('div', { class: 'card-head' }, h('h2', { class: 'card-title', id: 'svc-title' }, 'Services')), svcTable.el);
+    this.quotaBox = h('div', { 'data-test': 'quotas' });
+    this.quotaSection = h('section', { class: 'card', hidden: true, 'aria-labelledby': 'quota-title' },
+      h('div', { class: 'card-head' }, h('h2', { class: 'card-title', id: 'quota-title' }, 'Quota')), this.quotaBox);
     this.emptyBox = h('div', null, loading());
 
     this.replaceChildren(
@@ -55,7 +59,7 @@ class OverviewPage extends Page {
         h('div', { class: 'overview-main' },
           h('h2', { class: 'section-title', id: 'rc-title', hidden: true }, 'Replication controllers'),
           this.rcBox, this.bareSection),
-        h('div', { class: 'overview-side' }, this.svcSection)));
+        h('div', { class: 'overview-side' }, this.quotaSection, this.svcSection)));
 
     const onError = (what) => (err) => {
       replace(this.alerts, inlineError({ message: `Cannot follow ${what}: ${err?.message || 'unknown error'}` }));
@@ -64,6 +68,7 @@ class OverviewPage extends Page {
     this.live(paths.rcs(ns), { onChange: set('rcs'), onError: onError('replication controllers') });
     this.live(paths.pods(ns), { onChange: set('pods'), onError: onError('pods') });
     this.live(paths.services(ns), { onChange: set('services'), onError: onError('services') });
+    this.live(paths.quotas(ns), { onChange: (items) => this.updateQuotas(items), onError: onError('quotas') });
     // Warnings about pods (FailedScheduling …) say why Pending ones wait.
     this.live(paths.events(ns), { query: { fieldSelector: 'involvedObject.kind=Pod,type=Warning' }, onChange: set('events'), onError: () => {} });
     // While the live connection is down, actions on what is shown wait.
@@ -110,6 +115,27 @@ class OverviewPage extends Page {
     const svcs = [...services].sort(byName);
     this.svcSection.hidden = !svcs.length;
     syncList(this.svcBody, svcs, (s) => s.metadata.name, (s) => this.svcRow(s), (el, s) => this.updateSvc(el, s));
+  }
+
+  // ---- quotas: what the project uses of what its cluster admins allow
+
+  updateQuotas(quotas) {
+    const rows = [];
+    for (const q of [...quotas].sort(byName)) {
+      for (const name of Object.keys(q.spec?.hard || {}).sort()) rows.push({ quota: q.metadata.name, name, hard: q.spec.hard[name], used: q.status?.used?.[name] });
+    }
+    this.quotaSection.hidden = !rows.length;
+    const key = (r) => `${r.quota}/${r.name}`;
+    syncList(this.quotaBox, rows, key, (r) => {
+      const el = meter(quotas.length > 1 ? `${r.name} (${r.quota})` : r.name, 'used');
+      el.dataset.test = 'quota';
+      el.dataset.resource = r.name;
+      return el;
+    }, (el, r) => {
+      const compute = r.name.replace(/^(requests|limits)\./, '');
+      const fmt = compute === 'memory' ? formatBytes : compute === 'cpu' ? formatCores : (n) => String(Math.round(n));
+      el.set(parseQuantity(r.used || '0'), parseQuantity(r.hard), fmt);
+    });
   }
 
   // ---- replication controllers
