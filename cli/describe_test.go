@@ -65,7 +65,7 @@ func TestDescribeErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"describe", "pod", "missing"}, `"missing" not found`},
-		{[]string{"describe", "rc", "web"}, "pods and services"},
+		{[]string{"describe", "rc", "web"}, "pods, services and quotas"},
 		{[]string{"describe", "svc", "web"}, `"web" not found`},
 		{[]string{"describe", "pod"}, "a name is required"},
 	} {
