@@ -131,7 +131,7 @@ const ICONS = {
   logs: 'M5 4h14v16H5zM8 8h8M8 12h8M8 16h5',
   overview: 'M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM13 13h7v7h-7z',
   events: 'M13 3L5 14h6l-1 7 8-11h-6z',
-  services: 'M12 4a2 2 0 1 0 0 4 2 2 0 0 0 0-4zM5 16a2 2 0 1 0 0 4 2 2 0 0 0 0-4zM19 16a2 2 0 1 0 0 4 2 2 0 0 0 0-4zM12 8v4M12 12l-6 4M12 12l6 4',
+  services: 'M3 9h6v6H3zM9 12h4M13 12l6-6M13 12h6M13 12l6 6',
   config: 'M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1M15 4v4M9 10v4M17 16v4',
   members: 'M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM3 20c0-3.3 2.7-6 6-6s6 2.7 6 6M16 4.5a3.5 3.5 0 0 1 0 6.5M18 14.5c1.8.9 3 2.9 3 5.5',
   deploy: 'M12 3v12M7 8l5-5 5 5M5 15v4h14v-4',
