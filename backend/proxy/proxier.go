@@ -143,14 +143,17 @@ func (p *Proxier) sync(ctx context.Context) error {
 	p.mu.Lock()
 	ports := ServicePorts(p.services, p.endpoints)
 	p.mu.Unlock()
+	// Every ready endpoint is probed, those out of the rules too: they
+	// come back when they answer, and are not forgotten (and so put back
+	// unprobed) meanwhile.
 	var targets []string
 	for i := range ports {
-		ports[i].Endpoints = p.answering(ports[i])
 		if ports[i].Protocol == v1.ProtocolTCP {
 			for _, e := range ports[i].Endpoints {
 				targets = append(targets, e.String())
 			}
 		}
+		ports[i].Endpoints = p.answering(ports[i])
 	}
 	p.health.setTargets(sets.List(sets.New(targets...)))
 	existing, err := p.tables.Chains(ctx, "nat")

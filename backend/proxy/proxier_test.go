@@ -215,3 +215,50 @@ func TestHealthCheckTakesOutDeadEndpoints(t *testing.T) {
 		t.Errorf("all answering again: %v", got)
 	}
 }
+
+// TestDeadEndpointStaysOut: an endpoint the probes took out of the rules
+// stays out across later syncs until it answers again (it used to be
+// forgotten by the sync that took it out, and put back unprobed).
+func TestDeadEndpointStaysOut(t *testing.T) {
+	tables := newFakeTables()
+	p := newProxier(tables, "10.96.0.0/16", slog.New(slog.DiscardHandler))
+	var mu sync.Mutex
+	dead := map[string]bool{"10.244.0.2:8080": true}
+	p.health.dial = func(_ context.Context, addr string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if dead[addr] {
+			return context.DeadlineExceeded
+		}
+		return nil
+	}
+	svc := []*v1.Service{service("web", "10.96.0.5", nil)}
+	eps := map[string]*v1.Endpoints{"demo/web": endpoints("web", map[string]string{"10.244.0.2": "a", "10.244.1.2": "b"}, nil)}
+	p.Update(svc, eps)
+	sync := func() []string {
+		t.Helper()
+		if err := p.sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return tables.dnats()
+	}
+	if got := sync(); len(got) != 2 {
+		t.Fatalf("before any probe: %q, want both endpoints", got)
+	}
+	for range failedProbes {
+		p.health.probeOnce(t.Context())
+	}
+	for i := range 3 {
+		if got := sync(); !slices.Equal(got, []string{"10.244.1.2:8080"}) {
+			t.Fatalf("sync %d after the probes failed: %q, want only the live endpoint", i, got)
+		}
+		p.health.probeOnce(t.Context())
+	}
+	mu.Lock()
+	clear(dead)
+	mu.Unlock()
+	p.health.probeOnce(t.Context())
+	if got := sync(); len(got) != 2 {
+		t.Fatalf("answering again: %q, want both endpoints", got)
+	}
+}
