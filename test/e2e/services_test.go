@@ -131,6 +131,31 @@ func TestServicesAcrossAgents(t *testing.T) {
 		}
 	})
 
+	t.Run("sessionAffinity ClientIP keeps the client on one replica", func(t *testing.T) {
+		c := c.in(t)
+		affinity := func(a v1.ServiceAffinity) {
+			patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"sessionAffinity": a}})
+			if err := c.api.Patch(t.Context(), client.Services, c.ns, "hello", client.MergePatch, patch, nil); err != nil {
+				t.Fatalf("sessionAffinity %s: %v", a, err)
+			}
+		}
+		affinity(v1.ServiceAffinityClientIP)
+		var got map[string]int
+		if !waitFor(10*time.Second, func() bool {
+			got = count(c.requests("client", "http://$HELLO_SERVICE_HOST/", 12))
+			return len(got) == 1
+		}) {
+			t.Errorf("with sessionAffinity ClientIP, 12 requests of one client reached %v", got)
+		}
+		affinity(v1.ServiceAffinityNone)
+		if !waitFor(10*time.Second, func() bool {
+			got = count(c.requests("client", "http://$HELLO_SERVICE_HOST/", 12))
+			return len(got) > 1
+		}) {
+			t.Errorf("with sessionAffinity None again, 12 requests reached only %v", got)
+		}
+	})
+
 	t.Run("node port from the host, and its rules gone with the service", func(t *testing.T) {
 		c := c.in(t)
 		np := &v1.Service{
@@ -144,6 +169,10 @@ func TestServicesAcrossAgents(t *testing.T) {
 			t.Fatalf("create NodePort service: %v", err)
 		}
 		c.waitEndpoints("hello-np", replicas)
+		// Created after the client started: its DNS name finds it all the same.
+		if got := c.requests("client", "http://hello-np/", 1); !slices.Contains(replicas, got[0]) {
+			t.Errorf("http://hello-np/ from the client answered by %q", got)
+		}
 		// Any address of the host but loopback (see backend/proxy's doc).
 		url := fmt.Sprintf("http://%s/", net.JoinHostPort(hostAddress(t), strconv.Itoa(int(np.Spec.Ports[0].NodePort))))
 		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -252,16 +281,17 @@ func TestServicesAcrossAgents(t *testing.T) {
 		// fail both times, and the lost pods answer none.
 		out, errOut, code := c.execSession("client", "sh", "-c", `
 			i=0; while [ $i -lt 60 ]; do
-				timeout 3 wget -q -O- http://$HELLO_SERVICE_HOST/ || timeout 3 wget -q -O- http://$HELLO_SERVICE_HOST/ || echo FAILED
+				timeout 3 wget -q -O- http://$HELLO_SERVICE_HOST/ || { echo RETRIED; timeout 3 wget -q -O- http://$HELLO_SERVICE_HOST/; } || echo FAILED
 				i=$((i+1))
 			done`)
+		t.Logf("60 requests after node %s died: %d retried, %d failed twice", victim, strings.Count(out, "RETRIED"), strings.Count(out, "FAILED"))
+		for name, n := range agents {
+			t.Logf("agent %s:\n%s", name, grepLines(n.out.String(), "proxy"))
+		}
 		if code != 0 || strings.Contains(out, "FAILED") {
 			t.Errorf("requests after node %s died: exit %d, %d failed twice\n%s", victim, code, strings.Count(out, "FAILED"), errOut)
 			rules, _ := exec.Command("iptables-save", "-t", "nat").Output()
 			t.Logf("the proxy's rules:\n%s", grepLines(string(rules), proxy.ID(services.String())))
-			for name, n := range agents {
-				t.Logf("agent %s:\n%s", name, grepLines(n.out.String(), "proxy"))
-			}
 		}
 		for r := range count(answers(out)) {
 			if slices.Contains(lost, r) {
