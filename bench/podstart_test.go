@@ -456,7 +456,10 @@ func startBerthUp(b *testing.B) *berthUp {
 	dir := b.TempDir()
 	bin := testbin.Berth(b)
 	dataDir := filepath.Join(dir, "data")
-	cmd := exec.Command(bin, "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	// Ranges of its own: other test clusters may run on the host.
+	pods := testenv.ClusterCIDR(b, dataDir)
+	cmd := exec.Command(bin, "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn",
+		"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String())
 	var out, errOut lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
