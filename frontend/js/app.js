@@ -78,7 +78,7 @@
 //                revisions: rows [data-test=revision-row][data-revision=N] [data-test=restore]
 //   Build        #/hostimages/NAME/builds/BUILD  [data-test=build-phase] [data-test=build-status]
 //                (key, value rows) [data-test=cancel-build] [data-test=diff-parent]
-//                the log [data-test=build-log] (its text: [data-test=log-text])
+//                the log [data-test=build-log] in a log view (its text property: the log kept)
 //   Diff         #/hostimages/NAME/diff?from=A&to=B  [data-test=diff-packages] rows
 //                [data-test=package-added|package-removed|package-changed][data-package=NAME]
 //                [data-test=diff-files] rows [data-test=file-added|file-modified|file-deleted]

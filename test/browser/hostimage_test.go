@@ -133,16 +133,16 @@ func TestHostImageConsole(t *testing.T) {
 	s.step("04 watch the build's log live", func(t *testing.T) {
 		b.click(t, "[data-test=build-row][data-build=edge-2] [data-test=build-link]")
 		b.waitJS(t, "the log follows while the build runs",
-			`document.querySelector('[data-test=log-text]')?.textContent.includes('progress') && document.querySelector('[data-test=build-phase]').textContent === 'Running'`)
+			`document.querySelector('[data-test=build-log] [data-test=log-view]')?.textContent.includes('progress') && document.querySelector('[data-test=build-phase]').textContent === 'Running'`)
 		// A "\r" progress line is one line, rewritten in place.
-		lines := eval[int](t, b, `document.querySelector('[data-test=log-text]').textContent.split('\n').filter((l) => l.includes('progress')).length`)
+		lines := eval[int](t, b, `[...document.querySelectorAll('[data-test=build-log] .log-line')].filter((l) => l.textContent.includes('progress')).length`)
 		if lines != 1 {
 			t.Errorf("the progress line shows as %d lines", lines)
 		}
 		b.shot(t, "hostimage-build-live")
 		b.waitJS(t, "the build ends", `document.querySelector('[data-test=build-phase]').textContent === 'Succeeded'`)
-		b.waitJS(t, "the log ended with it", `document.querySelector('[data-test=log-state]').textContent === 'Ended' && document.querySelector('[data-test=log-text]').textContent.includes('==> Succeeded')`)
-		got := eval[string](t, b, `document.querySelector('[data-test=log-text]').textContent`)
+		b.waitJS(t, "the log ended with it", `document.querySelector('[data-test=build-log] [data-test=log-status]').dataset.conn === 'ended' && document.querySelector('[data-test=build-log]').text.includes('==> Succeeded')`)
+		got := eval[string](t, b, `document.querySelector('[data-test=build-log]').text`)
 		want := string(c.api.Do(t, http.MethodGet, "/apis/berth.dev/v1/hostimagebuilds/edge-2/log", c.api.AdminToken, nil).Body)
 		if !strings.Contains(got, "done waiting") || strings.Count(got, "\n") != strings.Count(want, "\n") {
 			t.Errorf("the page shows %d lines, the log has %d", strings.Count(got, "\n"), strings.Count(want, "\n"))

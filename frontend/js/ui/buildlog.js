@@ -1,60 +1,64 @@
 // buildlog.js: <berth-build-log build=NAME>, a host image build's log,
-// followed live over the API's log websocket (binary.k8s.io, as pod logs
-// are) until the build ends. A build's log is kept by the server as
-// written, so after any disconnect the view asks again from the byte it
-// has (sinceBytes): nothing is lost or repeated. A "\r" progress line is
-// one line, redrawn as it is rewritten. Lines are drawn at most once per
-// animation frame and at most MAX_LINES are kept.
+// followed live over the API's log websocket (binary.k8s.io, the shape of
+// a pod's) until the build ends, and shown in <berth-log-view>, the view
+// every streamed log uses (it follows, pauses on the user's scrolling and
+// says so, draws a "\r" progress line as one line, keeps a bounded tail).
+// The server keeps a build's log byte for byte, so after any disconnect
+// this asks again from the byte it has (sinceBytes): nothing is lost or
+// repeated. It retries with back-off for as long as the page is open, at
+// once when the console's live connection comes back.
 //
-// Selectors: [data-test=build-log] (the element), [data-test=log-text]
-// (the lines), [data-test=log-state] ("Following", "Paused — N new
-// lines", "Ended", "Reconnecting…"), [data-test=log-jump].
+//   connecting ─(first message)─▶ open ─(closed)─▶ 1000: ended
+//        ▲                                         4001, 4400-4499 (not 4429): failed
+//        └──────────(back-off)─── waiting ◀────── anything else
+//
+// Selectors: [data-test=build-log] (the element), inside it the view's
+// [data-test=log-view], [data-test=log-status] (data-conn: connecting,
+// open, waiting, ended, failed) and [data-test=log-jump]. Its text
+// property is the log as kept.
 
 import { h } from './dom.js';
+import './logview.js';
+import { wsURL } from '../api.js';
+import { publicMessage } from '../logstream.js';
+import { onConnectionState } from '../watch.js';
 
-export const MAX_LINES = 20000;
 const RETRY_MIN = 250;
 const RETRY_MAX = 8000;
-
-function wsURL(path) {
-  const u = new URL(path, location.href);
-  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-  return u.toString();
-}
+// PARTIAL_MAX bounds an unfinished line that never ends: its tail stays.
+const PARTIAL_MAX = 16384;
 
 class BuildLog extends HTMLElement {
   connectedCallback() {
-    if (this.pre) return;
+    if (this.view) return;
     this.dataset.test = 'build-log';
-    this.classList.add('build-log');
-    this.lines = [];      // complete lines, oldest first
-    this.partial = '';    // the line being written
-    this.dropped = 0;
-    this.offset = 0;      // bytes received: where a reconnect resumes
-    this.following = true;
-    this.unseen = 0;
+    this.classList.add('build-log', 'log-box');
+    this.partial = '';  // the line being written
+    this.offset = 0;    // bytes received: where a reconnect resumes
     this.ended = false;
     this.retry = RETRY_MIN;
     this.decoder = new TextDecoder();
-    this.stateText = h('span', { 'data-test': 'log-state', role: 'status' }, 'Connecting…');
-    this.jump = h('button', { type: 'button', class: 'btn btn-small', 'data-test': 'log-jump', hidden: true, onclick: () => this.follow() }, 'Jump to latest');
-    this.pre = h('pre', { class: 'build-log-text', 'data-test': 'log-text', tabindex: '0', 'aria-label': 'Build log' });
-    this.append(h('div', { class: 'build-log-bar' }, this.stateText, this.jump), this.pre);
-    // Only the person's own scrolling stops following.
-    const intent = () => { this.userAt = Date.now(); };
-    for (const ev of ['wheel', 'touchmove', 'keydown', 'mousedown']) this.pre.addEventListener(ev, intent, { passive: true });
-    this.pre.addEventListener('scroll', () => this.onScroll());
+    this.view = h('berth-log-view', { 'download-name': this.build });
+    this.append(this.view);
+    this.unlisten = onConnectionState((s) => { if (s === 'open' && this.state === 'waiting') this.reopen(); });
     this.open();
   }
 
   disconnectedCallback() {
     this.closed = true;
+    this.unlisten?.();
     clearTimeout(this.retryTimer);
-    cancelAnimationFrame(this.frame);
     this.ws?.close();
   }
 
   get build() { return this.getAttribute('build') || ''; }
+
+  setState(state, extra = {}) {
+    this.state = state;
+    if (state === 'waiting') this.since ??= new Date();
+    else if (state === 'open') this.since = null;
+    this.view.connection = { state, since: this.since, ...extra };
+  }
 
   open() {
     if (this.closed || this.ended) return;
@@ -63,110 +67,59 @@ class BuildLog extends HTMLElement {
     const ws = new WebSocket(wsURL(`/apis/berth.dev/v1/hostimagebuilds/${encodeURIComponent(this.build)}/log?${q}`), ['binary.k8s.io']);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    if (this.state !== 'waiting') this.setState('connecting');
     let opened = false;
+    let failure = '';
     ws.onmessage = (ev) => {
-      if (typeof ev.data === 'string') { this.failure = ev.data; return; }
-      if (!opened) { opened = true; this.retry = RETRY_MIN; this.setState(); return; }
+      if (typeof ev.data === 'string') { failure = ev.data; return; }
+      if (!opened) { opened = true; this.retry = RETRY_MIN; this.setState('open'); }
+      if (!ev.data.byteLength) return;
       this.offset += ev.data.byteLength;
       this.feed(this.decoder.decode(ev.data, { stream: true }));
     };
     ws.onclose = (ev) => {
-      if (this.closed) return;
-      if (ev.code === 1000) { this.ended = true; this.setState(); this.dispatchEvent(new CustomEvent('ended')); return; }
-      if (ev.code === 4001) { this.setState('The session ended: sign in again to follow the log.'); return; }
-      if (ev.code >= 4400 && ev.code < 4500 && ev.code !== 4429) {
-        let msg = `The log cannot be read (HTTP ${ev.code - 4000}).`;
-        try { msg = JSON.parse(this.failure).message || msg; } catch { /* keep the code */ }
-        this.setState(msg);
+      if (this.closed || ws !== this.ws) return;
+      if (ev.code === 1000) {
+        this.ended = true;
+        this.setState('ended', { message: 'The build’s log ended.' });
+        this.dispatchEvent(new CustomEvent('ended'));
         return;
       }
-      this.reconnecting = true;
-      this.setState();
-      this.retryTimer = setTimeout(() => { this.reconnecting = false; this.open(); }, this.retry);
+      if (ev.code === 4001) { this.setState('failed', { message: 'Your session ended: sign in again to follow the log.' }); return; }
+      if (ev.code >= 4400 && ev.code < 4500 && ev.code !== 4429) {
+        let message = '';
+        try { message = JSON.parse(failure).message || ''; } catch { /* the code says enough */ }
+        this.setState('failed', { message: publicMessage({ code: ev.code - 4000, message: message || `HTTP ${ev.code - 4000}` }) });
+        return;
+      }
+      this.setState('waiting', { message: ev.code === 4429 ? publicMessage({ code: 429 }) : '' });
+      this.retryTimer = setTimeout(() => this.open(), this.retry);
       this.retry = Math.min(this.retry * 2, RETRY_MAX);
     };
   }
 
-  /** feed takes decoded text: lines end with "\n"; "\r" rewrites the line. */
+  reopen() {
+    clearTimeout(this.retryTimer);
+    this.retry = RETRY_MIN;
+    this.open();
+  }
+
+  /** feed takes decoded text: lines end with "\n"; the rest is the unfinished line. */
   feed(text) {
-    let start = 0;
-    for (let i = 0; i < text.length; i++) {
-      if (text[i] === '\n') {
-        this.pushLine(this.partial + text.slice(start, i));
-        this.partial = '';
-        start = i + 1;
-      }
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop();
+    if (this.partial.length > PARTIAL_MAX) {
+      const cut = this.partial.length - PARTIAL_MAX;
+      const cr = this.partial.indexOf('\r', cut);
+      this.partial = this.partial.slice(cr >= 0 ? cr : cut);
     }
-    this.partial += text.slice(start);
-    // What a "\r" overwrote is gone: keep what follows the last one (a
-    // "\r" at the very end means the next write starts the line over).
-    const cr = this.partial.lastIndexOf('\r', this.partial.length - 2);
-    if (cr >= 0) this.partial = this.partial.slice(cr + 1);
-    if (this.partial.length > 65536) this.partial = this.partial.slice(-65536);
-    this.schedule();
+    this.view.write(parts.map((line) => ({ ts: '', text: line.replace(/\r$/, '') })), this.partial ? { ts: '', text: this.partial } : null);
   }
 
-  pushLine(line) {
-    const cr = line.lastIndexOf('\r', line.length - 2);
-    if (cr >= 0) line = line.slice(cr + 1);
-    this.lines.push(line.replace(/\r$/, ''));
-    if (!this.following) this.unseen++;
-    if (this.lines.length > MAX_LINES) {
-      const n = this.lines.length - MAX_LINES;
-      this.lines.splice(0, n);
-      this.dropped += n;
-    }
-  }
-
-  schedule() {
-    if (this.frame || !this.following && this.drawnOnce) { this.setState(); return; }
-    this.frame = requestAnimationFrame(() => { this.frame = 0; this.draw(); });
-  }
-
-  draw() {
-    this.drawnOnce = true;
-    const head = this.dropped ? `[${this.dropped.toLocaleString()} earlier lines are not shown]\n` : '';
-    const tail = this.partial.replace(/\r$/, '');
-    this.pre.textContent = head + this.lines.join('\n') + (this.lines.length ? '\n' : '') + tail;
-    if (this.following) this.toBottom();
-    this.setState();
-  }
-
-  toBottom() {
-    this.selfScroll = true;
-    this.pre.scrollTop = this.pre.scrollHeight;
-  }
-
-  onScroll() {
-    if (this.selfScroll) { this.selfScroll = false; return; }
-    const atBottom = this.pre.scrollHeight - this.pre.scrollTop - this.pre.clientHeight < 4;
-    if (atBottom && !this.following) this.follow();
-    else if (!atBottom && this.following && Date.now() - (this.userAt || 0) < 600) {
-      this.following = false;
-      this.unseen = 0;
-      this.setState();
-    }
-  }
-
-  follow() {
-    this.following = true;
-    this.unseen = 0;
-    this.draw();
-  }
-
-  /** text: the log's text as shown (for tests and copying). */
-  get text() { return this.lines.join('\n') + (this.lines.length ? '\n' : '') + this.partial; }
-
-  setState(message) {
-    let s;
-    if (message) s = message;
-    else if (this.ended) s = 'Ended';
-    else if (this.reconnecting) s = 'Reconnecting…';
-    else if (!this.following) s = `Paused — ${this.unseen.toLocaleString()} new lines`;
-    else s = 'Following';
-    if (this.stateText.textContent !== s) this.stateText.textContent = s;
-    this.dataset.state = this.ended ? 'ended' : this.following ? 'following' : 'paused';
-    this.jump.hidden = this.following || this.ended && !this.unseen;
+  /** text is the log as kept (complete lines, then the unfinished one), "\r" resolved. */
+  get text() {
+    const lines = this.view.text();
+    return lines.join('\n') + (lines.length ? '\n' : '') + this.partial.slice(this.partial.lastIndexOf('\r', this.partial.length - 2) + 1);
   }
 }
 
