@@ -60,6 +60,7 @@ func validateContainers(containers []v1.Container, volumes, names map[string]boo
 		allErrs = append(allErrs, validateEnum(c.TerminationMessagePolicy, supportedTerminationMessagePolicies, idxPath.Child("terminationMessagePolicy"))...)
 		allErrs = append(allErrs, validateContainerPorts(c.Ports, hostNetwork, idxPath.Child("ports"))...)
 		allErrs = append(allErrs, validateEnv(c.Env, idxPath.Child("env"))...)
+		allErrs = append(allErrs, validateEnvFrom(c.EnvFrom, idxPath.Child("envFrom"))...)
 		allErrs = append(allErrs, validateResources(&c.Resources, idxPath.Child("resources"))...)
 		allErrs = append(allErrs, validateVolumeMounts(c.VolumeMounts, volumes, idxPath.Child("volumeMounts"))...)
 		allErrs = append(allErrs, validateProbe(c.LivenessProbe, idxPath.Child("livenessProbe"))...)
@@ -142,6 +143,12 @@ func validateEnv(env []v1.EnvVar, fldPath *field.Path) field.ErrorList {
 			allErrs = append(allErrs, field.Invalid(fromPath, "", "may not have more than one field specified at a time"))
 		case ev.ValueFrom.FieldRef != nil:
 			allErrs = append(allErrs, validateEnvFieldPath(ev.ValueFrom.FieldRef.FieldPath, fromPath.Child("fieldRef", "fieldPath"))...)
+		case ev.ValueFrom.SecretKeyRef != nil:
+			ref := ev.ValueFrom.SecretKeyRef
+			allErrs = append(allErrs, validateKeyRef(ref.Name, ref.Key, fromPath.Child("secretKeyRef"))...)
+		case ev.ValueFrom.ConfigMapKeyRef != nil:
+			ref := ev.ValueFrom.ConfigMapKeyRef
+			allErrs = append(allErrs, validateKeyRef(ref.Name, ref.Key, fromPath.Child("configMapKeyRef"))...)
 		}
 	}
 	return allErrs

@@ -138,6 +138,7 @@ func setVolumeDefaults(vol *v1.Volume) {
 	if len(volumeSources(&vol.VolumeSource)) == 0 {
 		vol.EmptyDir = &v1.EmptyDirVolumeSource{}
 	}
+	setDataVolumeDefaults(vol)
 }
 
 // setRequestsFromLimits gives every container a request equal to its limit

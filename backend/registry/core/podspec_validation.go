@@ -130,8 +130,12 @@ func validateVolumeSource(src *v1.VolumeSource, fldPath *field.Path) field.Error
 		allErrs = append(allErrs, field.Required(fldPath.Child("persistentVolumeClaim", "claimName"), ""))
 	case src.Secret != nil && src.Secret.SecretName == "":
 		allErrs = append(allErrs, field.Required(fldPath.Child("secret", "secretName"), ""))
+	case src.Secret != nil:
+		allErrs = append(allErrs, validateDataVolume(src.Secret.Items, src.Secret.DefaultMode, fldPath.Child("secret"))...)
 	case src.ConfigMap != nil && src.ConfigMap.Name == "":
 		allErrs = append(allErrs, field.Required(fldPath.Child("configMap", "name"), ""))
+	case src.ConfigMap != nil:
+		allErrs = append(allErrs, validateDataVolume(src.ConfigMap.Items, src.ConfigMap.DefaultMode, fldPath.Child("configMap"))...)
 	case src.EmptyDir != nil && src.EmptyDir.SizeLimit != nil && src.EmptyDir.SizeLimit.Sign() < 0:
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("emptyDir", "sizeLimit"), src.EmptyDir.SizeLimit.String(), apivalidation.IsNegativeErrorMsg))
 	}
