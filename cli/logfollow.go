@@ -30,9 +30,9 @@ type podLogOpener interface {
 
 // followLog prints a followed log to out until it ends (the container
 // stopped) or ctx does, across any number of lost connections (a master or
-// an agent restarting): it asks with timestamps, and after a loss asks
-// again from the time of the last line it printed and drops what the new
-// stream repeats, by the rule the API's log websocket documents (see
+// an agent restarting); a first request that fails ends it, as kubectl's
+// does. It asks with timestamps, and after a loss asks again from the time
+// of the last line it printed and drops what the new stream repeats, by the rule the API's log websocket documents (see
 // serveLogSocket in backend/api). It prints the times only if opts asks
 // for them. Notes on reconnects go to errOut.
 func followLog(ctx context.Context, api podLogOpener, namespace, pod string, opts client.LogOptions, out, errOut io.Writer) error {
@@ -40,8 +40,11 @@ func followLog(ctx context.Context, api podLogOpener, namespace, pod string, opt
 	opts.Follow, opts.Timestamps = true, true
 	backoff := followRetryFirst
 	var lost time.Time
-	for {
+	for first := true; ; first = false {
 		body, err := api.PodLogs(ctx, namespace, pod, printer.resumeOptions(opts))
+		if err != nil && first {
+			return err // a wrong name, server or credential: no follow began
+		}
 		if err == nil {
 			if !lost.IsZero() {
 				fmt.Fprintf(errOut, "berth: log stream back after %v\n", time.Since(lost).Round(100*time.Millisecond))

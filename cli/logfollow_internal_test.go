@@ -194,12 +194,33 @@ func TestFollowLog(t *testing.T) {
 	}
 }
 
-// A refusal that asking again will not change ends the follow.
+// A refusal that asking again will not change ends the follow, and so
+// does any failure of the first request (no follow began: a wrong server,
+// pod or credential).
 func TestFollowLogGivesUp(t *testing.T) {
-	logs := &scriptedLogs{answers: []scriptedLog{{openErr: status(http.StatusNotFound)}}}
-	err := followLog(t.Context(), logs, "ns", "web", client.LogOptions{}, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "not found") {
-		t.Errorf("got %v, want the 404", err)
+	tests := []struct {
+		name    string
+		answers []scriptedLog
+		want    string
+	}{
+		{"the pod is gone", []scriptedLog{
+			{data: ts(1) + "one\n", endErr: errBroken},
+			{openErr: status(http.StatusNotFound)},
+		}, "not found"},
+		{"the first request fails", []scriptedLog{{openErr: errors.New("connection refused")}}, "connection refused"},
+		{"the first request is refused", []scriptedLog{{openErr: status(http.StatusServiceUnavailable)}}, "service unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &scriptedLogs{answers: tt.answers}
+			err := followLog(t.Context(), logs, "ns", "web", client.LogOptions{}, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+			if len(logs.answers) != 0 {
+				t.Errorf("%d answers left: it gave up too soon", len(logs.answers))
+			}
+		})
 	}
 }
 
