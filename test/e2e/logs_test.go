@@ -348,8 +348,8 @@ func (f *socketFollower) output() string {
 	return b.String()
 }
 
-// The master restarted (berth up: its node agent with it, on a new port)
-// under log followers: the followers lost their streams, and a request in
+// The master restarted five times (berth up: its node agent with it, on a
+// new port) under log followers: the followers lost their streams, and a request in
 // the moment after the restart could get a 503 that named an address. Now
 // the master waits for the agent, and `berth logs -f` and a websocket
 // follower that resumes as the API documents get every line once, those
@@ -382,7 +382,7 @@ func TestLogsAcrossMasterRestarts(t *testing.T) {
 		t.Fatalf("the followers have %d and %d lines after a minute", lines(cliOut.String()), lines(socket.output()))
 	}
 
-	const restarts = 2
+	const restarts = 5
 	for i := range restarts {
 		c.up.terminate()
 		time.Sleep(2 * time.Second) // the outage: the writer goes on
