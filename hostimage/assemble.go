@@ -1,6 +1,7 @@
 package hostimage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -358,12 +359,82 @@ func (a *assembler) mutateOsRelease(version string) error {
 
 // checkoutLayers puts the ostree-layers refs' trees on the root, after the
 // packages: a file a layer shares with a package must be identical.
+// ostree checkout --union-identical would say so, but it needs hardlinks,
+// which an archive repository (the one hosts pull from) cannot give: each
+// layer is checked out beside the root, compared with it, and then put on
+// it with --union.
 func (a *assembler) checkoutLayers(ctx context.Context, repo *Repo) error {
 	for _, ref := range a.def.Treefile.OstreeLayers {
 		fmt.Fprintf(a.log, "ostree-layers: %s\n", ref)
-		if err := repo.cmd(a.log, "checkout", "--union-identical", "--force-copy", ref, a.dir).run(ctx); err != nil {
+		if err := a.checkoutLayer(ctx, repo, ref); err != nil {
 			return fmt.Errorf("ostree-layers %s: %w", ref, err)
 		}
 	}
 	return nil
+}
+
+func (a *assembler) checkoutLayer(ctx context.Context, repo *Repo, ref string) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(a.dir), "layer-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	tree := filepath.Join(tmp, "tree")
+	if err := repo.cmd(a.log, "checkout", "--force-copy", ref, tree).run(ctx); err != nil {
+		return err
+	}
+	if err := a.layerConflicts(tree); err != nil {
+		return err
+	}
+	return repo.cmd(a.log, "checkout", "--union", "--force-copy", ref, a.dir).run(ctx)
+}
+
+// layerConflicts finds a path of the layer tree that the root holds
+// otherwise: a file of other content, a link to elsewhere, or another
+// kind of entry.
+func (a *assembler) layerConflicts(tree string) error {
+	return filepath.WalkDir(tree, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || p == tree {
+			return err
+		}
+		rel, err := filepath.Rel(tree, p)
+		if err != nil {
+			return err
+		}
+		have, err := a.root.Lstat(rel)
+		if errors.Is(err, fs.ErrNotExist) {
+			if e.IsDir() {
+				return fs.SkipDir // nothing of the root below it
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		conflict := fmt.Errorf("/%s differs between the layer and the tree below it (a layer may only add files, or repeat identical ones)", rel)
+		if have.Mode().Type() != e.Type() {
+			return conflict
+		}
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			mine, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			theirs, err := a.root.Readlink(rel)
+			if err != nil || theirs != mine {
+				return conflict
+			}
+		case e.Type().IsRegular():
+			mine, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			theirs, err := a.root.ReadFile(rel)
+			if err != nil || !bytes.Equal(mine, theirs) {
+				return conflict
+			}
+		}
+		return nil
+	})
 }

@@ -381,3 +381,52 @@ func TestTreeWritesStayInTheRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestComposeOstreeLayers puts an ostree-layers ref (Berth's binary, as
+// the master commits it) on the packages' tree of an archive repository,
+// where ostree's --union-identical cannot work; a layer whose file
+// differs from a package's is refused, naming the file, and the ref
+// stays where it was.
+func TestComposeOstreeLayers(t *testing.T) {
+	f := newFixture(t, hostimagetest.Busybox())
+	ctx := t.Context()
+	layer := func(files map[string]string) {
+		t.Helper()
+		dir := t.TempDir()
+		for p, c := range files {
+			if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, p), []byte(c), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.repo.CommitLayer(ctx, "berth/node", dir, "berth node agent"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The layer repeats a package's file identically, and adds its own.
+	layer(map[string]string{"usr/bin/berth": "#!/bin/sh\necho agent\n", "usr/lib/systemd/system/multi-user.target": "[Unit]\nDescription=Multi-User System\n"})
+	def := hostimagetest.Definition(f.sources, "berth-test-busybox")
+	def[0].Content += "ostree-layers: [berth/node]\n"
+	first, log, err := f.compose(ctx, def, "")
+	if err != nil {
+		t.Fatalf("compose with a layer: %v\n%s", err, log)
+	}
+	if got := f.ostree("cat", testRef, "/usr/bin/berth"); got != "#!/bin/sh\necho agent\n" {
+		t.Errorf("/usr/bin/berth holds %q, want the layer's", got)
+	}
+	if ls := f.ostree("ls", testRef, "/usr/bin/busybox"); !strings.Contains(ls, "/usr/bin/busybox") {
+		t.Errorf("the package's files are gone under the layer: %s", ls)
+	}
+
+	// A layer that would replace a package's file.
+	layer(map[string]string{"usr/bin/busybox": "not busybox\n"})
+	_, log, err = f.compose(ctx, def, first.InputHash)
+	if err == nil || !strings.Contains(err.Error(), "/usr/bin/busybox differs between the layer and the tree below it") {
+		t.Fatalf("a conflicting layer: %v\n%s", err, log)
+	}
+	if got := strings.TrimSpace(f.ostree("rev-parse", testRef)); got != first.Result.Commit {
+		t.Errorf("a refused build moved the ref to %s", got)
+	}
+}
