@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/node/runtime/imagetest"
 	"github.com/berthpaas/berth/backend/proxy"
 	"github.com/berthpaas/berth/backend/testenv"
@@ -42,6 +43,10 @@ func TestServicesAcrossAgents(t *testing.T) {
 	c := startPodCluster(t, "e2e-svc", "--no-node")
 	services := testenv.ServiceCIDR(testenv.ClusterCIDR(t, c.up.dataDir))
 	hello := imagetest.BuildHelloImage(t.Context(), t, c.docker)
+	other := uniqueName("e2e-svc-other")
+	// Registered before the agents start, so that it runs once they stopped.
+	imagetest.RemoveContainers(t, c.docker, runtime.LabelPodNamespace+"="+other)
+	createNamespace(t, c.env, c.env.AdminToken, other)
 	stateDir := t.TempDir()
 	agents := map[string]*nodeProcess{}
 	names := []string{"svc-a", "svc-b", "svc-c"}
@@ -129,6 +134,14 @@ func TestServicesAcrossAgents(t *testing.T) {
 				t.Errorf("replica %s answered none of 200 requests: %v", r, counts)
 			}
 		}
+	})
+
+	t.Run("a pod of another project cannot reach the service", func(t *testing.T) {
+		c := c.in(t)
+		url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
+		c.reaches(c.ns, "client", url, "Hello from Berth")
+		c.netPod(other, "intruder", clientPod.Spec.NodeName, "exec sleep 3600")
+		c.cannotReach(other, "intruder", url)
 	})
 
 	t.Run("sessionAffinity ClientIP keeps the client on one replica", func(t *testing.T) {
