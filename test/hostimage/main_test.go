@@ -3,8 +3,8 @@
 // time per definition, cancel, the trigger), live logs, diffs, the OSTree
 // repository served over HTTP, and the CLI. Builds compose busybox-based
 // roots from a local apt repository with the real mmdebstrap and ostree,
-// in seconds; the Debian host is composed in test/hostboot. -short skips
-// them.
+// in seconds; no test here composes the Debian host from deb.debian.org
+// (half an hour on a loaded machine). -short skips them.
 package hostimage
 
 import (
