@@ -44,7 +44,9 @@ func TestKubectlPortForwardAndStreams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
-			cmd := k.command(ctx, "-n", c.ns, "port-forward", "pod/web", ":8080")
+			// At -v=4 client-go says when it falls back from the websocket
+			// to SPDY: each transport must work on its own.
+			cmd := k.command(ctx, "-v=4", "-n", c.ns, "port-forward", "pod/web", ":8080")
 			cmd.Env = append(cmd.Env, "KUBECTL_PORT_FORWARD_WEBSOCKETS="+tt.websockets)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
@@ -82,6 +84,9 @@ func TestKubectlPortForwardAndStreams(t *testing.T) {
 				if !strings.HasPrefix(string(body), "GET "+path+"\n") {
 					t.Errorf("GET %s through the forward answered %q", path, body)
 				}
+			}
+			if strings.Contains(errOut.String(), "fallback to secondary dialer") {
+				t.Errorf("kubectl fell back from its first transport; stderr:\n%s", errOut.String())
 			}
 		})
 	}
