@@ -67,6 +67,36 @@ func TestConsoleConfig(t *testing.T) {
 		t.Errorf("the edited config map: %s (%v)", resp.Body, err)
 	}
 
+	// The deploy form takes env from them (no replica: only the spec is
+	// checked here).
+	b.goTo(t, "/projects/"+ns+"/deploy")
+	b.waitJS(t, "the deploy form's env sources", `document.querySelectorAll('[data-test=env-from-source]').length === 2`)
+	b.typeInto(t, "#deploy-name", "app")
+	b.typeInto(t, "#deploy-image", helloImage)
+	b.typeInto(t, "#deploy-replicas", "0")
+	b.click(t, "[data-test=env-from-source][data-kind=ConfigMap][data-name=settings]")
+	b.click(t, "[data-test=env-from-source][data-kind=Secret][data-name=db]")
+	b.click(t, "[data-test=deploy-submit]")
+	b.waitJS(t, "the overview after deploying", `location.hash === '#/projects/`+ns+`'`)
+	resp = c.api.Do(t, http.MethodGet, "/api/v1/namespaces/"+ns+"/replicationcontrollers/app", c.api.AdminToken, nil)
+	var rc struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						EnvFrom []map[string]map[string]string `json:"envFrom"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(resp.Body, &rc); err != nil || len(rc.Spec.Template.Spec.Containers) != 1 ||
+		len(rc.Spec.Template.Spec.Containers[0].EnvFrom) != 2 ||
+		rc.Spec.Template.Spec.Containers[0].EnvFrom[0]["configMapRef"]["name"] != "settings" ||
+		rc.Spec.Template.Spec.Containers[0].EnvFrom[1]["secretRef"]["name"] != "db" {
+		t.Errorf("the deployed controller: %s (%v)", resp.Body, err)
+	}
+
 	c.api.CreateUser(t, "viewer", false)
 	if resp := c.api.Do(t, http.MethodPost, "/apis/berth.dev/v1/namespaces/"+ns+"/members", c.api.AdminToken, map[string]any{
 		"metadata": map[string]string{"name": "viewer"}, "spec": map[string]string{"role": "view"},

@@ -68,6 +68,17 @@ class DeployPage extends Page {
     const memory = h('input', { id: 'deploy-memory', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '128Mi', class: 'mono' });
     const env = kvRows({ legend: 'Environment variables', keyLabel: 'Variable name', valueLabel: 'Variable value', addLabel: 'Add variable', test: 'env', errorFor: `${C0}.env`, keyPlaceholder: 'NAME', valuePlaceholder: 'value' });
     const labels = kvRows({ legend: 'Labels', keyLabel: 'Label key', valueLabel: 'Label value', addLabel: 'Add label', test: 'label', errorFor: 'metadata.labels', also: ['spec.template.metadata.labels'], hint: 'Added to the controller and its pods, beside run=NAME.', keyPlaceholder: 'tier', valuePlaceholder: 'frontend' });
+    // Every key of the chosen config maps and secrets becomes a variable (envFrom).
+    const envFrom = h('fieldset', { class: 'kv', 'data-test': 'env-from' },
+      h('legend', null, 'Environment from config maps and secrets'),
+      h('div', { class: 'field-hint' }, 'None in this project yet.'));
+    Promise.all([get(paths.configMaps(ns)), get(paths.secrets(ns))]).then(([cms, secrets]) => {
+      const boxes = [...(cms.items || []).map((o) => ['ConfigMap', o.metadata.name]), ...(secrets.items || []).map((o) => ['Secret', o.metadata.name])]
+        .map(([kind, n]) => h('label', { class: 'check' },
+          h('input', { type: 'checkbox', 'data-test': 'env-from-source', 'data-kind': kind, 'data-name': n }),
+          ` ${kind === 'Secret' ? 'secret' : 'config map'} ${n}`));
+      if (boxes.length) envFrom.replaceChildren(envFrom.firstChild, ...boxes.map((b) => h('div', null, b)));
+    }, () => { /* the variables above still work */ });
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-test': 'deploy-submit' }, 'Deploy');
     const imageHint = h('span', null, 'An image on the nodes, as repository:tag.');
 
@@ -87,14 +98,14 @@ class DeployPage extends Page {
           field('Ports', port, { errorFor: `${C0}.ports`, also: ['spec.ports'], hint: 'Optional, e.g. 8080 or 8080, 53/udp. A service named after the app forwards each port to the pods.' }))),
       h('section', { class: 'card form-card' },
         h('h2', { class: 'card-title' }, 'Environment and labels'),
-        h('div', { class: 'form-grid' }, env.el, labels.el)),
+        h('div', { class: 'form-grid' }, env.el, labels.el, envFrom)),
       h('section', { class: 'card form-card' },
         h('h2', { class: 'card-title' }, 'Resource limits'),
         h('div', { class: 'form-grid' },
           field('CPU limit', cpu, { errorFor: `${C0}.resources.limits.cpu`, also: [`${C0}.resources`], hint: 'Optional, in cores: 0.5 or 500m.' }),
           field('Memory limit', memory, { errorFor: `${C0}.resources.limits.memory`, hint: 'Optional: 128Mi, 1Gi.' }))),
       h('div', { class: 'form-actions' }, submit, link(to.project(ns), { class: 'btn' }, 'Cancel')));
-    form.addEventListener('submit', (ev) => { ev.preventDefault(); this.submit(form, submit, { name, image, replicas, port, command, cpu, memory, env, labels }); });
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); this.submit(form, submit, { name, image, replicas, port, command, cpu, memory, env, labels, envFrom }); });
     this.replaceChildren(header, form);
     name.focus();
 
@@ -133,6 +144,9 @@ class DeployPage extends Page {
     if (ports.length) container.ports = ports;
     const env = f.env.values().map(([k, v]) => ({ name: k, value: v }));
     if (env.length) container.env = env;
+    const from = [...f.envFrom.querySelectorAll('[data-test=env-from-source]:checked')].map((b) => (b.dataset.kind === 'Secret'
+      ? { secretRef: { name: b.dataset.name } } : { configMapRef: { name: b.dataset.name } }));
+    if (from.length) container.envFrom = from;
     const limits = {};
     if (f.cpu.value.trim()) limits.cpu = f.cpu.value.trim();
     if (f.memory.value.trim()) limits.memory = f.memory.value.trim();
