@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -46,6 +47,37 @@ type static struct {
 type asset struct {
 	data []byte
 	etag string
+	// gz is data gzip-compressed, for the text files it makes smaller;
+	// nil for others.
+	gz []byte
+}
+
+// compressible are the types worth compressing: text.
+var compressible = map[string]bool{".html": true, ".js": true, ".mjs": true, ".css": true, ".svg": true, ".json": true, ".txt": true}
+
+// gzipped compresses data once, at the best level: the console's files
+// are read once and served many times.
+func gzipped(data []byte) []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = zw.Write(data)
+	if zw.Close() != nil || b.Len() >= len(data) {
+		return nil
+	}
+	return b.Bytes()
+}
+
+// acceptsGzip says whether the request's Accept-Encoding takes gzip (and
+// does not refuse it with q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 func newStatic(files fs.FS, cached bool) *static {
@@ -78,6 +110,9 @@ func (s *static) load(name string) (*asset, error) {
 	}
 	sum := sha256.Sum256(data)
 	a := &asset{data: data, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
+	if compressible[strings.ToLower(path.Ext(name))] {
+		a.gz = gzipped(data)
+	}
 	if s.cached {
 		s.mu.Lock()
 		s.assets[name] = a
@@ -100,10 +135,20 @@ func (s *static) serve(c echo.Context, name string) error {
 		ct = "application/octet-stream"
 	}
 	h.Set("Content-Type", ct)
-	h.Set("ETag", a.etag)
 	h.Set("Cache-Control", "no-cache")
+	body, etag := a.data, a.etag
+	if a.gz != nil {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsGzip(c.Request()) {
+			// The compressed file is another representation: an ETag of
+			// its own, so that caches never mix the two.
+			body, etag = a.gz, strings.TrimSuffix(a.etag, `"`)+`-gzip"`
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("ETag", etag)
 	// ServeContent answers If-None-Match with 304, and HEAD and ranges.
-	http.ServeContent(c.Response(), c.Request(), name, time.Time{}, bytes.NewReader(a.data))
+	http.ServeContent(c.Response(), c.Request(), name, time.Time{}, bytes.NewReader(body))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ var testFiles = fstest.MapFS{
 	"js/watch.js":      {Data: []byte("export const x = 1;\n")},
 	"img/logo.svg":     {Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`)},
 	"js/pages/home.js": {Data: []byte("export default 1;\n")},
+	"js/big.js":        {Data: []byte(strings.Repeat("export const answer = () => 42; // compresses well\n", 200))},
 }
 
 // newTestConsole serves a console over the fake API.
@@ -245,5 +247,51 @@ func TestDefaultFilesAreTheFrontend(t *testing.T) {
 	}
 	if got := rec.Header().Get("Content-Type"); got != "text/html; charset=utf-8" {
 		t.Errorf("Content-Type = %q", got)
+	}
+}
+
+// The console's text files cross the wire compressed to browsers that
+// take gzip, as a representation of their own (ETag, Vary); others get
+// them as they are.
+func TestStaticGzip(t *testing.T) {
+	_, srv := newTestConsole(t, Config{})
+	plain := get(t, srv.URL+"/static/js/big.js", "Accept-Encoding", "identity")
+	tests := []struct {
+		name, acceptEncoding string
+		gzipped              bool
+	}{
+		{"gzip", "gzip", true},
+		{"among others", "br;q=1.0, gzip;q=0.8, *;q=0.1", true},
+		{"refused", "gzip;q=0", false},
+		{"identity", "identity", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, srv.URL+"/static/js/big.js", "Accept-Encoding", tt.acceptEncoding)
+			if r.code != http.StatusOK || r.header.Get("Vary") != "Accept-Encoding" {
+				t.Fatalf("%d, Vary %q", r.code, r.header.Get("Vary"))
+			}
+			if got := r.header.Get("Content-Encoding") == "gzip"; got != tt.gzipped {
+				t.Fatalf("Content-Encoding %q, want gzip: %v", r.header.Get("Content-Encoding"), tt.gzipped)
+			}
+			if !tt.gzipped {
+				return
+			}
+			zr, err := gzip.NewReader(strings.NewReader(r.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(zr)
+			if err != nil || string(body) != plain.body {
+				t.Fatalf("gunzipped body differs from the file (%v)", err)
+			}
+			if len(r.body) >= len(plain.body)/2 || r.header.Get("ETag") == plain.header.Get("ETag") {
+				t.Errorf("gzip: %d bytes of %d, ETag %q (plain %q)", len(r.body), len(plain.body), r.header.Get("ETag"), plain.header.Get("ETag"))
+			}
+			again := get(t, srv.URL+"/static/js/big.js", "Accept-Encoding", tt.acceptEncoding, "If-None-Match", r.header.Get("ETag"))
+			if again.code != http.StatusNotModified {
+				t.Errorf("revalidation of the gzip form: %d", again.code)
+			}
+		})
 	}
 }
