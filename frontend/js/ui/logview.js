@@ -145,8 +145,14 @@ class LogView extends HTMLElement {
     this.renderStatus();
   }
 
+  /**
+   * follow keeps the newest line in view. What the user did before asking
+   * is spent: a scroll it still causes (a smooth PageUp running on) is not
+   * theirs, and does not pause again.
+   */
   follow() {
     this.following = this.snap = true;
+    this.intentAt = 0;
     this.schedule();
     this.renderStatus();
   }
@@ -202,7 +208,8 @@ class LogView extends HTMLElement {
       this.openEl.hidden = !p;
       this.body.toggleAttribute('data-empty', !this.total && !p);
       if (this.query) this.updateCount();
-      if (this.snap) this.view.scrollTop = this.lastTop = this.snap = 0;
+      // Following, the view is at the newest line whatever scrolled it.
+      if (this.snap || (this.following && this.lastTop)) this.view.scrollTop = this.lastTop = this.snap = 0;
     }
     this.renderStatus();
   }
