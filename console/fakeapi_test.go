@@ -36,7 +36,9 @@ type fakeAPI struct {
 	holds atomic.Int64 // session watches running
 
 	endOnce    sync.Once
-	sessionEnd chan struct{} // closed by endSession
+	sessionEnd chan struct{} // closed by endSession: the session is revoked
+	holdsOnce  sync.Once
+	holdsEnd   chan struct{} // closed by endHolds: the session watches end, the session lives
 }
 
 type fakeEvent struct {
@@ -45,7 +47,7 @@ type fakeEvent struct {
 }
 
 func newFakeAPI() *fakeAPI {
-	f := &fakeAPI{changed: make(chan struct{}), sessionEnd: make(chan struct{})}
+	f := &fakeAPI{changed: make(chan struct{}), sessionEnd: make(chan struct{}), holdsEnd: make(chan struct{})}
 	for i := 1; i <= 3; i++ {
 		f.append("ADDED", fmt.Sprintf("web-%d", i))
 	}
@@ -75,7 +77,7 @@ func (f *fakeAPI) watchRequests() []*http.Request {
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(sessionCookie); err != nil || ck.Value != goodSession {
+	if ck, err := r.Cookie(sessionCookie); err != nil || ck.Value != goodSession || f.sessionEnded() {
 		writeFakeStatus(w, newStatus(http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "invalid, expired or revoked credentials"))
 		return
 	}
@@ -123,10 +125,27 @@ func (f *fakeAPI) holdSession(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-r.Context().Done():
 	case <-f.sessionEnd:
+	case <-f.holdsEnd:
 	}
 }
 
-// endSession ends the session as a logout would: the session watches end.
+func (f *fakeAPI) sessionEnded() bool {
+	select {
+	case <-f.sessionEnd:
+		return true
+	default:
+		return false
+	}
+}
+
+// endHolds ends the session watches as a stopping server does, the
+// session still valid.
+func (f *fakeAPI) endHolds() {
+	f.holdsOnce.Do(func() { close(f.holdsEnd) })
+}
+
+// endSession ends the session as a logout would: the session watches
+// end, and the API answers 401 from then on.
 func (f *fakeAPI) endSession() {
 	f.endOnce.Do(func() { close(f.sessionEnd) })
 }

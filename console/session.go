@@ -104,17 +104,40 @@ func (s *session) run(conn *websocket.Conn, held *sessionHold) {
 const closeSessionEnded = 4001
 
 // watchSession reads the session watch until it ends. If the socket is
-// still open then, the session is over: the socket closes.
+// still open then, the session is over (the socket closes 4001) when the
+// API says so; otherwise the watch ended with the server (a master
+// stopping ends its streams before the console says goodbye), and the
+// socket closes as going away, for the browser to reconnect.
 func (s *session) watchSession(conn *websocket.Conn, held *sessionHold) {
 	defer s.wg.Done()
 	io.Copy(io.Discard, held.resp.body)
 	if s.ctx.Err() != nil {
 		return
 	}
-	s.logger.Info("session ended: closing its socket")
-	msg := websocket.FormatCloseMessage(closeSessionEnded, "session ended")
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "the session watch ended: reconnect")
+	if s.sessionEnded() {
+		s.logger.Info("session ended: closing its socket")
+		msg = websocket.FormatCloseMessage(closeSessionEnded, "session ended")
+	}
 	conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeTimeout))
 	s.cancel()
+}
+
+// sessionEnded asks the API whether the socket's credentials still hold:
+// only a 401 says they do not.
+func (s *session) sessionEnded() bool {
+	ctx, cancel := context.WithTimeout(s.ctx, authTimeout)
+	defer cancel()
+	req, err := apiRequest(ctx, s.req, "/apis/berth.dev/v1/whoami")
+	if err != nil {
+		return false
+	}
+	resp, err := s.console.serveAPI(ctx, req)
+	if err != nil {
+		return false
+	}
+	defer resp.Close()
+	return resp.code == http.StatusUnauthorized
 }
 
 // goAway tells the browser the server is going away and ends the socket.

@@ -46,6 +46,20 @@ func TestSessionEndClosesTheSocket(t *testing.T) {
 	})
 }
 
+// A master stopping ends its streams, the session watch among them,
+// before the console says goodbye: the socket closed 4001 then, and the
+// page took the session for over and stopped reconnecting. Only a session
+// the API refuses closes it 4001; otherwise it goes away (1001) and the
+// browser reconnects.
+func TestSessionWatchEndingWithTheServer(t *testing.T) {
+	api := newFakeAPI()
+	_, srv := newTestConsole(t, Config{API: api})
+	conn := dial(t, srv)
+	waitFor(t, "the session watch", func() bool { return api.holds.Load() == 1 })
+	api.endHolds()
+	expectClosed(t, conn, websocket.CloseGoingAway)
+}
+
 // dialRefused dials and expects the upgrade to be refused with code.
 func dialRefused(t *testing.T, url string, header http.Header, code int) *http.Response {
 	t.Helper()
