@@ -8,6 +8,7 @@
 //	                               │
 //	                               ├─ HostPath        only cluster admins mount host paths; the mark node agents honour
 //	                               ├─ NodeRestriction a node writes only its own Node, its pods' status, its events
+//	                               ├─ Attribution     whom a pod's usage counts for: its creator, or its controller's
 //	                               ├─ HostPorts       tenants' host ports in a range, never on a chosen host IP
 //	                               ├─ ReplicaLimit    no controller asks for more than the cluster's cap
 //	                               ├─ NetID           only cluster admins move a project to another network

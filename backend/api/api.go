@@ -20,6 +20,7 @@ import (
 
 	"github.com/berthpaas/berth/backend/accounts"
 	"github.com/berthpaas/berth/backend/auth"
+	"github.com/berthpaas/berth/backend/metering"
 	"github.com/berthpaas/berth/backend/pki"
 	"github.com/berthpaas/berth/backend/registry/core"
 	"github.com/berthpaas/berth/backend/streams"
@@ -65,6 +66,9 @@ type Config struct {
 	// for its node's agent to publish its address and answer; zero means
 	// DefaultAgentWait.
 	AgentWait time.Duration
+	// Metering stores usage records and answers usage reports and
+	// metrics.k8s.io; nil: usage is not served (503).
+	Metering *metering.Store
 	// ClusterNetwork is the pod network the master runs, served read-only
 	// as clusternetworks/default (node agents program their hosts by it).
 	ClusterNetwork berthv1.ClusterNetwork
@@ -97,8 +101,9 @@ type API struct {
 	// basearch is the architecture host images are validated for.
 	basearch string
 
-	core  map[string]*resource
-	berth map[string]*resource
+	core     map[string]*resource
+	berth    map[string]*resource
+	metering *metering.Store
 	// clusterNetwork: see Config.ClusterNetwork.
 	clusterNetwork berthv1.ClusterNetwork
 	// groups are every API group served: core ("") and the named ones.
@@ -145,6 +150,7 @@ func New(cfg Config) *API {
 		hostImages: cfg.HostImages, hostImageRepo: cfg.HostImageRepo, basearch: hostimage.Basearch(),
 
 		clusterNetwork: cfg.ClusterNetwork,
+		metering:       cfg.Metering,
 	}
 	a.core = a.coreResources(cfg.Registries)
 	a.berth = a.berthResources()

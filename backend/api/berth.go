@@ -58,6 +58,9 @@ func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) err
 	if err != nil {
 		return statusError(err, res.groupResource(), ri.Name)
 	}
+	if w, ok := obj.(selfWriting); ok {
+		return w.writeAnswer(c)
+	}
 	code := http.StatusOK
 	if ri.Verb == "create" {
 		code = http.StatusCreated
@@ -66,6 +69,11 @@ func (a *API) serveBerth(c echo.Context, ri auth.RequestInfo, res *resource) err
 		}
 	}
 	return writeJSON(c, code, withKind(obj, res))
+}
+
+// selfWriting is an answer that writes itself (a report as CSV).
+type selfWriting interface {
+	writeAnswer(c echo.Context) error
 }
 
 func (a *API) whoAmI(c echo.Context, _ auth.RequestInfo) (runtime.Object, error) {
@@ -111,7 +119,12 @@ func (a *API) deleteToken(c echo.Context, ri auth.RequestInfo) (runtime.Object, 
 	return &berthv1.Token{ObjectMeta: metav1.ObjectMeta{Name: ri.Name}}, nil
 }
 
+// withKind sets the kind of an answer that its handler left without one:
+// the resource's, or its list's.
 func withKind(obj runtime.Object, res *resource) runtime.Object {
+	if !obj.GetObjectKind().GroupVersionKind().Empty() {
+		return obj
+	}
 	kind := res.kind
 	switch obj.(type) {
 	case *berthv1.ProjectList, *berthv1.MemberList, *berthv1.UserList, *berthv1.TokenList, *berthv1.AuditEntryList,

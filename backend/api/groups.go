@@ -48,6 +48,7 @@ func (a *API) apiGroups(regs *core.Registries) []*apiGroup {
 			{group: authorizationGroup, name: "selfsubjectrulesreviews", singular: "selfsubjectrulesreview", kind: "SelfSubjectRulesReview",
 				verbs: map[string]objectHandler{"create": a.selfSubjectRulesReview}},
 		})},
+		{name: metricsGroup, version: "v1beta1", resources: a.metricsResources()},
 		{name: authenticationGrp, version: "v1", resources: byName([]*resource{
 			{group: authenticationGrp, name: "selfsubjectreviews", singular: "selfsubjectreview", kind: "SelfSubjectReview",
 				verbs: map[string]objectHandler{"create": a.selfSubjectReview}},

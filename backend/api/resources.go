@@ -168,6 +168,10 @@ func (a *API) berthResources() map[string]*resource {
 				"diff": {verbs: []string{"get"}, serve: a.serveHostImageBuildDiff,
 					gvk: schema.GroupVersionKind{Group: berthGroup, Version: "v1", Kind: "HostImageDiff"}},
 			}},
+		{group: berthGroup, name: "usagerecords", singular: "usagerecord", kind: "UsageRecordList",
+			verbs: map[string]objectHandler{"create": a.ingestUsage}},
+		{group: berthGroup, name: "usage", singular: "usage", kind: "UsageReport", namespaced: true,
+			verbs: map[string]objectHandler{"list": a.usageReport}},
 		{group: berthGroup, name: "clusternetworks", singular: "clusternetwork", kind: "ClusterNetwork",
 			verbs: map[string]objectHandler{"get": a.getClusterNetwork, "list": a.listClusterNetworks}},
 	}

@@ -75,7 +75,8 @@ func Decide(id Identity, role string, ri RequestInfo) error {
 // TokenKindNode marks the credentials of node agents.
 const TokenKindNode = "node"
 
-// nodeAllowed is Kubernetes' Node authorizer for Berth: a node reads the
+// nodeAllowed is Kubernetes' Node authorizer for Berth: a node reports the
+// usage of its pods (usagerecords), reads the
 // pods bound to it (a list or watch must select spec.nodeName=<node>; a
 // single pod is checked once read), writes their status and confirms their
 // deletion, registers and heartbeats its own Node, records events, and
@@ -95,7 +96,14 @@ func nodeAllowed(id Identity, ri RequestInfo) bool {
 		return nodeLeaseAllowed(id, ri)
 	}
 	if ri.APIGroup == berthv1.GroupName {
-		return ri.Resource == "clusternetworks" && ri.Subresource == "" && (ri.Verb == "get" || ri.Verb == "list")
+		switch ri.Resource {
+		case "clusternetworks":
+			return ri.Subresource == "" && (ri.Verb == "get" || ri.Verb == "list")
+		case "usagerecords":
+			// Its own pods' usage only: the API checks each pod's node.
+			return ri.Subresource == "" && ri.Verb == "create"
+		}
+		return false
 	}
 	if ri.APIGroup != "" {
 		return false
@@ -207,6 +215,10 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 			return member
 		}
 		return canEdit
+	case "metrics.k8s.io":
+		// The usage of a project's pods, for its members (kubectl top
+		// pod); nodes' are cluster admins'.
+		return ri.Resource == "pods" && read && member && ri.Namespace != ""
 	case "authorization.k8s.io", "authentication.k8s.io":
 		// Asking what one may do, or who one is: everyone, about
 		// themselves.
@@ -232,6 +244,10 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 			// them and their builds; cluster admins (who return above)
 			// edit, build and cancel.
 			return read
+		case "usage":
+			// A project's usage for its members; across the cluster,
+			// the API narrows a non-admin to their projects.
+			return ri.Verb == "list" && (ri.Namespace == "" || member)
 		case "users":
 			return read && ri.Name == id.Name
 		}

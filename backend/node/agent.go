@@ -56,6 +56,8 @@ type Agent struct {
 	netWake chan struct{}
 	// data are the secrets and config maps the pods use (poddata.go).
 	data *dataCache
+	// usage meters the containers (usage.go).
+	usage *usageMeter
 }
 
 // Run runs the agent until ctx is done; the containers it started keep
@@ -81,7 +83,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
+	usage, err := newUsageMeter(cfg.Name, cfg.StateDir, cfg.Runtime, log)
+	if err != nil {
+		return err
+	}
 	a := &Agent{
+		usage:   usage,
 		cfg:     cfg,
 		log:     log,
 		rt:      cfg.Runtime,
@@ -119,7 +126,10 @@ func (a *Agent) run(ctx context.Context, ln net.Listener) error {
 	}()
 
 	var wg sync.WaitGroup
-	runners := []func(context.Context){a.heartbeat, a.watchPods, a.resync, a.rotateCredentials, a.watchUpgrades}
+	runners := []func(context.Context){a.heartbeat, a.watchPods, a.resync, a.rotateCredentials, a.watchUpgrades,
+		func(ctx context.Context) { a.usage.runSampler(ctx, a.cfg.UsageInterval) },
+		func(ctx context.Context) { a.usage.runSender(ctx, a.call, a.cfg.UsageInterval) },
+	}
 	if a.cfg.Network != nil {
 		runners = append(runners, a.runNetwork)
 	}
@@ -197,6 +207,20 @@ func permanent(err error) bool {
 	}
 	code := apiErr.Code()
 	return code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusBadRequest || code == http.StatusUnprocessableEntity
+}
+
+// killPod stops and removes a pod's containers, recording their last
+// usage first.
+func (a *Agent) killPod(ctx context.Context, uid string, grace time.Duration) error {
+	a.usage.flushPod(ctx, uid)
+	return a.rt.KillPod(ctx, uid, grace)
+}
+
+// stopPod stops a pod's containers and keeps them, recording their last
+// usage first.
+func (a *Agent) stopPod(ctx context.Context, uid string, grace time.Duration) error {
+	a.usage.flushPod(ctx, uid)
+	return a.rt.StopPod(ctx, uid, grace)
 }
 
 // api returns the client of the master, with the node's credential.

@@ -102,6 +102,9 @@ type Config struct {
 	// that set no sizeLimit; DefaultEmptyDirLimit when 0, none when
 	// negative. A pod past a limit is evicted (eviction.go).
 	EmptyDirLimit int64
+	// UsageInterval is the sampling window of usage metering;
+	// DefaultUsageInterval when 0.
+	UsageInterval time.Duration
 	// Ready, when set, is called once the Node is registered and the
 	// endpoint serves, with the endpoint's address (tests use it).
 	Ready func(addr net.Addr)
@@ -144,6 +147,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.StatusReportInterval <= 0 {
 		c.StatusReportInterval = DefaultStatusReportInterval
+	}
+	if c.UsageInterval <= 0 {
+		c.UsageInterval = DefaultUsageInterval
 	}
 	if c.EmptyDirLimit == 0 {
 		c.EmptyDirLimit = DefaultEmptyDirLimit

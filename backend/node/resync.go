@@ -57,7 +57,7 @@ func (a *Agent) resync(ctx context.Context) {
 			}
 			plog := log.With("pod", p.Namespace+"/"+p.Name, "pod_uid", p.UID)
 			plog.Info("stopping the containers of a pod not bound to this node")
-			if err := a.rt.KillPod(ctx, p.UID, orphanGrace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			if err := a.killPod(ctx, p.UID, orphanGrace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 				plog.Warn("cannot stop orphaned pod", "error", err)
 			}
 		}

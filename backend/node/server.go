@@ -48,13 +48,13 @@ func (a *Agent) handler() http.Handler {
 	}
 	mux.HandleFunc("GET /pods/{uid}/diff", a.serveDiff)
 	mux.HandleFunc("POST /pods/{uid}/stop", a.serveLifecycle(func(ctx context.Context, uid string, grace time.Duration) error {
-		return a.rt.StopPod(ctx, uid, grace)
+		return a.stopPod(ctx, uid, grace)
 	}))
 	mux.HandleFunc("POST /pods/{uid}/start", a.serveLifecycle(func(ctx context.Context, uid string, _ time.Duration) error {
 		return a.rt.StartPod(ctx, uid)
 	}))
 	mux.HandleFunc("POST /pods/{uid}/restart", a.serveLifecycle(func(ctx context.Context, uid string, grace time.Duration) error {
-		if err := a.rt.StopPod(ctx, uid, grace); err != nil {
+		if err := a.stopPod(ctx, uid, grace); err != nil {
 			return err
 		}
 		return a.rt.StartPod(ctx, uid)

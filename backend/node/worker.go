@@ -200,7 +200,7 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 // writes the status it decided.
 func (w *podWorker) settle(ctx context.Context, pod *v1.Pod, status *v1.PodStatus) error {
 	if !w.killed {
-		if err := w.agent.rt.KillPod(ctx, w.uid, 0); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		if err := w.agent.killPod(ctx, w.uid, 0); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			return err
 		}
 		w.killed = true
@@ -251,7 +251,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod, removed bool) (b
 	a := w.agent
 	grace := podGrace(pod)
 	w.log.Info("stopping pod", "grace", grace, "reason", map[bool]string{true: "removed", false: "deleted"}[removed])
-	if err := a.rt.KillPod(ctx, w.uid, grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+	if err := a.killPod(ctx, w.uid, grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return false, err
 	}
 	a.pokeNetwork() // its address is free: no one may reach it as its project's

@@ -76,6 +76,7 @@ func startLocalNode(ctx context.Context, cfg Config, masterURL string, acct *acc
 			ServiceProxy:       podNetwork != nil,
 			Logger:             logger,
 			EmptyDirLimit:      cfg.NodeLimits.EmptyDirLimit,
+			UsageInterval:      cfg.UsageInterval,
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("node agent stopped", "error", err)

@@ -38,6 +38,7 @@ import (
 	"github.com/berthpaas/berth/backend/controller/hostimagebuild"
 	"github.com/berthpaas/berth/backend/etcdserver"
 	"github.com/berthpaas/berth/backend/leader"
+	"github.com/berthpaas/berth/backend/metering"
 	"github.com/berthpaas/berth/backend/pgserver"
 	"github.com/berthpaas/berth/backend/registry/storage"
 	"github.com/berthpaas/berth/backend/streams"
@@ -119,6 +120,12 @@ type Config struct {
 	// HostPorts is the range of host ports tenants may publish
 	// (admission.DefaultHostPortRange when zero).
 	HostPorts admission.PortRange
+	// UsageRetention is how long raw usage records are kept
+	// (metering.DefaultRetention when zero).
+	UsageRetention time.Duration
+	// UsageInterval is the local node agent's sampling window
+	// (node.DefaultUsageInterval when zero).
+	UsageInterval time.Duration
 	// EventTTL is how long events are kept (core.DefaultEventTTL when zero).
 	EventTTL time.Duration
 	// HostImages configures host image builds and the OSTree repository
@@ -203,6 +210,15 @@ func Run(ctx context.Context, cfg Config) error {
 		hostImageStore = hiStore
 	}
 	hostImageRepo := hostimagebuild.RepoDir(hostImageDir(cfg))
+	usage, err := metering.Open(ctx, dbURL, cfg.UsageRetention, logger)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, usage.Close)
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); usage.RunSweeper(sweepCtx, time.Hour) }()
+	cleanups = append(cleanups, func() { stopSweep(); <-sweepDone })
 
 	password, err := bootstrapAdmin(ctx, acct, cfg.DataDir)
 	if err != nil {
@@ -250,7 +266,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	streamRegistry, stopStreams := startStreams(ctx, cfg, acct, logger)
 	cleanups = append(cleanups, stopStreams)
-	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger,
+	apiServer := api.New(api.Config{Registries: regs, Accounts: acct, Audit: audit, Logger: logger, Metering: usage,
 		ServesTLS: cluster.ca != nil, MaxTokenTTL: cfg.MaxTokenTTL,
 		ClusterCA: cluster.ca, NodeCredentialTTL: cfg.NodeCredentialTTL, Streams: streamRegistry, AgentWait: cfg.AgentWait,
 		HostImages: hostImageStore, HostImageRepo: hostImageRepo,

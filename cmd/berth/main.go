@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berthpaas/berth/backend/metering"
+	"github.com/berthpaas/berth/backend/node"
+
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/registry/allocator"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -80,6 +83,7 @@ type serverFlags struct {
 	maxReplicas                                           int32
 	hostPortRange                                         string
 	eventTTL                                              time.Duration
+	usageRetention, usageInterval                         time.Duration
 	maxStreamsPerUser, maxStreams                         map[string]int
 	clusterCIDR                                           string
 	networkIsolation                                      bool
@@ -106,6 +110,8 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().Int32Var(&f.maxReplicas, "max-replicas", admission.DefaultMaxReplicas, "most replicas one replication controller may ask for")
 	cmd.Flags().StringVar(&f.hostPortRange, "host-port-range", admission.DefaultHostPortRange.String(), "host ports that tenants' pods may publish (cluster admins' are not limited)")
 	cmd.Flags().DurationVar(&f.eventTTL, "event-ttl", core.DefaultEventTTL, "how long events are kept")
+	cmd.Flags().DurationVar(&f.usageRetention, "usage-retention", metering.DefaultRetention, "how long raw usage records are kept (rollups are kept for good); reports may span this much")
+	cmd.Flags().DurationVar(&f.usageInterval, "usage-interval", node.DefaultUsageInterval, "sampling window of usage metering of the local node agent (berth up)")
 	cmd.Flags().StringVar(&f.clusterCIDR, "cluster-cidr", berthv1.DefaultClusterCIDR, fmt.Sprintf("range the nodes' pod subnets (a /%d each) are cut from; the same on every master", berthv1.NodeSubnetPrefixLength))
 	f.hostImages.register(cmd)
 	cmd.Flags().BoolVar(&f.networkIsolation, "network-isolation", true, "isolate projects on the pod network: a pod reaches only its project's pods, those of projects joined with it and of global projects (false: every pod reaches every pod)")
@@ -172,6 +178,12 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 	}
 	if f.maxReplicas <= 0 {
 		return server.Config{}, fmt.Errorf("--max-replicas %d: must be positive", f.maxReplicas)
+	}
+	if f.usageRetention < 24*time.Hour {
+		return server.Config{}, fmt.Errorf("--usage-retention %v: must be a day or more", f.usageRetention)
+	}
+	if f.usageInterval < time.Second {
+		return server.Config{}, fmt.Errorf("--usage-interval %v: must be a second or more", f.usageInterval)
 	}
 	if f.eventTTL < time.Second {
 		return server.Config{}, fmt.Errorf("--event-ttl %v: must be a second or more", f.eventTTL)
@@ -244,6 +256,8 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		MaxReplicas:        f.maxReplicas,
 		HostPorts:          hostPorts,
 		EventTTL:           f.eventTTL,
+		UsageRetention:     f.usageRetention,
+		UsageInterval:      f.usageInterval,
 		StreamLimits:       limits,
 		ClusterCIDR:        clusterCIDR.Masked(),
 		NoNetworkIsolation: !f.networkIsolation,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berthpaas/berth/backend/node/network"
 
@@ -27,6 +28,7 @@ type nodeFlags struct {
 	listen, address, runtime, caFile, logLevel            string
 	limits                                                limitFlags
 	serviceProxy                                          bool
+	usageInterval                                         time.Duration
 }
 
 func nodeCommand() *cobra.Command {
@@ -45,6 +47,7 @@ func nodeCommand() *cobra.Command {
 	fl.StringVar(&f.name, "name", "", "node name (default: the host name)")
 	fl.StringVar(&f.labels, "labels", "", "node labels, k=v,k2=v2")
 	fl.StringVar(&f.dockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
+	fl.DurationVar(&f.usageInterval, "usage-interval", node.DefaultUsageInterval, "sampling window of usage metering (records wait in STATE_DIR/usage until the master has them)")
 	fl.StringVar(&f.stateDir, "state-dir", "/var/lib/berth-node", "directory for the node's credentials and pod state")
 	fl.StringVar(&f.listen, "listen", "", fmt.Sprintf("address of the endpoint the master proxies logs, exec and attach to; it serves TLS and answers only the master's client certificate (default: --address, port %d)", node.DefaultPort))
 	fl.StringVar(&f.address, "address", "", "IP address to advertise to the master, which its serving certificate names (default: --listen's IP, else the first non-loopback IPv4)")
@@ -137,6 +140,9 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.usageInterval < time.Second {
+		return fmt.Errorf("--usage-interval %v: must be a second or more", f.usageInterval)
+	}
 	ctx := cmd.Context()
 	var rt runtime.Runtime
 	var podNetwork node.PodNetwork
@@ -179,6 +185,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		CAFile:                f.caFile,
 		InsecureSkipTLSVerify: insecure,
 		EmptyDirLimit:         limits.EmptyDirLimit,
+		UsageInterval:         f.usageInterval,
 	})
 }
 

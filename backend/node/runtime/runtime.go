@@ -206,4 +206,32 @@ type Runtime interface {
 	// takes on the host, by volume name; volumes not made yet are
 	// missing. ErrNotFound if the pod has none here.
 	VolumeUsage(ctx context.Context, uid string) (map[string]int64, error)
+	// Stats samples the running containers of the pod with that UID, or
+	// of every pod when uid is "", infra containers included (they carry
+	// the pod's network counters).
+	Stats(ctx context.Context, uid string) ([]ContainerStats, error)
+}
+
+// ContainerStats is one sample of a running container, as the engine's
+// stats report it: counters (CPU time, network bytes) count from the
+// container's start, gauges (memory) are the values now.
+type ContainerStats struct {
+	PodUID    string
+	Namespace string
+	PodName   string
+	// Container is the container's name in the pod, InfraContainerName
+	// for the infra container.
+	Container string
+	ID        string
+	StartedAt time.Time
+	// CPUNanos is the CPU time the container has used.
+	CPUNanos uint64
+	// MemoryBytes is the working set: usage less inactive file pages, as
+	// the kubelet counts it.
+	MemoryBytes int64
+	// NetworkRxBytes and NetworkTxBytes count the bytes through the
+	// container's own network namespace (the infra container's: app
+	// containers share it and report none).
+	NetworkRxBytes uint64
+	NetworkTxBytes uint64
 }

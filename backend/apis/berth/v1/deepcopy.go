@@ -86,3 +86,38 @@ func (in *AuditEntryList) DeepCopyObject() runtime.Object {
 	out.Items = append([]AuditEntry(nil), in.Items...)
 	return &out
 }
+
+func (in *UsageRecordList) DeepCopyObject() runtime.Object {
+	out := *in
+	out.Items = append([]UsageRecord(nil), in.Items...)
+	return &out
+}
+
+func (in *UsageIngest) DeepCopyObject() runtime.Object {
+	out := *in
+	return &out
+}
+
+func (in *UsageReport) DeepCopyObject() runtime.Object {
+	out := *in
+	out.GroupBy = append([]string(nil), in.GroupBy...)
+	out.Rows = make([]UsageRow, len(in.Rows))
+	for i, r := range in.Rows {
+		out.Rows[i] = r.deepCopy()
+	}
+	out.Total = in.Total.deepCopy()
+	return &out
+}
+
+func (in UsageRow) deepCopy() UsageRow {
+	out := in
+	if in.Hour != nil {
+		h := *in.Hour
+		out.Hour = &h
+	}
+	if in.Minute != nil {
+		m := *in.Minute
+		out.Minute = &m
+	}
+	return out
+}

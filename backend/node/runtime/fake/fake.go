@@ -90,7 +90,8 @@ type pod struct {
 	uid, namespace, name string
 	ip                   string
 	restartPolicy        v1.RestartPolicy
-	stopped              bool // by StopPod, until StartPod
+	created              time.Time // the infra container's start, for Stats
+	stopped              bool      // by StopPod, until StartPod
 	containers           []*container
 	// volumes is the simulated usage of its emptyDir volumes, in bytes
 	// (SetVolumeUsage).
@@ -107,6 +108,10 @@ type container struct {
 	current     *instance
 	previous    *instance // the last terminated instance, for Logs(Previous)
 	restarts    int32
+	// cpuMillis and memoryBytes are what the container uses while it
+	// runs (FAKE_CPU_MILLICORES, FAKE_MEMORY_BYTES), for Stats.
+	cpuMillis   int64
+	memoryBytes int64
 }
 
 // instance is one run of a container (a restart makes a new one).
@@ -209,11 +214,21 @@ func (r *Runtime) newPod(spec *v1.Pod, now time.Time) *pod {
 		name:          spec.Name,
 		ip:            nextIP(),
 		restartPolicy: spec.Spec.RestartPolicy,
+		created:       now,
 	}
 	for _, cs := range spec.Spec.Containers {
-		c := &container{name: cs.Name, image: cs.Image, exitAfter: -1}
+		c := &container{name: cs.Name, image: cs.Image, exitAfter: -1,
+			cpuMillis: defaultCPUMillis, memoryBytes: defaultMemoryBytes}
 		for _, e := range cs.Env {
 			switch e.Name {
+			case "FAKE_CPU_MILLICORES":
+				if n, err := strconv.ParseInt(e.Value, 10, 64); err == nil {
+					c.cpuMillis = n
+				}
+			case "FAKE_MEMORY_BYTES":
+				if n, err := strconv.ParseInt(e.Value, 10, 64); err == nil {
+					c.memoryBytes = n
+				}
 			case "FAKE_EXIT_AFTER":
 				if d, err := time.ParseDuration(e.Value); err == nil {
 					c.exitAfter = d

@@ -1,0 +1,257 @@
+package metering
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+	"github.com/berthpaas/berth/backend/errdefs"
+)
+
+// DefaultRetention is how long raw records are kept.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// InfraContainer is the container whose records carry a pod's running
+// time (pod-hours) and network bytes.
+const InfraContainer = "POD"
+
+// Store keeps usage in PostgreSQL. Its methods are safe for concurrent use.
+type Store struct {
+	pool      *pgxpool.Pool
+	log       *slog.Logger
+	retention time.Duration
+
+	mu         sync.Mutex
+	partitions map[string]bool // guarded by mu; days whose partition exists
+}
+
+// Open connects to the database at url, whose schema backend/accounts
+// has migrated (accounts.Open runs first). retention is how long raw
+// records are kept (DefaultRetention when zero).
+func Open(ctx context.Context, url string, retention time.Duration, log *slog.Logger) (*Store, error) {
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("open usage database: %w", err)
+	}
+	return &Store{pool: pool, log: log.With("component", "metering"), retention: retention, partitions: map[string]bool{}}, nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() { s.pool.Close() }
+
+// Retention is how long raw records are kept.
+func (s *Store) Retention() time.Duration { return s.retention }
+
+// PodOwner is what the master knows of a pod whose usage a node reports.
+type PodOwner struct {
+	UID, Node, Project, Pod, User string
+}
+
+// PodOwners returns the pods of uids that have reported usage before,
+// by UID.
+func (s *Store) PodOwners(ctx context.Context, uids []string) (map[string]PodOwner, error) {
+	rows, err := s.pool.Query(ctx, `SELECT pod_uid, node, project, pod, username FROM usage_pods WHERE pod_uid = ANY($1)`, uids)
+	if err != nil {
+		return nil, unavailable("read usage pods", err)
+	}
+	out := map[string]PodOwner{}
+	for rows.Next() {
+		var o PodOwner
+		if err := rows.Scan(&o.UID, &o.Node, &o.Project, &o.Pod, &o.User); err != nil {
+			return nil, unavailable("read usage pods", err)
+		}
+		out[o.UID] = o
+	}
+	return out, unavailable("read usage pods", rows.Err())
+}
+
+// ClaimPod records which node runs a pod and whom its usage is
+// attributed to. A pod claimed already keeps its first owner; the owner
+// stored is returned.
+func (s *Store) ClaimPod(ctx context.Context, o PodOwner) (PodOwner, error) {
+	_, err := s.pool.Exec(ctx, `INSERT INTO usage_pods (pod_uid, node, project, pod, username) VALUES ($1,$2,$3,$4,$5)
+		ON CONFLICT (pod_uid) DO NOTHING`, o.UID, o.Node, o.Project, o.Pod, o.User)
+	if err != nil {
+		return o, unavailable("claim usage pod", err)
+	}
+	owners, err := s.PodOwners(ctx, []string{o.UID})
+	if err != nil {
+		return o, err
+	}
+	return owners[o.UID], nil
+}
+
+// recordColumns are the columns of usage_records, in COPY order.
+var recordColumns = []string{"node", "container_id", "window_start", "window_end", "project", "pod", "pod_uid",
+	"container", "username", "cpu_seconds", "memory_byte_seconds", "memory_bytes", "memory_peak_bytes",
+	"network_rx_bytes", "network_tx_bytes", "running_seconds", "pod_seconds"}
+
+// Ingest stores records (Project and User filled in by the caller) and
+// adds the new ones to the rollups, in one transaction. Records whose key
+// is stored already are skipped: it returns how many were new.
+func (s *Store) Ingest(ctx context.Context, records []berthv1.UsageRecord) (int, error) {
+	if len(records) == 0 {
+		return 0, nil
+	}
+	if err := s.ensurePartitions(ctx, records); err != nil {
+		return 0, err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, unavailable("store usage", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE usage_in (LIKE usage_records) ON COMMIT DROP`); err != nil {
+		return 0, unavailable("store usage", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_in"}, recordColumns, pgx.CopyFromSlice(len(records), func(i int) ([]any, error) {
+		r := &records[i]
+		podSeconds := 0.0
+		if r.Container == InfraContainer {
+			podSeconds = r.RunningSeconds
+		}
+		return []any{r.Node, r.ContainerID, r.WindowStart, r.WindowEnd, r.Namespace, r.Pod, r.PodUID,
+			r.Container, r.User, r.CPUSeconds, r.MemoryByteSeconds, r.MemoryBytes, r.MemoryPeakBytes,
+			r.NetworkRxBytes, r.NetworkTxBytes, r.RunningSeconds, podSeconds}, nil
+	})); err != nil {
+		return 0, unavailable("store usage", err)
+	}
+	var stored int
+	err = tx.QueryRow(ctx, `
+WITH ins AS (
+	INSERT INTO usage_records SELECT * FROM usage_in ON CONFLICT DO NOTHING
+	RETURNING window_start, project, username, pod, cpu_seconds, memory_byte_seconds, memory_peak_bytes,
+		network_rx_bytes, network_tx_bytes, pod_seconds
+), roll AS (
+	INSERT INTO usage_rollups AS r (period, bucket, project, username, pod, cpu_seconds, memory_byte_seconds,
+		memory_peak_bytes, network_rx_bytes, network_tx_bytes, pod_seconds, records)
+	SELECT p.period, date_trunc(p.period, i.window_start, 'UTC'), i.project, i.username, i.pod,
+		sum(i.cpu_seconds), sum(i.memory_byte_seconds), max(i.memory_peak_bytes),
+		sum(i.network_rx_bytes), sum(i.network_tx_bytes), sum(i.pod_seconds), count(*)
+	FROM ins i CROSS JOIN (VALUES ('hour'), ('day')) AS p(period)
+	GROUP BY 1, 2, 3, 4, 5
+	ORDER BY 1, 3, 2, 4, 5
+	ON CONFLICT (period, project, bucket, username, pod) DO UPDATE SET
+		cpu_seconds = r.cpu_seconds + excluded.cpu_seconds,
+		memory_byte_seconds = r.memory_byte_seconds + excluded.memory_byte_seconds,
+		memory_peak_bytes = greatest(r.memory_peak_bytes, excluded.memory_peak_bytes),
+		network_rx_bytes = r.network_rx_bytes + excluded.network_rx_bytes,
+		network_tx_bytes = r.network_tx_bytes + excluded.network_tx_bytes,
+		pod_seconds = r.pod_seconds + excluded.pod_seconds,
+		records = r.records + excluded.records
+)
+SELECT count(*) FROM ins`).Scan(&stored)
+	if err != nil {
+		return 0, unavailable("store usage", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, unavailable("store usage", err)
+	}
+	return stored, nil
+}
+
+// ensurePartitions makes the daily partitions the records fall in.
+func (s *Store) ensurePartitions(ctx context.Context, records []berthv1.UsageRecord) error {
+	days := map[string]time.Time{}
+	for _, r := range records {
+		d := r.WindowStart.UTC().Truncate(24 * time.Hour)
+		days[d.Format("20060102")] = d
+	}
+	for name, day := range days {
+		if err := s.ensurePartition(ctx, name, day); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) ensurePartition(ctx context.Context, name string, day time.Time) error {
+	s.mu.Lock()
+	known := s.partitions[name]
+	s.mu.Unlock()
+	if known {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS usage_records_%s PARTITION OF usage_records
+		FOR VALUES FROM ('%s') TO ('%s')`, name, day.Format(time.RFC3339), day.AddDate(0, 0, 1).Format(time.RFC3339)))
+	var pgErr *pgconn.PgError
+	// Two masters (or two batches) making the same partition at once: the
+	// loser is told it exists, which is what it wanted.
+	if err != nil && !(errors.As(err, &pgErr) && (pgErr.Code == "42P07" || pgErr.Code == "23505")) {
+		return unavailable("make usage partition "+name, err)
+	}
+	s.mu.Lock()
+	s.partitions[name] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// Sweep drops the daily partitions of raw records older than the
+// retention; the rollups keep what they summed.
+func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
+	cutoff := now.UTC().Add(-s.retention).Truncate(24 * time.Hour).Format("20060102")
+	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'usage_records'`)
+	if err != nil {
+		return 0, unavailable("list usage partitions", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, unavailable("list usage partitions", err)
+	}
+	dropped := 0
+	for _, n := range names {
+		day := n[len("usage_records_"):]
+		if len(day) != 8 || day >= cutoff {
+			continue
+		}
+		if _, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{n}.Sanitize()); err != nil {
+			return dropped, unavailable("drop usage partition "+n, err)
+		}
+		s.mu.Lock()
+		delete(s.partitions, day)
+		s.mu.Unlock()
+		dropped++
+	}
+	return dropped, nil
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (s *Store) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Warn("usage retention sweep failed", "error", err)
+		} else if n > 0 {
+			s.log.Info("usage records past the retention dropped", "partitions", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// unavailable classes a database failure: the caller may retry.
+func unavailable(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%s: %w: %v", what, errdefs.ErrUnavailable, err)
+}
