@@ -67,6 +67,7 @@ func NewRootCommand(extra ...*cobra.Command) *cobra.Command {
 		newScaleCommand(g),
 		newExposeCommand(g),
 		newHostImageCommand(g),
+		newUsageCommand(g),
 	)
 	root.AddCommand(newPodActionCommands(g)...)
 	root.AddCommand(extra...)

@@ -1,12 +1,10 @@
 package api
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -199,52 +197,5 @@ func (r *csvReport) writeAnswer(c echo.Context) error {
 	resp.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="usage-%s-%s.csv"`,
 		r.From.Format("20060102"), r.To.Format("20060102")))
 	resp.WriteHeader(http.StatusOK)
-	w := csv.NewWriter(resp)
-	w.Write(UsageCSVHeader(r.GroupBy))
-	for _, row := range r.Rows {
-		w.Write(UsageCSVRow(r.GroupBy, row))
-	}
-	w.Flush()
-	return w.Error()
-}
-
-// UsageCSVHeader is the header of a usage report in CSV (the CLI writes
-// the same).
-func UsageCSVHeader(groupBy []string) []string {
-	return append(slices.Clone(groupColumns(groupBy)), "cpu_core_hours", "memory_gib_hours", "pod_hours", "network_in_gib", "network_out_gib", "memory_peak_bytes")
-}
-
-// UsageCSVRow is one row of a usage report in CSV.
-func UsageCSVRow(groupBy []string, row berthv1.UsageRow) []string {
-	var out []string
-	for _, d := range groupColumns(groupBy) {
-		switch d {
-		case metering.ByMinute:
-			out = append(out, row.Minute.Format(time.RFC3339))
-		case metering.ByHour:
-			out = append(out, row.Hour.Format(time.RFC3339))
-		case metering.ByDay:
-			out = append(out, row.Day)
-		case metering.ByProject:
-			out = append(out, row.Project)
-		case metering.ByUser:
-			out = append(out, row.User)
-		case metering.ByPod:
-			out = append(out, row.Pod)
-		}
-	}
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	return append(out, f(row.CPUCoreHours), f(row.MemoryGiBHours), f(row.PodHours), f(row.NetworkInGiB), f(row.NetworkOutGiB),
-		strconv.FormatInt(row.MemoryPeakBytes, 10))
-}
-
-// groupColumns orders the grouped dimensions as reports do: time first.
-func groupColumns(groupBy []string) []string {
-	var out []string
-	for _, d := range []string{metering.ByMinute, metering.ByHour, metering.ByDay, metering.ByProject, metering.ByUser, metering.ByPod} {
-		if slices.Contains(groupBy, d) {
-			out = append(out, d)
-		}
-	}
-	return out
+	return r.WriteCSV(resp)
 }

@@ -24,7 +24,7 @@ const (
 	ByMinute = "minute"
 )
 
-var dimensions = []string{ByMinute, ByHour, ByDay, ByProject, ByUser, ByPod}
+var dimensions = berthv1.UsageDimensions
 
 // DefaultReportRange is the range of a report that names no from.
 const DefaultReportRange = 30 * 24 * time.Hour

@@ -1,0 +1,206 @@
+package metering_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/berthpaas/berth/backend/accounts"
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+	"github.com/berthpaas/berth/backend/errdefs"
+	"github.com/berthpaas/berth/backend/metering"
+	"github.com/berthpaas/berth/backend/pgserver"
+)
+
+var dbURL string // "" in -short mode
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "berth-metering-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv, err := pgserver.Start(ctx, filepath.Join(dir, "pg"), logger)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "start PostgreSQL for the integration tests: %v (-short skips them)\n", err)
+		return 1
+	}
+	defer srv.Stop(context.Background())
+	dbURL = srv.URL()
+	acct, err := accounts.Open(ctx, dbURL, logger) // migrates
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	acct.Close()
+	return m.Run()
+}
+
+func openStore(t *testing.T) *metering.Store {
+	t.Helper()
+	if dbURL == "" {
+		t.Skip("integration test: needs a real PostgreSQL; skipped in -short mode")
+	}
+	s, err := metering.Open(t.Context(), dbURL, 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// syntheticRecords are windows of 15 s of pods in several projects and of
+// several users, from start on for span.
+func syntheticRecords(node string, start time.Time, span time.Duration, seed uint64) []berthv1.UsageRecord {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var out []berthv1.UsageRecord
+	for i := range 12 {
+		project, user, pod := fmt.Sprintf("p%d", i%3), fmt.Sprintf("u%d", i%4), fmt.Sprintf("pod-%d", i)
+		for _, container := range []string{"app", metering.InfraContainer} {
+			for t := start; t.Before(start.Add(span)); t = t.Add(15 * time.Minute) {
+				out = append(out, berthv1.UsageRecord{
+					Node: node, ContainerID: fmt.Sprintf("%s-%d-%s", node, i, container), WindowStart: t, WindowEnd: t.Add(15 * time.Second),
+					PodUID: fmt.Sprintf("uid-%d", i), Namespace: project, Pod: pod, Container: container, User: user,
+					CPUSeconds: r.Float64() * 15, MemoryByteSeconds: r.Float64() * 15 * (1 << 30), MemoryBytes: r.Int64N(1 << 30),
+					MemoryPeakBytes: r.Int64N(1 << 31), NetworkRxBytes: r.Int64N(1 << 20), NetworkTxBytes: r.Int64N(1 << 20),
+					RunningSeconds: 15,
+				})
+			}
+		}
+	}
+	return out
+}
+
+// A batch stored twice counts once; for every groupBy, a report's total
+// is the sum of the raw records in its range, and the rows add up to it.
+func TestReportTotalsAreTheRawSums(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
+	records := syntheticRecords("totals", start, 60*time.Hour, 1)
+	n, err := s.Ingest(ctx, records)
+	if err != nil || n != len(records) {
+		t.Fatalf("first delivery: %d stored of %d, %v", n, len(records), err)
+	}
+	if n, err := s.Ingest(ctx, records[:100]); err != nil || n != 0 {
+		t.Fatalf("second delivery: %d stored, %v", n, err)
+	}
+
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	from, to := start.Add(5*time.Hour), start.Add(50*time.Hour)
+	var raw struct{ cpu, mem, pod, rx, tx float64 }
+	if err := conn.QueryRow(ctx, `SELECT sum(cpu_seconds), sum(memory_byte_seconds), sum(pod_seconds), sum(network_rx_bytes), sum(network_tx_bytes)
+		FROM usage_records WHERE node = 'totals' AND window_start >= $1 AND window_start < $2`, from, to).
+		Scan(&raw.cpu, &raw.mem, &raw.pod, &raw.rx, &raw.tx); err != nil {
+		t.Fatal(err)
+	}
+	const gib = 1 << 30
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+	for _, groupBy := range []string{"", "hour", "project", "user", "pod", "project,user", "hour,project,user,pod", "user,pod", "minute,pod"} {
+		t.Run("groupBy="+groupBy, func(t *testing.T) {
+			q, err := metering.ParseQuery(url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}, "groupBy": {groupBy}},
+				time.Now(), 90*24*time.Hour)
+			if groupBy == "minute,pod" {
+				// Raw records by minute: a day at most.
+				if !errors.Is(err, errdefs.ErrBadRequest) {
+					t.Fatalf("a 45 h report by minute: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			report, err := s.Report(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tot := report.Total
+			if !near(tot.CPUCoreHours, raw.cpu/3600) || !near(tot.MemoryGiBHours, raw.mem/gib/3600) || !near(tot.PodHours, raw.pod/3600) ||
+				!near(tot.NetworkInGiB, raw.rx/gib) || !near(tot.NetworkOutGiB, raw.tx/gib) {
+				t.Fatalf("total %+v; raw sums %+v", tot, raw)
+			}
+			var cpu float64
+			for _, row := range report.Rows {
+				cpu += row.CPUCoreHours
+			}
+			if want := len(strings.Split(groupBy, ",")); groupBy != "" && len(report.Rows) < want || !near(cpu, tot.CPUCoreHours) {
+				t.Fatalf("%d rows adding up to %f CPU core-hours, total %f", len(report.Rows), cpu, tot.CPUCoreHours)
+			}
+		})
+	}
+	// By day: whole days.
+	q, err := metering.ParseQuery(url.Values{"from": {start.Format(time.DateOnly)}, "to": {start.AddDate(0, 0, 3).Format(time.DateOnly)}, "groupBy": {"day,project"}},
+		time.Now(), 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := s.Report(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all float64
+	if err := conn.QueryRow(ctx, `SELECT sum(cpu_seconds) FROM usage_records WHERE node = 'totals'`).Scan(&all); err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Rows) != 3*3 || !near(report.Total.CPUCoreHours, all/3600) {
+		t.Fatalf("by day and project: %d rows, %f core-hours; raw %f", len(report.Rows), report.Total.CPUCoreHours, all/3600)
+	}
+}
+
+func TestParseQueryNamesTheBadParameter(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		query string
+		param string // "" when valid
+	}{
+		{"", ""},
+		{"from=2026-11-01&to=2026-11-30&groupBy=day,project", ""},
+		{"groupBy=hour&groupBy=user", ""},
+		{"from=2026-11-30&to=2026-11-01", "from:"},
+		{"from=2026-11-01&to=2026-11-01", "from:"},
+		{"groupBy=week", "groupBy:"},
+		{"groupBy=day,hour", "groupBy:"},
+		{"from=last-week", "from:"},
+		{"to=2026-02-30", "to:"},
+		{"from=2026-01-01", "from:"}, // longer than the retention
+		{"groupBy=minute", "from:"},  // raw records: a day at most
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			v, _ := url.ParseQuery(tt.query)
+			_, err := metering.ParseQuery(v, now, 90*24*time.Hour)
+			switch {
+			case tt.param == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.param != "" && (!errors.Is(err, errdefs.ErrBadRequest) || !strings.HasPrefix(err.Error(), tt.param)):
+				t.Fatalf("got %v, want a bad request naming %s", err, tt.param)
+			}
+		})
+	}
+}
