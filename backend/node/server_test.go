@@ -52,10 +52,16 @@ func testPod() *v1.Pod {
 
 func testEndpoint(t *testing.T, rt runtime.Runtime) *httptest.Server {
 	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	usage, err := newUsageMeter("n1", t.TempDir(), rt, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a := &Agent{
 		rt:      rt,
-		log:     slog.New(slog.DiscardHandler),
+		log:     log,
 		workers: map[string]*podWorker{},
+		usage:   usage,
 	}
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
