@@ -349,13 +349,14 @@ type nodeProcess struct {
 }
 
 // startNode runs `berth node` named name against master, with its state
-// in stateDir, joined with the bootstrap token in tokenFile.
-func startNode(t *testing.T, master, tokenFile, name, stateDir string) *nodeProcess {
+// in stateDir, joined with the bootstrap token in tokenFile, with extra
+// arguments.
+func startNode(t *testing.T, master, tokenFile, name, stateDir string, extra ...string) *nodeProcess {
 	t.Helper()
-	n := &nodeProcess{t: t, args: []string{
+	n := &nodeProcess{t: t, args: append([]string{
 		"node", "--master", master, "--token-file", tokenFile, "--name", name,
 		"--state-dir", stateDir, "--listen", "127.0.0.1:0", "--runtime", "docker", "--log-level", "warn",
-	}}
+	}, extra...)}
 	n.start()
 	t.Cleanup(n.stop)
 	return n
