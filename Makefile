@@ -85,9 +85,10 @@ fuzz:
 	@$(call run,$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./backend/manifest)
 	@$(call run,$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./hostimage)
 
-## bench: every benchmark in ./bench/... once; each prints its own figures
+## bench: every benchmark in ./bench/... once, and the node agent's usage sampling; each prints its own figures
 bench: setup
 	@$(call run,$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(BENCH_TIMEOUT) ./bench/...)
+	@$(call run,$(GO) test -run '^$$' -bench '^BenchmarkUsageSampling$$' -benchtime 1x -timeout $(BENCH_TIMEOUT) ./backend/node/)
 
 ## image: build the berth image without any registry (FROM scratch + binary)
 image: build

@@ -6,5 +6,5 @@ import "embed"
 
 // FS is the console's files, rooted at this directory.
 //
-//go:embed index.html css js
+//go:embed index.html css js vendor
 var FS embed.FS

@@ -12,6 +12,7 @@ import (
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/testenv"
 	v1 "k8s.io/api/core/v1"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
 // usageRecord is one window of pod's container "app" on node.
@@ -138,6 +139,29 @@ func TestUsageReport(t *testing.T) {
 		t.Fatalf("admin's report: %+v", r)
 	}
 	mustCode(t, env.Do(t, "GET", "/apis/berth.dev/v1/namespaces/blog/usage", alice, nil), http.StatusForbidden)
+
+	// The newest window of each container is served as metrics.k8s.io,
+	// to the project's members.
+	web := createBoundPod(t, env, alice, "shop", "live", "n1")
+	fresh := usageRecord("n1", web, time.Now().UTC().Add(-20*time.Second), 7.5)
+	mustCode(t, env.Do(t, "POST", "/apis/berth.dev/v1/usagerecords", n1, usageBatch(fresh)), http.StatusCreated)
+	resp := env.Do(t, "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods/live", alice, nil)
+	mustCode(t, resp, http.StatusOK)
+	var pm metricsv1beta1.PodMetrics
+	resp.JSON(t, &pm)
+	if len(pm.Containers) != 1 || pm.Containers[0].Name != "app" || pm.Containers[0].Usage.Cpu().MilliValue() != 500 ||
+		pm.Containers[0].Usage.Memory().Value() != 1<<20 || pm.Kind != "PodMetrics" {
+		t.Fatalf("pod metrics: %s", resp.Body)
+	}
+	mustCode(t, env.Do(t, "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods", bob, nil), http.StatusForbidden)
+	mustCode(t, env.Do(t, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", alice, nil), http.StatusForbidden)
+	resp = env.Do(t, "GET", "/apis/metrics.k8s.io/v1beta1/nodes/n1", env.AdminToken, nil)
+	mustCode(t, resp, http.StatusOK)
+	var nm metricsv1beta1.NodeMetrics
+	resp.JSON(t, &nm)
+	if nm.Usage.Cpu().MilliValue() != 500 {
+		t.Fatalf("node metrics: %s", resp.Body)
+	}
 
 	for _, bad := range []struct{ query, param string }{
 		{"from=2026-02-01&to=2026-01-01", "from:"},

@@ -4,7 +4,7 @@
 // Stable selectors for browser tests (keep them when changing pages):
 //   Shell        berth-app · #sidebar (nav) · #nav-toggle (phone menu) · #main
 //                [data-test=nav-projects|nav-overview|nav-services|nav-config|nav-events|nav-members|nav-network|
-//                 nav-nodes|nav-audit|nav-tokens|nav-password] · [data-test=signout]
+//                 nav-usage|nav-nodes|nav-audit|nav-tokens|nav-password] · [data-test=signout]
 //                [data-test=current-user] · [data-test=live-state] (text "Live",
 //                "Connecting…", "Reconnecting…"; data-state=open|connecting|reconnecting|closed)
 //                [data-test=state-unknown] (while the live connection is down: "State
@@ -56,6 +56,10 @@
 //                #network-join-project (select) [data-test=network-join]
 //                [data-test=network-make-global] [data-test=network-isolate]
 //                (both confirm)
+//   Usage        #/usage?from=&to=&project=&by=pod|user&metric=  #usage-from #usage-to
+//                #usage-project #usage-by #usage-metric [data-test=usage-apply]
+//                [data-test=usage-chart] (uPlot canvas) rows [data-test=usage-row]
+//                [data-test=usage-total] [data-test=usage-csv] (CSV of the same report)
 //   Nodes        #/nodes  [data-test=node][data-node=NAME] [data-test=node-status]
 //                [data-test=node-hostimage] (the build it booted), [data-test=node-behind]
 //                (when a newer build of its host image exists), [data-test=node-upgrade]
@@ -121,6 +125,7 @@ route('/projects/:ns/pods/:name', {
   section: 'overview',
   sameAs: (el, attrs) => el.getAttribute('namespace') === attrs.namespace && el.getAttribute('name') === attrs.name,
 });
+route('/usage', { ...page('usage.js', 'berth-usage-page', (p, q) => ({ query: q.toString() })), section: 'usage' });
 route('/nodes', { ...page('nodes.js', 'berth-nodes-page'), section: 'nodes' });
 route('/hostimages', { ...page('hostimages.js', 'berth-hostimages-page'), section: 'hostimages' });
 route('/hostimages/:name', {
@@ -220,7 +225,8 @@ class BerthApp extends HTMLElement {
     const item = (path, iconName, label, key, active) => h('li', null,
       link(path, { class: 'nav-item', 'data-test': `nav-${key}`, 'aria-current': active ? 'page' : false }, icon(iconName), h('span', null, label)));
     const groups = [];
-    groups.push(h('ul', { class: 'nav' }, item(to.projects(), 'projects', 'Projects', 'projects', sec === 'projects')));
+    groups.push(h('ul', { class: 'nav' }, item(to.projects(), 'projects', 'Projects', 'projects', sec === 'projects'),
+      item(to.usage(), 'usage', 'Usage', 'usage', sec === 'usage')));
     if (ns) {
       groups.push(h('div', { class: 'nav-label', title: ns }, 'Project ', h('strong', null, ns)));
       groups.push(h('ul', { class: 'nav nav-sub' },

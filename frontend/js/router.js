@@ -65,6 +65,7 @@ export const to = {
   hostImage: (name, tab) => `/hostimages/${enc(name)}${tab ? '?tab=' + enc(tab) : ''}`,
   build: (image, build) => `/hostimages/${enc(image)}/builds/${enc(build)}`,
   buildDiff: (image, from, to) => `/hostimages/${enc(image)}/diff?from=${enc(from)}&to=${enc(to)}`,
+  usage: () => '/usage',
   audit: () => '/audit',
   tokens: () => '/tokens',
   password: () => '/password',

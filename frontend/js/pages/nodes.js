@@ -1,6 +1,6 @@
 // nodes.js: the cluster's nodes (cluster admins): readiness, capacity and
 // what the pods on them request, labels, versions, last heartbeat.
-import { paths, post } from '../api.js';
+import { paths, post, get } from '../api.js';
 import { h, link, button, timeEl, refreshAges, replace, syncList, parseQuantity, formatBytes, formatCores } from '../ui/dom.js';
 import { confirmDialog } from '../ui/dialog.js';
 import { toast } from '../ui/toast.js';
@@ -35,7 +35,7 @@ function requests(pods) {
 class NodesPage extends Page {
   async render() {
     this.title('Nodes');
-    const header = pageHeader('Nodes', { sub: 'The hosts that run containers. Allocation is what the pods on a node request.' });
+    const header = pageHeader('Nodes', { sub: 'The hosts that run containers. Allocation is what the pods on a node request; use is what their containers used in the last sampling window, against the node\'s capacity.' });
     if (!session.clusterAdmin) {
       this.replaceChildren(header, empty('Only cluster admins see nodes', 'Ask a cluster admin if you need to know where your pods run.'));
       return;
@@ -55,6 +55,16 @@ class NodesPage extends Page {
       onError: () => replace(this.alerts, h('div', { class: 'banner banner-info' }, 'Allocation is unknown: the pods of all projects cannot be listed.')),
     });
     this.every(1000, () => refreshAges(this));
+    this.usage = new Map();
+    const use = async () => {
+      try {
+        const list = await get('/apis/metrics.k8s.io/v1beta1/nodes');
+        this.usage = new Map((list.items || []).map((m) => [m.metadata.name, { cpu: parseQuantity(m.usage?.cpu), memory: parseQuantity(m.usage?.memory) }]));
+      } catch { this.usage = new Map(); }
+      this.update();
+    };
+    use();
+    this.every(15000, use);
   }
 
   update() {
@@ -71,11 +81,15 @@ class NodesPage extends Page {
       h('div', { class: 'node-head' }, h('h2', null, n.metadata.name), h('span', { class: 'node-badges' }, badge('', 'muted', { 'data-test': 'node-status' }), h('span', { class: 'node-sched' }))));
     el.cpu = meter('CPU');
     el.mem = meter('Memory');
+    el.cpuUse = meter('CPU in use', 'used');
+    el.memUse = meter('Memory in use', 'used');
+    el.cpuUse.dataset.test = 'node-cpu-use';
+    el.memUse.dataset.test = 'node-memory-use';
     el.podsMeter = meter('Pods', 'running');
     el.details = h('dl', { class: 'kvlist' });
     el.hostImage = h('div', { class: 'node-hostimage' });
     el.labels = h('div', { class: 'node-labels' });
-    el.append(el.cpu, el.mem, el.podsMeter, el.details, el.hostImage, el.labels);
+    el.append(el.cpu, el.mem, el.cpuUse, el.memUse, el.podsMeter, el.details, el.hostImage, el.labels);
     return el;
   }
 
@@ -87,6 +101,9 @@ class NodesPage extends Page {
     const cap = n.status?.capacity || {};
     el.cpu.set(r.cpu, parseQuantity(alloc.cpu), formatCores);
     el.mem.set(r.memory, parseQuantity(alloc.memory), formatBytes);
+    const use = this.usage?.get(n.metadata.name) || { cpu: 0, memory: 0 };
+    el.cpuUse.set(use.cpu, parseQuantity(cap.cpu), formatCores);
+    el.memUse.set(use.memory, parseQuantity(cap.memory), formatBytes);
     el.podsMeter.set(r.pods, parseQuantity(alloc.pods), (x) => String(Math.round(x)));
     const info = n.status?.nodeInfo || {};
     const addr = (n.status?.addresses || []).map((a) => a.address).filter(Boolean).join(', ');

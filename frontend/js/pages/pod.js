@@ -15,6 +15,7 @@ import { h, containerState, errorText, duration, since } from '../pod/util.js';
 import '../pod/logs.js';
 import '../pod/shell.js';
 import '../pod/changes.js';
+import '../pod/graphs.js';
 
 const CSS = '/static/css/pod.css';
 if (!document.querySelector(`link[href="${CSS}"]`)) {
@@ -126,7 +127,9 @@ class PodPage extends HTMLElement {
 
     this.details = h('div', { class: 'pod-details' });
     this.eventsEl = h('div', { class: 'pod-events' });
-    this.panels.details.append(this.details, h('h2', { class: 'section-title', text: 'Events' }), this.eventsEl);
+    this.graphs = h('berth-pod-graphs', { namespace: ns, name: this.podName });
+    this.panels.details.append(this.details, h('h2', { class: 'section-title', text: 'Resource use' }), this.graphs,
+      h('h2', { class: 'section-title', text: 'Events' }), this.eventsEl);
     this.logs = h('berth-pod-logs', { namespace: ns, name: this.podName });
     this.term = h('berth-pod-terminal', { namespace: ns, name: this.podName });
     this.changes = h('berth-pod-changes', { namespace: ns, name: this.podName });

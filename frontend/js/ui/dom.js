@@ -118,6 +118,7 @@ export function refreshAges(root) {
 // Icons: 24×24 stroked paths, drawn with currentColor.
 const ICONS = {
   projects: 'M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z',
+  usage: 'M4 20V10M10 20V4M16 20v-7M22 20H2',
   nodes: 'M4 5h16v5H4zM4 14h16v5H4zM8 7.5h.01M8 16.5h.01',
   hostimages: 'M12 3l9 5-9 5-9-5zM3 13l9 5 9-5M3 17l9 5 9-5',
   build: 'M14 4l6 6-9 9H5v-6zM12 6l6 6',
