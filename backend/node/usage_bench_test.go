@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/berthpaas/berth/backend/node/runtime"
 	"github.com/berthpaas/berth/backend/node/runtime/fake"
 )
 
@@ -25,7 +26,7 @@ func BenchmarkUsageSampling(b *testing.B) {
 		if _, err := rt.SyncPod(b.Context(), &v1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i), Namespace: "bench", UID: types.UID(fmt.Sprintf("uid-%d", i))},
 			Spec:       v1.PodSpec{Containers: []v1.Container{{Name: "app", Image: "img"}}},
-		}); err != nil {
+		}, runtime.PodData{}); err != nil {
 			b.Fatal(err)
 		}
 	}
