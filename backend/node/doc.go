@@ -37,6 +37,14 @@
 //	                       master's OSTree repository ─► Rebooting ─► reboot (or
 //	                       Failed, with why: a host that is not an OSTree host says so)
 //	           watchdog    WATCHDOG=1 at half of WATCHDOG_USEC
+//	           usage       every UsageInterval (usage.go): sample the running
+//	                       containers (runtime.Stats) into windows, commit them to
+//	                       the spool in StateDir/usage (spool.go: batch, then the
+//	                       cursors; fsync'd); a pod's last partial window just
+//	                       before the agent stops or kills it
+//	           usage sender deliver the spool oldest first (POST usagerecords);
+//	                       master or database away: back-off, the batches wait;
+//	                       a refusal for good (400, 403): set aside in rejected/
 //	           pod network (Config.Network; podnetwork.go): follow every Node and
 //	                       namespace, read the ClusterNetwork; once the node has
 //	                       spec.podCIDR, set its network up (package network), sync
