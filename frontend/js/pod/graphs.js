@@ -1,6 +1,5 @@
-// graphs.js: <berth-pod-graphs namespace name>, a pod's CPU and memory over
-// the last hour, per minute, from its usage records; refreshed as new
-// records come (every 15 s).
+// graphs.js: <berth-pod-graphs namespace name>: a pod's CPU and memory per
+// minute over the last hour, refreshed every 15 s.
 import { get } from '../api.js';
 import { formatBytes, formatCores } from '../ui/dom.js';
 import { lines } from '../ui/chart.js';

@@ -1,6 +1,5 @@
-// chart.js: charts with uPlot, the small charting library vendored whole in
-// /static/vendor (MIT, leeoniya/uPlot). It loads on the first page that
-// charts, not with the console.
+// chart.js: charts by uPlot (MIT), vendored in /static/vendor, loaded by
+// the first page that charts.
 
 let loaded;
 
@@ -20,7 +19,7 @@ export function loadUPlot() {
   return loaded;
 }
 
-const PALETTE = ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#dc2626', '#ca8a04', '#4f46e5', '#db2777', '#65a30d'];
+const PALETTE = ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#dc2626', '#ca8a04', '#db2777'];
 
 /**
  * stackedBars draws one bar per x, stacked by group: xs are Unix seconds,
