@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/backend/node/network"
+
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	dockerclient "github.com/docker/docker/client"
@@ -341,11 +343,15 @@ func berthCLIProcess(t *testing.T, server, token, ns, stdin string, args ...stri
 
 // nodeProcess is a `berth node` agent running as a process.
 type nodeProcess struct {
-	t      *testing.T
-	args   []string
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
+	t        *testing.T
+	args     []string
+	stateDir string
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	exited   chan struct{}
+	// killed: the agent was ended with SIGKILL and not started again, so
+	// it left its pod network on the host.
+	killed bool
 }
 
 // startNode runs `berth node` named name against master, with its state
@@ -356,7 +362,7 @@ func startNode(t *testing.T, master, tokenFile, name, stateDir string, extra ...
 	n := &nodeProcess{t: t, args: append([]string{
 		"node", "--master", master, "--token-file", tokenFile, "--name", name,
 		"--state-dir", stateDir, "--listen", "127.0.0.1:0", "--runtime", "docker", "--log-level", "warn",
-	}, extra...)}
+	}, extra...), stateDir: stateDir}
 	n.start()
 	t.Cleanup(n.stop)
 	return n
@@ -384,15 +390,22 @@ func (n *nodeProcess) kill9() {
 		n.t.Fatalf("kill -9 berth node: %v", err)
 	}
 	<-n.exited
+	n.killed = true
 }
 
 // restart starts the agent again with the same arguments.
-func (n *nodeProcess) restart() { n.start() }
+func (n *nodeProcess) restart() {
+	n.killed = false
+	n.start()
+}
 
 // stop ends the agent with SIGTERM (SIGKILL after 30s).
 func (n *nodeProcess) stop() {
 	select {
 	case <-n.exited:
+		if n.killed {
+			n.tearDownNetwork()
+		}
 		return
 	default:
 	}
@@ -402,6 +415,29 @@ func (n *nodeProcess) stop() {
 	case <-time.After(30 * time.Second):
 		_ = n.cmd.Process.Kill()
 		<-n.exited
+	}
+}
+
+// tearDownNetwork removes what an agent killed for good left on the host:
+// its pod network's rules, routes and Docker network, as the agent itself
+// removes them when it stops.
+func (n *nodeProcess) tearDownNetwork() {
+	n.killed = false
+	cli, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		n.t.Errorf("docker client: %v", err)
+		return
+	}
+	defer cli.Close()
+	nw, err := network.New(network.Options{Engine: cli, StateDir: n.stateDir})
+	if err != nil {
+		n.t.Errorf("the killed agent's pod network: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := nw.TearDown(ctx); err != nil {
+		n.t.Logf("the killed agent's pod network is not all gone: %v", err)
 	}
 }
 

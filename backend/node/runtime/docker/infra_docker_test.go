@@ -1,6 +1,7 @@
 package docker_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -17,7 +18,13 @@ func testInfraStops(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.cli.ContainerRemove(t.Context(), created.ID, container.RemoveOptions{Force: true}) })
+	// t.Context() is cancelled before cleanups run: the removal needs
+	// one of its own.
+	t.Cleanup(func() {
+		if err := e.cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true}); err != nil {
+			t.Errorf("remove the infra container: %v", err)
+		}
+	})
 	if err := e.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		t.Fatal(err)
 	}
