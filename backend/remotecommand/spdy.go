@@ -102,10 +102,10 @@ func (s *Server) serveSPDY(w http.ResponseWriter, r *http.Request, opts Options,
 		streams.Stdin = st
 	}
 	if st := byType[v1.StreamTypeStdout]; st != nil {
-		streams.Stdout = st
+		streams.Stdout = sessionWriter{ctx: ctx, w: st}
 	}
 	if st := byType[v1.StreamTypeStderr]; st != nil {
-		streams.Stderr = st
+		streams.Stderr = sessionWriter{ctx: ctx, w: st}
 	}
 	if st := byType[v1.StreamTypeResize]; st != nil {
 		resize := make(chan runtime.TerminalSize, 1)
@@ -191,4 +191,20 @@ func readResizes(r io.Reader, ch chan runtime.TerminalSize) {
 		}
 		sendLatest(ch, size)
 	}
+}
+
+// sessionWriter fails every write once the session has ended (the client
+// went away), as a websocket session's writes do: a SPDY stream may take
+// a write into its buffer after its connection closed, and run must not
+// believe that output reached anyone.
+type sessionWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (s sessionWriter) Write(p []byte) (int, error) {
+	if s.ctx.Err() != nil {
+		return 0, ErrSessionClosed
+	}
+	return s.w.Write(p)
 }

@@ -90,10 +90,13 @@ class LogView extends HTMLElement {
       if (e.key === 'Home') { e.preventDefault(); this.more(); v.scrollTop = -v.scrollHeight; }
     });
     // A press beside the content is on the scrollbar: what follows is a drag.
+    // Scroll events come with the next frame: a quick drag can be over
+    // before its scroll is seen, so its release counts as intent too.
     v.addEventListener('pointerdown', (e) => {
       if (e.target !== v || (e.offsetX < v.clientWidth && e.offsetY < v.clientHeight)) return;
+      intent();
       this.dragging = true;
-      window.addEventListener('pointerup', () => { this.dragging = false; }, { once: true });
+      window.addEventListener('pointerup', () => { this.dragging = false; intent(); }, { once: true });
     });
     v.addEventListener('scroll', () => this.scrolled());
     new ResizeObserver(([e]) => { this.fit = Math.ceil(e.contentRect.height / 16) + 10; }).observe(v);
