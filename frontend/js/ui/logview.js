@@ -89,9 +89,7 @@ class LogView extends HTMLElement {
       this.pause();
       if (e.key === 'Home') { e.preventDefault(); this.more(); v.scrollTop = -v.scrollHeight; }
     });
-    // A press beside the content is on the scrollbar: what follows is a drag.
-    // Scroll events come with the next frame: a quick drag can be over
-    // before its scroll is seen, so its release counts as intent too.
+    // A press beside the content is on the scrollbar: a drag, whose release counts too.
     v.addEventListener('pointerdown', (e) => {
       if (e.target !== v || (e.offsetX < v.clientWidth && e.offsetY < v.clientHeight)) return;
       intent();
