@@ -89,12 +89,14 @@ class LogView extends HTMLElement {
       this.pause();
       if (e.key === 'Home') { e.preventDefault(); this.more(); v.scrollTop = -v.scrollHeight; }
     });
-    // A press beside the content is on the scrollbar: a drag, whose release counts too.
+    // A press beside the content is on the scrollbar: a drag. Its scroll
+    // can reach the page well after the release (a busy tab, a scrollbar
+    // the compositor drags), so the drag lasts until its first scroll event.
     v.addEventListener('pointerdown', (e) => {
       if (e.target !== v || (e.offsetX < v.clientWidth && e.offsetY < v.clientHeight)) return;
       intent();
       this.dragging = true;
-      window.addEventListener('pointerup', () => { this.dragging = false; intent(); }, { once: true });
+      window.addEventListener('pointerup', () => { this.released = true; intent(); }, { once: true });
     });
     v.addEventListener('scroll', () => this.scrolled());
     new ResizeObserver(([e]) => { this.fit = Math.ceil(e.contentRect.height / 16) + 10; }).observe(v);
@@ -134,11 +136,15 @@ class LogView extends HTMLElement {
   scrolled() {
     const v = this.view;
     const top = v.scrollTop; // from the bottom: 0 there, negative above
-    const up = top < this.lastTop - 1;
+    const prev = this.lastTop;
     this.lastTop = top;
     if (!this.following && top - (v.clientHeight - v.scrollHeight) < v.clientHeight) this.more();
-    if (!this.dragging && performance.now() - this.intentAt > INTENT_MS) return;
-    if (top >= -4) { if (!this.following) this.follow(); } else if (this.following && (up || this.dragging)) this.pause();
+    const dragged = this.dragging;
+    if (this.released && (top < -4 || top > prev)) this.dragging = this.released = false;
+    if (!dragged && performance.now() - this.intentAt > INTENT_MS) return;
+    // Only a scroll down to the bottom resumes: a smooth PageUp or a drag
+    // starts with a step of a pixel or two, still "at the bottom".
+    if (top >= -4) { if (!this.following && top > prev) this.follow(); } else if (this.following && (top < prev - 1 || dragged)) this.pause();
   }
 
   pause() {
@@ -154,6 +160,7 @@ class LogView extends HTMLElement {
   follow() {
     this.following = this.snap = true;
     this.intentAt = 0;
+    this.dragging = this.released = false;
     this.schedule();
     this.renderStatus();
   }
