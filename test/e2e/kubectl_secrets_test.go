@@ -2,7 +2,16 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +35,15 @@ func TestKubectlSecretsAndConfigMaps(t *testing.T) {
 	k.mustRun("-n", c.ns, "create", "configmap", "settings", "--from-literal", "mode=blue")
 	if out := k.mustRun("-n", c.ns, "get", "secrets"); !strings.Contains(out, "db") || !strings.Contains(out, "Opaque") {
 		t.Errorf("kubectl get secrets:\n%s", out)
+	}
+	// kubectl's typed generators: the server checks each type's keys.
+	certFile, keyFile := writeCertPair(t)
+	k.mustRun("-n", c.ns, "create", "secret", "tls", "web-tls", "--cert", certFile, "--key", keyFile)
+	k.mustRun("-n", c.ns, "create", "secret", "docker-registry", "pull", "--docker-server", "registry.example", "--docker-username", "u", "--docker-password", "p")
+	for name, want := range map[string]string{"web-tls": "kubernetes.io/tls", "pull": "kubernetes.io/dockerconfigjson"} {
+		if out := k.mustRun("-n", c.ns, "get", "secret", name, "-o", "jsonpath={.type}"); out != want {
+			t.Errorf("kubectl get secret %s: type %q, want %s", name, out, want)
+		}
 	}
 
 	pod := c.shellPod("app", v1.RestartPolicyAlways, "sleep 3600 & wait")
@@ -81,13 +99,42 @@ func TestKubectlSecretsAndConfigMaps(t *testing.T) {
 		"metadata": map[string]string{"name": "sviewer"}, "spec": map[string]string{"role": "view"},
 	}), http.StatusCreated)
 	viewer := newKubectl(t, c.env, viewerToken)
-	if out := viewer.mustRun("-n", c.ns, "get", "secrets", "-o", "name"); out != "secret/db\n" {
+	if out := viewer.mustRun("-n", c.ns, "get", "secrets", "-o", "name"); out != "secret/db\nsecret/pull\nsecret/web-tls\n" {
 		t.Errorf("viewer: kubectl get secrets -o name: %q", out)
 	}
-	if out := viewer.mustRun("-n", c.ns, "get", "secrets", "-o", "yaml"); strings.Contains(out, "password") {
+	if out := viewer.mustRun("-n", c.ns, "get", "secrets", "-o", "yaml"); strings.Contains(out, "password") || strings.Contains(out, "tls.key") || strings.Contains(out, ".dockerconfigjson:") {
 		t.Errorf("viewer: the list shows the secret's keys or data:\n%s", out)
 	}
 	if errOut := viewer.mustFail("-n", c.ns, "get", "secret", "db", "-o", "yaml"); !strings.Contains(strings.ToLower(errOut), "forbidden") {
 		t.Errorf("viewer: kubectl get secret db: %s", errOut)
 	}
+}
+
+// writeCertPair writes a self-signed certificate and its key, PEM, for
+// kubectl create secret tls.
+func writeCertPair(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "web.example"}, DNSNames: []string{"web.example"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
