@@ -67,7 +67,10 @@ type subresource struct {
 	verbs []string
 	// group, version and kind when they are not the resource's (scale is
 	// an autoscaling/v1 Scale).
-	gvk   schema.GroupVersionKind
+	gvk schema.GroupVersionKind
+	// kind alone, in the resource's group version (exec takes a
+	// PodExecOptions).
+	kind  string
 	serve handlerFunc
 	// authorize, when set, decides who may use the subresource instead of
 	// the role rules (a user's own password).
@@ -92,15 +95,17 @@ var all = []string{"all"}
 
 // coreResources serves the core/v1 registries.
 func (a *API) coreResources(regs *core.Registries) map[string]*resource {
-	nodeOps := func(verbs ...string) subresource { return subresource{verbs: verbs, serve: a.proxyToNode} }
+	nodeOps := func(kind string, verbs ...string) subresource {
+		return subresource{kind: kind, verbs: verbs, serve: a.proxyToNode}
+	}
 	list := []*resource{
 		{name: "namespaces", singular: "namespace", kind: "Namespace", shortNames: []string{"ns"},
 			registry: regs.Namespaces, visible: a.visibleNamespaces},
 		{name: "pods", singular: "pod", kind: "Pod", shortNames: []string{"po"}, categories: all, namespaced: true, registry: regs.Pods, boundToNodes: true,
 			subresources: map[string]subresource{
-				"log": {verbs: []string{"get"}, serve: a.servePodLog}, "exec": nodeOps("create", "get"), "attach": nodeOps("create", "get"),
-				"portforward": nodeOps("create", "get"),
-				"diff":        nodeOps("get"), "stop": nodeOps("create"), "start": nodeOps("create"), "restart": nodeOps("create"),
+				"log": {verbs: []string{"get"}, serve: a.servePodLog}, "exec": nodeOps("PodExecOptions", "create", "get"),
+				"attach": nodeOps("PodAttachOptions", "create", "get"), "portforward": nodeOps("PodPortForwardOptions", "create", "get"),
+				"diff": nodeOps("Pod", "get"), "stop": nodeOps("Pod", "create"), "start": nodeOps("Pod", "create"), "restart": nodeOps("Pod", "create"),
 			}},
 		{name: "services", singular: "service", kind: "Service", shortNames: []string{"svc"}, categories: all, namespaced: true, registry: regs.Services},
 		{name: "endpoints", singular: "endpoints", kind: "Endpoints", shortNames: []string{"ep"}, namespaced: true, registry: regs.Endpoints},
@@ -227,6 +232,9 @@ func apiResourceList(groupVersion string, resources map[string]*resource) *metav
 		for _, s := range subs {
 			sub := r.subresources[s]
 			sr := metav1.APIResource{Name: r.name + "/" + s, Namespaced: r.namespaced, Kind: r.kind, Verbs: sub.verbs}
+			if sub.kind != "" {
+				sr.Kind = sub.kind
+			}
 			if !sub.gvk.Empty() {
 				sr.Group, sr.Version, sr.Kind = sub.gvk.Group, sub.gvk.Version, sub.gvk.Kind
 			}
