@@ -153,7 +153,7 @@ func New(cfg Config) *API {
 		metering:       cfg.Metering,
 	}
 	a.core = a.coreResources(cfg.Registries)
-	a.berth = a.berthResources()
+	a.berth = a.berthResources(cfg.Registries)
 	a.groups = a.apiGroups(cfg.Registries)
 	a.openAPI = sync.OnceValues(a.buildOpenAPI)
 	return a

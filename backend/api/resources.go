@@ -132,10 +132,12 @@ func (a *API) coreResources(regs *core.Registries) map[string]*resource {
 	return byName(list)
 }
 
-// berthResources are Berth's own resources, kept in PostgreSQL (projects
-// are namespaces seen from Berth) and served by the handlers in berth.go.
-func (a *API) berthResources() map[string]*resource {
+// berthResources are Berth's own resources: routes, kept in etcd by their
+// registry like the core ones, and those kept in PostgreSQL (projects are
+// namespaces seen from Berth), served by the handlers in berth.go.
+func (a *API) berthResources(regs *core.Registries) map[string]*resource {
 	list := []*resource{
+		{group: berthGroup, name: "routes", singular: "route", kind: "Route", namespaced: true, registry: regs.Routes},
 		{group: berthGroup, name: "projects", singular: "project", kind: "Project", shortNames: []string{"proj"},
 			verbs: map[string]objectHandler{"list": a.listProjects, "get": a.getProject, "create": a.createProject, "delete": a.deleteProject},
 			subresources: map[string]subresource{"network": {

@@ -237,6 +237,17 @@ func allowed(id Identity, role string, ri RequestInfo) bool {
 			return admin
 		case "tokens", "whoami":
 			return true
+		case "routes":
+			// A project's routes are its workloads' face: members read
+			// them, editors write them; all-namespace lists are cluster
+			// admins'.
+			if ri.Namespace == "" || ri.Subresource != "" {
+				return false
+			}
+			if read {
+				return member
+			}
+			return canEdit
 		case "clusternetworks":
 			return read
 		case "hostimages", "hostimagebuilds":

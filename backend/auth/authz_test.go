@@ -67,6 +67,13 @@ func TestDecide(t *testing.T) {
 		{"PUT", "/api/v1/namespaces/ns/endpoints/s", "cluster-admin"},
 		{"DELETE", "/api/v1/namespaces/ns/endpoints/s", "cluster-admin"},
 		{"GET", "/api/v1/endpoints", "cluster-admin"},
+		// Routes are a project's: members read, edit and admin write.
+		{"GET", "/apis/berth.dev/v1/namespaces/ns/routes", "cluster-admin admin edit view"},
+		{"GET", "/apis/berth.dev/v1/namespaces/ns/routes/r", "cluster-admin admin edit view"},
+		{"POST", "/apis/berth.dev/v1/namespaces/ns/routes", "cluster-admin admin edit"},
+		{"PATCH", "/apis/berth.dev/v1/namespaces/ns/routes/r", "cluster-admin admin edit"},
+		{"DELETE", "/apis/berth.dev/v1/namespaces/ns/routes/r", "cluster-admin admin edit"},
+		{"GET", "/apis/berth.dev/v1/routes", "cluster-admin"},
 		{"GET", "/api/v1/namespaces/ns/replicationcontrollers", "cluster-admin admin edit view"},
 		{"DELETE", "/api/v1/namespaces/ns/replicationcontrollers/rc", "cluster-admin admin edit"},
 		{"GET", "/api/v1/namespaces/ns/events/e", "cluster-admin admin edit view"},
@@ -283,6 +290,9 @@ func TestDecideNodeToken(t *testing.T) {
 		{"GET", "/api/v1/namespaces/ns", true},
 		{"GET", "/api/v1/namespaces?watch=1", true},
 		{"GET", "/apis/berth.dev/v1/clusternetworks/default", true},
+		// Routes are the master's router's to read, not the nodes'.
+		{"GET", "/apis/berth.dev/v1/routes", false},
+		{"GET", "/apis/berth.dev/v1/namespaces/ns/routes/r", false},
 		{"PUT", "/apis/berth.dev/v1/clusternetworks/default", false},
 		{"PUT", "/apis/berth.dev/v1/projects/ns/network", false},
 		{"GET", "/apis/berth.dev/v1/projects/ns/network", false},

@@ -151,6 +151,20 @@ type Config struct {
 	// start with a fresh AES-GCM key. Every master of a cluster needs the
 	// same file.
 	EncryptionConfig string
+	// RouterListen is the address of the HTTP router that serves routes
+	// (--router-listen); empty: no router. RouterTLSListen is its HTTPS
+	// address (--router-tls-listen); empty: none. The ...Set fields say
+	// the operator named them: then an address that cannot be had stops
+	// the master, while a taken default only leaves the router out.
+	RouterListen, RouterTLSListen       string
+	RouterListenSet, RouterTLSListenSet bool
+	// RouterReadHeaderTimeout bounds how long a router client may take
+	// to send a request's header (router.DefaultReadHeaderTimeout when
+	// zero).
+	RouterReadHeaderTimeout time.Duration
+	// AppsDomain is the domain of routes' default hosts
+	// (berthv1.DefaultAppsDomain when empty).
+	AppsDomain string
 }
 
 // Run serves until ctx ends, then shuts down cleanly.
@@ -255,7 +269,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.AppsDomain == "" {
+		cfg.AppsDomain = berthv1.DefaultAppsDomain
+	}
+	routerLns, err := listenRouter(cfg, logger)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, routerLns.close)
 	regs := core.NewRegistries(store, core.Config{
+		Router:      routerLns.coreRouter(cfg.AppsDomain),
 		Memberships: acct, Auditor: componentAuditor{writer: audit},
 		MaxReplicas: cfg.MaxReplicas, HostPorts: cfg.HostPorts, EventTTL: cfg.EventTTL,
 		PodSubnets: podSubnets, Logger: logger, Transformers: transformers,
@@ -283,6 +306,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cleanups = append(cleanups, startControllers(ctx, etcdClient, regs, opts, leaderIdentity(cfg.Listen), logger))
 	}
 
+	cleanups = append(cleanups, startRouter(ctx, cfg, regs, cluster.ca, routerLns, logger))
 	e := newEcho(apiServer, etcdClient, acct, audit, streamRegistry, logger)
 	if hiStore != nil {
 		serveOSTreeRepo(e, hostImageRepo)

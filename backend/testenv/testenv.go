@@ -135,6 +135,9 @@ func Start(t testing.TB, opts ...Options) *Env {
 		Logger: logger, Out: env.Out, TestMode: true, NoControllers: !o.Controllers,
 		Ready:       func(u string, c *clientv3.Client) { env.Etcd = c; ready <- u },
 		ClusterCIDR: ClusterCIDR(t, o.DataDir),
+		// The router on free ports of its own: a route's status.url
+		// names them.
+		RouterListen: "127.0.0.1:0", RouterTLSListen: "127.0.0.1:0", RouterListenSet: true, RouterTLSListenSet: true,
 	}
 	cfg.ServiceCIDR = ServiceCIDR(cfg.ClusterCIDR)
 	if o.Configure != nil {

@@ -90,6 +90,7 @@ type serverFlags struct {
 	serviceCIDR, clusterDomain                            string
 	encryptionConfig                                      string
 	hostImages                                            hostImageFlags
+	routerListen, routerTLSListen, appsDomain             string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
@@ -117,6 +118,9 @@ func (f *serverFlags) register(cmd *cobra.Command, withDataDir bool) {
 	cmd.Flags().BoolVar(&f.networkIsolation, "network-isolation", true, "isolate projects on the pod network: a pod reaches only its project's pods, those of projects joined with it and of global projects (false: every pod reaches every pod)")
 	cmd.Flags().StringVar(&f.serviceCIDR, "service-cluster-ip-range", core.DefaultServiceCIDR.String(), "IPv4 range services' cluster IPs come from; the cluster DNS takes its tenth address")
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", berthv1.DefaultClusterDomain, "DNS domain of the cluster's services (<service>.<project>.svc.DOMAIN)")
+	cmd.Flags().StringVar(&f.routerListen, "router-listen", "127.0.0.1:8081", "address of the HTTP router that serves routes (empty: no router)")
+	cmd.Flags().StringVar(&f.routerTLSListen, "router-tls-listen", "127.0.0.1:8443", "HTTPS address of the router, for routes with TLS (empty: none)")
+	cmd.Flags().StringVar(&f.appsDomain, "apps-domain", berthv1.DefaultAppsDomain, "domain of routes' default hosts (<service>-<project>.DOMAIN); names under localhost reach this machine in browsers and curl with no DNS set-up")
 	cmd.Flags().StringVar(&f.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration (kube-apiserver's format, aesgcm keys) that encrypts secrets in etcd; the same file on every master (default: DATA_DIR/"+server.EncryptionConfigFile+", else TLS_DIR/..., created on first start)")
 	cmd.Flags().StringToIntVar(&f.maxStreamsPerUser, "max-streams-per-user", limitFlag(streams.DefaultLimits.PerUser),
 		"streams one user may hold open at once, by kind: watch, log (follows), exec (exec and attach), console (sockets)")
@@ -213,6 +217,9 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 	if msgs := validation.IsDNS1123Subdomain(f.clusterDomain); len(msgs) > 0 {
 		return server.Config{}, fmt.Errorf("--cluster-domain %q: %s", f.clusterDomain, strings.Join(msgs, "; "))
 	}
+	if msgs := validation.IsDNS1123Subdomain(f.appsDomain); len(msgs) > 0 {
+		return server.Config{}, fmt.Errorf("--apps-domain %q: %s", f.appsDomain, strings.Join(msgs, "; "))
+	}
 	hostImages, err := f.hostImages.config()
 	if err != nil {
 		return server.Config{}, err
@@ -265,6 +272,11 @@ func (f *serverFlags) config(cmd *cobra.Command) (server.Config, error) {
 		ClusterDomain:      f.clusterDomain,
 		EncryptionConfig:   f.encryptionConfig,
 		HostImages:         hostImages,
+		RouterListen:       f.routerListen,
+		RouterTLSListen:    f.routerTLSListen,
+		RouterListenSet:    cmd.Flags().Changed("router-listen"),
+		RouterTLSListenSet: cmd.Flags().Changed("router-tls-listen"),
+		AppsDomain:         f.appsDomain,
 	}, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"time"
 
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -59,6 +61,9 @@ type Config struct {
 	// ServiceCIDR is the range services' cluster IPs come from;
 	// DefaultServiceCIDR when zero (ValidateServiceCIDR checks one).
 	ServiceCIDR netip.Prefix
+	// Router is where the master's HTTP router answers: routes' default
+	// hosts and URLs follow it.
+	Router Router
 	// Transformers encrypt the stored values of the resources they name
 	// (storage.LoadEncryptionConfig: secrets); the others are stored as
 	// they are.
@@ -92,6 +97,9 @@ type Registries struct {
 	ConfigMaps             *generic.Registry
 	ResourceQuotas         *generic.Registry
 	LimitRanges            *generic.Registry
+	// Routes are berth.dev/v1 routes; they keep no managedFields (no
+	// server-side apply: client-go's type converter does not know them).
+	Routes *generic.Registry
 	// PodSubnets are the nodes' pod subnets (Config.PodSubnets); nil
 	// when the registries hand out none.
 	PodSubnets PodSubnets
@@ -130,6 +138,10 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		ConfigMaps:             reg(v1.SchemeGroupVersion, "configmaps", "ConfigMap", ConfigMapStrategy{}),
 		ResourceQuotas:         reg(v1.SchemeGroupVersion, "resourcequotas", "ResourceQuota", ResourceQuotaStrategy{}),
 		LimitRanges:            reg(v1.SchemeGroupVersion, "limitranges", "LimitRange", LimitRangeStrategy{}),
+		Routes: &generic.Registry{
+			Resource: "routes", Kind: "Route", GroupVersion: berthv1.SchemeGroupVersion, Store: store, Auditor: cfg.Auditor,
+			Strategy: RouteStrategy{Router: cfg.Router}, Allocator: routeHosts{},
+		},
 	}
 	for _, g := range r.All() {
 		if t := cfg.Transformers[g.Resource]; t != nil {
@@ -147,6 +159,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		admission.ReplicaLimit(cfg.MaxReplicas),
 		admission.NetID(),
 		admission.ServiceTargetPorts(r.Pods, r.ReplicationControllers),
+		admission.RouteTargets(r.Services, r.Secrets),
 		admission.LimitRanger(r.LimitRanges),
 	}
 	r.PodSubnets = cfg.PodSubnets
@@ -178,7 +191,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 
 // All returns every registry.
 func (r *Registries) All() []*generic.Registry {
-	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases, r.Endpoints, r.Secrets, r.ConfigMaps, r.ResourceQuotas, r.LimitRanges}
+	return []*generic.Registry{r.Namespaces, r.Pods, r.Services, r.ReplicationControllers, r.Events, r.Nodes, r.Leases, r.Endpoints, r.Secrets, r.ConfigMaps, r.ResourceQuotas, r.LimitRanges, r.Routes}
 }
 
 // startProject makes the creator of a namespace its admin. A namespace

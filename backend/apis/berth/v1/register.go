@@ -10,7 +10,7 @@ func AddToScheme(s *runtime.Scheme) error {
 	s.AddKnownTypes(SchemeGroupVersion,
 		&Project{}, &ProjectList{}, &User{}, &UserList{}, &PasswordChange{},
 		&Token{}, &TokenList{}, &Member{}, &MemberList{}, &WhoAmI{}, &AuditEntryList{},
-		&ClusterNetwork{}, &ClusterNetworkList{}, &ProjectNetwork{},
+		&ClusterNetwork{}, &ClusterNetworkList{}, &ProjectNetwork{}, &Route{}, &RouteList{},
 	)
 	return nil
 }

@@ -1,0 +1,514 @@
+//lint:file-ignore SA1019 Endpoints (core/v1), deprecated in k8s.io/api for EndpointSlices, is what Berth serves, as kube-apiserver still does
+
+package router_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
+	"github.com/berthpaas/berth/backend/controller/controllertest"
+	"github.com/berthpaas/berth/backend/router"
+	"github.com/gorilla/websocket"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// hostIP is an address of this machine other than loopback, which
+// endpoints may hold (they may not be loopback): the tests' backends
+// listen there and the router's pod network is that one address.
+func hostIP(t *testing.T) netip.Addr {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() && !p.Addr().IsLinkLocalUnicast() {
+			return p.Addr()
+		}
+	}
+	t.Skip("no IPv4 address beside loopback")
+	return netip.Addr{}
+}
+
+// backend is an application behind a route: it answers with its name and
+// the headers it got, streams on /stream, echoes websockets on /ws, and
+// counts its requests.
+type backend struct {
+	name string
+	hits atomic.Int64
+	addr netip.AddrPort
+	// release lets /stream send its second line.
+	release chan struct{}
+}
+
+func startBackend(t *testing.T, ip netip.Addr, name string) *backend {
+	t.Helper()
+	b := &backend{name: name, release: make(chan struct{})}
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		switch r.URL.Path {
+		case "/ws":
+			up := websocket.Upgrader{}
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			for {
+				typ, msg, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				_ = c.WriteMessage(typ, append([]byte(name+": "), msg...))
+			}
+		case "/stream":
+			fmt.Fprintln(w, "first")
+			w.(http.Flusher).Flush()
+			select {
+			case <-b.release:
+			case <-r.Context().Done():
+				return
+			}
+			fmt.Fprintln(w, "second")
+		default:
+			_ = json.NewEncoder(w).Encode(map[string]any{"name": name, "host": r.Host, "path": r.URL.Path, "header": r.Header})
+		}
+	}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	b.addr = netip.MustParseAddrPort(ln.Addr().String())
+	return b
+}
+
+type fixture struct {
+	c      *controllertest.Cluster
+	url    string
+	tlsURL string
+	ctx    context.Context
+	pods   netip.Prefix
+}
+
+// startRouter runs a router on the cluster's registries whose pod network
+// is pods, with a short header timeout.
+func startRouter(t *testing.T, c *controllertest.Cluster, pods netip.Prefix) *fixture {
+	t.Helper()
+	rt := router.New(router.Config{
+		Routes: c.Registries.Routes, Services: c.Registries.Services, Endpoints: c.Registries.Endpoints, Secrets: c.Registries.Secrets,
+		PodNetwork: pods, ReadHeaderTimeout: 300 * time.Millisecond, Logger: controllertest.Logger(t),
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); rt.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if !rt.WaitForSync(ctx) {
+		t.Fatal("router did not sync")
+	}
+	f := &fixture{c: c, ctx: controllertest.Ctx(t), pods: pods}
+	for _, secure := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := rt.Server()
+		if secure {
+			f.tlsURL = "https://" + ln.Addr().String()
+			ln = tls.NewListener(ln, rt.TLSConfig())
+		} else {
+			f.url = "http://" + ln.Addr().String()
+		}
+		go func() { _ = srv.Serve(ln) }()
+		t.Cleanup(func() { srv.Close() })
+	}
+	return f
+}
+
+// service creates a service with one port (80, named name) and its
+// endpoints: ready at ready, not ready at notReady.
+func (f *fixture) service(t *testing.T, ns, name, portName string, ready, notReady []netip.AddrPort) {
+	t.Helper()
+	svc := &v1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.ServiceSpec{
+		Ports: []v1.ServicePort{{Name: portName, Port: 80, TargetPort: intstr.FromInt32(8080)}},
+	}}
+	if _, err := f.c.Registries.Services.Create(f.ctx, ns, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ep := &v1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	for _, a := range ready {
+		ep.Subsets = append(ep.Subsets, v1.EndpointSubset{Addresses: []v1.EndpointAddress{{IP: a.Addr().String()}},
+			Ports: []v1.EndpointPort{{Name: portName, Port: int32(a.Port()), Protocol: v1.ProtocolTCP}}})
+	}
+	for _, a := range notReady {
+		ep.Subsets = append(ep.Subsets, v1.EndpointSubset{NotReadyAddresses: []v1.EndpointAddress{{IP: a.Addr().String()}},
+			Ports: []v1.EndpointPort{{Name: portName, Port: int32(a.Port()), Protocol: v1.ProtocolTCP}}})
+	}
+	if _, err := f.c.Registries.Endpoints.Create(f.ctx, ns, ep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) route(t *testing.T, ns string, r *berthv1.Route) {
+	t.Helper()
+	if _, err := f.c.Registries.Routes.Create(f.ctx, ns, r, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func route(name, host, path, service string) *berthv1.Route {
+	return &berthv1.Route{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: berthv1.RouteSpec{Host: host, Path: path, To: berthv1.RouteTarget{Name: service}}}
+}
+
+type answer struct {
+	code   int
+	body   string
+	header http.Header
+}
+
+func (f *fixture) get(t *testing.T, host, path string, header map[string]string) answer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", f.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, string(body), resp.Header}
+}
+
+// echoed decodes a backend's answer.
+func echoed(t *testing.T, a answer) (name, host, path string, header http.Header) {
+	t.Helper()
+	var got struct {
+		Name, Host, Path string
+		Header           http.Header
+	}
+	if err := json.Unmarshal([]byte(a.body), &got); err != nil {
+		t.Fatalf("%d %s: %v", a.code, a.body, err)
+	}
+	return got.Name, got.Host, got.Path, got.Header
+}
+
+// eventually waits until the router answers host+path with code (the
+// router follows the registries through their watches).
+func (f *fixture) eventually(t *testing.T, host, path string, code int) answer {
+	t.Helper()
+	var a answer
+	controllertest.Eventually(t, 5*time.Second, func() (bool, string) {
+		a = f.get(t, host, path, nil)
+		return a.code == code, fmt.Sprintf("%s%s: %d %s", host, path, a.code, a.body)
+	})
+	return a
+}
+
+// TestRouter: requests reach the ready endpoints of a route's service,
+// round robin, by host (any case, any port) and path prefix, over
+// keep-alive connections, streamed and as websockets; a route with no
+// ready endpoint answers 503 with a page naming it; an unknown host gets
+// a 404 that names nothing.
+func TestRouter(t *testing.T) {
+	c := controllertest.Start(t)
+	ip := hostIP(t)
+	f := startRouter(t, c, netip.PrefixFrom(ip, 32))
+	c.Namespace(t, "shop")
+	b1, b2, down := startBackend(t, ip, "b1"), startBackend(t, ip, "b2"), startBackend(t, ip, "down")
+	f.service(t, "shop", "web", "http", []netip.AddrPort{b1.addr, b2.addr}, []netip.AddrPort{down.addr})
+	f.service(t, "shop", "idle", "", nil, []netip.AddrPort{down.addr})
+	f.route(t, "shop", route("web", "shop.example.com", "/", "web"))
+	f.route(t, "shop", route("api", "api.example.com", "/v1", "web"))
+	f.route(t, "shop", route("idle", "idle.example.com", "/", "idle"))
+	f.route(t, "shop", route("nothing", "nothing.example.com", "/", "nothing"))
+	f.eventually(t, "shop.example.com", "/", http.StatusOK)
+
+	t.Run("round robin over ready endpoints", func(t *testing.T) {
+		seen := map[string]int{}
+		for range 10 {
+			name, host, path, _ := echoed(t, f.get(t, "Shop.Example.COM:8081", "/x?y=1", nil))
+			seen[name]++
+			if host != "Shop.Example.COM:8081" || path != "/x" {
+				t.Fatalf("the backend saw host %q path %q", host, path)
+			}
+		}
+		if seen["b1"] != 5 || seen["b2"] != 5 || down.hits.Load() != 0 {
+			t.Fatalf("answers %v, not-ready endpoint hit %d times", seen, down.hits.Load())
+		}
+	})
+	t.Run("path prefix", func(t *testing.T) {
+		for path, code := range map[string]int{"/v1": 200, "/v1/items": 200, "/v1x": 404, "/": 404, "/v1/../admin": 404} {
+			if a := f.get(t, "api.example.com", path, nil); a.code != code {
+				t.Errorf("%s: %d, want %d", path, a.code, code)
+			}
+		}
+	})
+	t.Run("keep-alive", func(t *testing.T) {
+		var reused atomic.Int64
+		client := &http.Client{Transport: &http.Transport{}}
+		defer client.CloseIdleConnections()
+		for range 4 {
+			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+				if i.Reused {
+					reused.Add(1)
+				}
+			}}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), "GET", f.url+"/", nil)
+			req.Host = "shop.example.com"
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if reused.Load() != 3 {
+			t.Fatalf("%d of 3 later requests reused the connection", reused.Load())
+		}
+	})
+	t.Run("streaming", func(t *testing.T) {
+		// Both backends must be released whichever one answers.
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", f.url+"/stream", nil)
+		req.Host = "shop.example.com"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		rd := bufio.NewReader(resp.Body)
+		line, err := rd.ReadString('\n')
+		if err != nil || line != "first\n" {
+			t.Fatalf("first line before the backend finished: %q %v", line, err)
+		}
+		close(b1.release)
+		close(b2.release)
+		if line, _ = rd.ReadString('\n'); line != "second\n" {
+			t.Fatalf("second line %q", line)
+		}
+	})
+	t.Run("websocket", func(t *testing.T) {
+		d := websocket.Dialer{}
+		u := strings.Replace(f.url, "http://", "ws://", 1) + "/ws"
+		conn, resp, err := d.DialContext(t.Context(), u, http.Header{"Host": {"shop.example.com"}})
+		if err != nil {
+			t.Fatalf("dial: %v %v", resp, err)
+		}
+		defer conn.Close()
+		for _, msg := range []string{"hello", "again"} {
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			_, got, err := conn.ReadMessage()
+			if err != nil || !strings.HasSuffix(string(got), ": "+msg) {
+				t.Fatalf("echo %q %v", got, err)
+			}
+		}
+	})
+	t.Run("no ready endpoint", func(t *testing.T) {
+		for _, host := range []string{"idle.example.com", "nothing.example.com"} {
+			a := f.get(t, host, "/", nil)
+			name := strings.TrimSuffix(host, ".example.com")
+			if a.code != http.StatusServiceUnavailable || !strings.Contains(a.body, "shop/"+name) || !strings.Contains(a.body, "no ready endpoint") ||
+				!strings.HasPrefix(a.header.Get("Content-Type"), "text/html") {
+				t.Fatalf("%s: %d %s", host, a.code, a.body)
+			}
+		}
+		if down.hits.Load() != 0 {
+			t.Fatal("a not-ready endpoint was sent requests")
+		}
+	})
+	t.Run("unknown host", func(t *testing.T) {
+		for _, host := range []string{"other.example.com", "shop.example.com.evil", "", "<script>x</script>"} {
+			a := f.get(t, host, "/", nil)
+			if a.code != http.StatusNotFound && a.code != http.StatusBadRequest {
+				t.Fatalf("%q: %d", host, a.code)
+			}
+			for _, leak := range []string{"shop", "web", "api.example.com", "<script>"} {
+				if strings.Contains(a.body, leak) {
+					t.Fatalf("%q: the answer names %q: %s", host, leak, a.body)
+				}
+			}
+		}
+	})
+	t.Run("follows changes", func(t *testing.T) {
+		if err := deleteRoute(f, "shop", "api"); err != nil {
+			t.Fatal(err)
+		}
+		f.eventually(t, "api.example.com", "/v1", http.StatusNotFound)
+	})
+}
+
+func deleteRoute(f *fixture, ns, name string) error {
+	_, err := f.c.Registries.Routes.Delete(f.ctx, ns, name, metav1.DeleteOptions{})
+	return err
+}
+
+// TestRouterAttacks performs what a tenant or a stranger could try
+// through the router, and shows each refused.
+func TestRouterAttacks(t *testing.T) {
+	c := controllertest.Start(t)
+	ip := hostIP(t)
+	// The pod network is one address; the "master" listens on another
+	// port of the same host, outside it.
+	f := startRouter(t, c, netip.PrefixFrom(ip, 32))
+	c.Namespace(t, "a")
+	c.Namespace(t, "b")
+	app := startBackend(t, ip, "a-app")
+	f.service(t, "a", "web", "", []netip.AddrPort{app.addr}, nil)
+	f.route(t, "a", route("web", "a.example.com", "/", "web"))
+	f.eventually(t, "a.example.com", "/", http.StatusOK)
+
+	t.Run("spoofed forwarding headers", func(t *testing.T) {
+		a := f.get(t, "a.example.com", "/", map[string]string{
+			"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Host": "admin.example.com", "X-Forwarded-Proto": "https",
+			"X-Forwarded-Port": "443", "Forwarded": "for=1.2.3.4;proto=https", "X-Real-Ip": "1.2.3.4",
+		})
+		_, _, _, h := echoed(t, a)
+		want := map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "a.example.com", "X-Forwarded-Proto": "http",
+			"X-Forwarded-Port": strings.Split(f.url, ":")[2], "Forwarded": "", "X-Real-Ip": ""}
+		for k, v := range want {
+			if got := strings.Join(h.Values(k), ","); got != v {
+				t.Errorf("%s: the backend got %q, want %q", k, got, v)
+			}
+		}
+	})
+	t.Run("slowloris", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, _ = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: a.example.com\r\n")
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		_, err = conn.Read(make([]byte, 1))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("a client sending half a header still held its connection after %v", time.Since(start))
+		}
+	})
+	t.Run("route to another project's service", func(t *testing.T) {
+		// b has no service web; a does. b's route must not reach a's.
+		f.route(t, "b", route("web", "b.example.com", "/", "web"))
+		before := app.hits.Load()
+		a := f.eventually(t, "b.example.com", "/", http.StatusServiceUnavailable)
+		if app.hits.Load() != before || !strings.Contains(a.body, "b/web") {
+			t.Fatalf("b's route reached a's pods: %d %s", app.hits.Load()-before, a.body)
+		}
+	})
+	t.Run("endpoint outside the pod network", func(t *testing.T) {
+		// The master's API, say, on another address of the host: an
+		// endpoint naming it (a cluster admin's hand-written endpoints,
+		// a host-network pod) is never dialled.
+		master := startBackend(t, netip.MustParseAddr("172.17.0.1"), "master")
+		if ip == master.addr.Addr() {
+			t.Skip("the host's only address is the pod network")
+		}
+		f.service(t, "b", "api", "", []netip.AddrPort{master.addr}, nil)
+		f.route(t, "b", route("api", "api.example.com", "/", "api"))
+		f.eventually(t, "api.example.com", "/", http.StatusServiceUnavailable)
+		if master.hits.Load() != 0 {
+			t.Fatal("the router dialled an address outside the pod network")
+		}
+	})
+	t.Run("TLS key of another project", func(t *testing.T) {
+		certA, keyA := selfSigned(t, "secure-a.example.com")
+		certB, keyB := selfSigned(t, "secure-b.example.com")
+		tlsSecret := func(ns string, cert, key []byte) {
+			s := &v1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cert"}, Type: v1.SecretTypeTLS,
+				Data: map[string][]byte{v1.TLSCertKey: cert, v1.TLSPrivateKeyKey: key}}
+			if _, err := c.Registries.Secrets.Create(f.ctx, ns, s, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tlsSecret("a", certA, keyA)
+		tlsSecret("b", certB, keyB)
+		ra := route("secure", "secure-a.example.com", "/", "web")
+		ra.Spec.TLS = &berthv1.RouteTLS{SecretName: "cert"}
+		f.route(t, "a", ra)
+		rb := route("secure", "secure-b.example.com", "/", "web")
+		rb.Spec.TLS = &berthv1.RouteTLS{SecretName: "cert"}
+		f.route(t, "b", rb)
+		handshake := func(name string) (*x509.Certificate, error) {
+			conn, err := tls.Dial("tcp", strings.TrimPrefix(f.tlsURL, "https://"), &tls.Config{ServerName: name, InsecureSkipVerify: true})
+			if err != nil {
+				return nil, err
+			}
+			defer conn.Close()
+			return conn.ConnectionState().PeerCertificates[0], nil
+		}
+		controllertest.Eventually(t, 5*time.Second, func() (bool, string) {
+			cert, err := handshake("secure-a.example.com")
+			return err == nil && cert.Subject.CommonName == "secure-a.example.com", fmt.Sprint(err)
+		})
+		// b's route names "cert": b's own, never a's of the same name,
+		// even once b's is gone.
+		cert, err := handshake("secure-b.example.com")
+		if err != nil || cert.Subject.CommonName != "secure-b.example.com" {
+			t.Fatalf("b's host: %v %v", cert, err)
+		}
+		if _, err := c.Registries.Secrets.Delete(f.ctx, "b", "cert", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		controllertest.Eventually(t, 5*time.Second, func() (bool, string) {
+			_, err := handshake("secure-b.example.com")
+			return err != nil, "b's host still handshakes once its secret is gone"
+		})
+		// Names with no TLS route get no certificate at all.
+		if _, err := handshake("a.example.com"); err == nil {
+			t.Fatal("a route without TLS got a certificate")
+		}
+	})
+}
+
+// selfSigned returns a PEM certificate and key for host.
+func selfSigned(t *testing.T, host string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
