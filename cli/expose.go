@@ -20,6 +20,9 @@ type exposeOptions struct {
 	name, port, targetPort, protocol, serviceType string
 	clusterIP, sessionAffinity, selector          string
 	labels                                        []string
+	// withRoute also makes a route to the service (--route).
+	withRoute bool
+	route     routeOptions
 }
 
 func newExposeCommand(g *globals) *cobra.Command {
@@ -34,7 +37,9 @@ containers started after it. Without --port, the service takes the ports
 of the pods' containers.`,
 		Example: `  berth expose rc web --port 80 --target-port 8080
   berth expose pod db --port 5432 --name database
-  berth expose rc web --type NodePort`,
+  berth expose rc web --type NodePort
+  berth expose rc web --port 80 --target-port 8080 --route
+  berth expose rc web --port 80 --route --hostname shop.example.com`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, name := args[0], ""
@@ -63,6 +68,8 @@ of the pods' containers.`,
 	flags.StringVar(&o.sessionAffinity, "session-affinity", "", "None (default) or ClientIP: a client's connections go to one pod")
 	flags.StringVar(&o.selector, "selector", "", "label selector of the pods, k=v,k2=v2 (default: the replication controller's selector, or the pod's labels)")
 	flags.StringSliceVarP(&o.labels, "labels", "l", nil, "labels of the service, k=v (default: those of what is exposed)")
+	flags.BoolVar(&o.withRoute, "route", false, "also make the service reachable from outside through the router, by a route of the same name")
+	o.route.register(cmd, "with --route: port of the service the route takes, by name or number (default: its first)")
 	return cmd
 }
 
@@ -74,6 +81,9 @@ func runExpose(cmd *cobra.Command, g *globals, o *exposeOptions, res client.Reso
 	c, err := g.client()
 	if err != nil {
 		return err
+	}
+	if !o.withRoute && (o.route != routeOptions{}) {
+		return errors.New("expose: --hostname, --path, --route-port, --tls and --tls-secret are for a route: add --route")
 	}
 	ctx := cmd.Context()
 	var meta metav1.ObjectMeta
@@ -107,7 +117,10 @@ func runExpose(cmd *cobra.Command, g *globals, o *exposeOptions, res client.Reso
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "service/%s exposed\n", created.Name)
-	return nil
+	if !o.withRoute {
+		return nil
+	}
+	return createRoute(cmd, g, o.route.route(created.Name, created.Name))
 }
 
 // service builds the service that exposes the pods of an object with

@@ -27,7 +27,7 @@ func newGetCommand(g *globals) *cobra.Command {
 		Long: `Show one object or a list of them. KIND is a resource name, its singular,
 its short name or its kind: pods (po), services (svc), endpoints (ep),
 replicationcontrollers (rc), events (ev), namespaces (ns), nodes (no),
-projects, members, users, tokens. KIND/NAME works too, and so do several
+projects, members, users, tokens, routes. KIND/NAME works too, and so do several
 kinds at once (svc,ep), each in its own table.
 
 The table is the server's; -o wide adds its extra columns. -w keeps printing

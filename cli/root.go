@@ -66,6 +66,7 @@ func NewRootCommand(extra ...*cobra.Command) *cobra.Command {
 		newDescribeCommand(g),
 		newScaleCommand(g),
 		newExposeCommand(g),
+		newRouteCommand(g),
 		newHostImageCommand(g),
 		newUsageCommand(g),
 	)

@@ -86,6 +86,7 @@ var Resources = []Resource{
 	{Group: berthGroup, Version: "v1", Resource: "hostimages", Singular: "hostimage", Kind: "HostImage", ShortNames: []string{"hi"}},
 	{Group: berthGroup, Version: "v1", Resource: "hostimagebuilds", Singular: "hostimagebuild", Kind: "HostImageBuild", ShortNames: []string{"hib"}},
 	{Group: berthGroup, Version: "v1", Resource: "clusternetworks", Singular: "clusternetwork", Kind: "ClusterNetwork"},
+	{Group: berthGroup, Version: "v1", Resource: "routes", Singular: "route", Kind: "Route", Namespaced: true},
 }
 
 // Well-known resources, for callers that need one without a lookup.
@@ -108,6 +109,7 @@ var (
 	HostImages             = mustLookup("hostimages")
 	HostImageBuilds        = mustLookup("hostimagebuilds")
 	ClusterNetworks        = mustLookup("clusternetworks")
+	Routes                 = mustLookup("routes")
 )
 
 func mustLookup(name string) Resource {
