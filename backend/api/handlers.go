@@ -371,6 +371,11 @@ func (a *API) decodeBody(c echo.Context, res *resource, obj runtime.Object) erro
 	if err != nil {
 		return err
 	}
+	return a.decodeBytes(c, res, body, obj)
+}
+
+// decodeBytes is decodeBody's decoding, of a body read already.
+func (a *API) decodeBytes(c echo.Context, res *resource, body []byte, obj runtime.Object) error {
 	contentType := c.Request().Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(contentType); mt == manifest.ProtobufContentType {
 		if err := manifest.DecodeProtobuf(body, obj); err != nil {

@@ -3,10 +3,14 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/labstack/echo/v4"
 	v1 "k8s.io/api/core/v1"
@@ -38,7 +42,7 @@ func (a *API) ingestUsage(c echo.Context, _ auth.RequestInfo) (runtime.Object, e
 		return nil, errdefs.New(errdefs.ErrUnavailable, "usage metering is not configured")
 	}
 	var list berthv1.UsageRecordList
-	if err := a.decodeBody(c, a.berth["usagerecords"], &list); err != nil {
+	if err := a.decodeUsageRecords(c, &list); err != nil {
 		return nil, err
 	}
 	if err := checkRecords(id.NodeName, list.Items); err != nil {
@@ -67,6 +71,27 @@ func (a *API) ingestUsage(c echo.Context, _ auth.RequestInfo) (runtime.Object, e
 	}
 	answer.Stored, answer.Duplicates = stored, len(records)-stored
 	return answer, nil
+}
+
+// decodeUsageRecords decodes a batch of records. Agents send thousands
+// of records at a time as JSON, which go-json-experiment decodes about
+// four times faster than the generic decoder, and as strictly (no
+// unknown or duplicate fields, names matched exactly); a body it refuses
+// goes the generic way, which says what is wrong as it does for every
+// other body and honours fieldValidation.
+func (a *API) decodeUsageRecords(c echo.Context, list *berthv1.UsageRecordList) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	res := a.berth["usagerecords"]
+	if mt, _, _ := mime.ParseMediaType(c.Request().Header.Get("Content-Type")); mt == "application/json" {
+		if jsonv2.Unmarshal(body, list, jsonv2.RejectUnknownMembers(true)) == nil {
+			return checkKind(list, res)
+		}
+		*list = berthv1.UsageRecordList{}
+	}
+	return a.decodeBytes(c, res, body, list)
 }
 
 func checkRecords(node string, records []berthv1.UsageRecord) error {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -27,6 +28,15 @@ func usageRecord(node string, pod *v1.Pod, start time.Time, cpu float64) berthv1
 
 func usageBatch(records ...berthv1.UsageRecord) map[string]any {
 	return map[string]any{"apiVersion": "berth.dev/v1", "kind": "UsageRecordList", "items": records}
+}
+
+// withField is a batch of r with one more field.
+func withField(r berthv1.UsageRecord, name string) map[string]any {
+	var item map[string]any
+	data, _ := json.Marshal(r)
+	_ = json.Unmarshal(data, &item)
+	item[name] = 1
+	return map[string]any{"apiVersion": "berth.dev/v1", "kind": "UsageRecordList", "items": []any{item}}
 }
 
 func createBoundPod(t *testing.T, env *testenv.Env, token, ns, name, node string) *v1.Pod {
@@ -82,6 +92,8 @@ func TestUsageIngest(t *testing.T) {
 		{"a user reports usage", alice, usageBatch(usageRecord("n1", mine, start.Add(time.Minute), 100)), 403, `cannot create resource "usagerecords"`},
 		{"the admin reports usage", env.AdminToken, usageBatch(usageRecord("n1", mine, start.Add(time.Minute), 100)), 403, `only node agents`},
 		{"negative usage", n1, usageBatch(usageRecord("n1", mine, start.Add(time.Minute), -5)), 400, `items[0]: usage may not be negative`},
+		{"an unknown field", n1, withField(usageRecord("n1", mine, start.Add(time.Minute), 1), "gpuSeconds"), 400, `unknown field "items[0].gpuSeconds"`},
+		{"a field in another case", n1, withField(usageRecord("n1", mine, start.Add(time.Minute), 1), "CPUSeconds"), 400, `unknown field "items[0].CPUSeconds"`},
 	}
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {

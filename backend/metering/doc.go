@@ -12,12 +12,17 @@
 //	master (backend/api): node credential only; each pod must be bound to
 //	       the node that reports it (or have been, when it is gone: usage_pods
 //	       remembers); project and user come from the pod, not the node
-//	     ─► Store.Ingest, one transaction: COPY into a temporary table ─►
-//	        INSERT … ON CONFLICT (node, container, window start) DO NOTHING
-//	        ─► the rows actually inserted are added to the rollups
+//	     ─► Store.Ingest, one transaction: COPY straight into the day
+//	        partitions, and the batch's rollups (summed in Go) added in one
+//	        statement
+//	        └─ a key stored already (a batch delivered again) fails that
+//	           COPY: then COPY into a temporary table ─► INSERT … ON
+//	           CONFLICT (node, container, window start) DO NOTHING ─► the
+//	           rows actually inserted are added to the rollups
 //
-// A batch delivered twice is stored once and rolled up once: the rollups
-// only ever add what the insert returned. Raw records live in daily
+// A batch delivered twice is stored once and rolled up once: the primary
+// key refuses the second COPY, and the careful path only ever adds what
+// its insert returned. Raw records live in daily
 // partitions (made as records arrive, dropped past the retention by
 // Sweep); rollups are kept for good. A record counts in the hour and the
 // day its window starts in (windows are one interval long, so at most one

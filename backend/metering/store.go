@@ -100,13 +100,82 @@ var recordColumns = []string{"node", "container_id", "window_start", "window_end
 // Ingest stores records (Project and User filled in by the caller) and
 // adds the new ones to the rollups, in one transaction. Records whose key
 // is stored already are skipped: it returns how many were new.
+//
+// A batch is nearly always new, so it is first COPYed straight into its
+// day partitions and its rollups, summed here, added in one statement.
+// A key stored already fails that COPY (the primary key refuses it) and
+// the batch is stored again the careful way, which skips the keys it
+// finds: a batch delivered twice is counted once either way.
 func (s *Store) Ingest(ctx context.Context, records []berthv1.UsageRecord) (int, error) {
 	if len(records) == 0 {
 		return 0, nil
 	}
-	if err := s.ensurePartitions(ctx, records); err != nil {
+	days, err := s.ensurePartitions(ctx, records)
+	if err != nil {
 		return 0, err
 	}
+	err = s.ingestNew(ctx, days, records)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
+		return s.ingestSkipping(ctx, records)
+	}
+	if errors.As(err, &pgErr) && pgErr.Code == undefinedTable {
+		// A partition dropped behind this store's back (by another
+		// master's sweep): made again when the agent retries.
+		s.mu.Lock()
+		clear(s.partitions)
+		s.mu.Unlock()
+	}
+	if err != nil {
+		return 0, unavailable("store usage", err)
+	}
+	return len(records), nil
+}
+
+// PostgreSQL's error codes: a key stored already, a table that is not.
+const (
+	uniqueViolation = "23505"
+	undefinedTable  = "42P01"
+)
+
+// recordRow is a record as COPY sends it, in recordColumns' order.
+func recordRow(r *berthv1.UsageRecord) []any {
+	podSeconds := 0.0
+	if r.Container == InfraContainer {
+		podSeconds = r.RunningSeconds
+	}
+	return []any{r.Node, r.ContainerID, r.WindowStart, r.WindowEnd, r.Namespace, r.Pod, r.PodUID,
+		r.Container, r.User, r.CPUSeconds, r.MemoryByteSeconds, r.MemoryBytes, r.MemoryPeakBytes,
+		r.NetworkRxBytes, r.NetworkTxBytes, r.RunningSeconds, podSeconds}
+}
+
+// ingestNew stores records none of which is stored yet: a COPY into each
+// day partition they fall in, and the rollups. It fails with
+// uniqueViolation, storing nothing, when one is.
+func (s *Store) ingestNew(ctx context.Context, days map[string][]int, records []berthv1.UsageRecord) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	for day, idx := range days {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_records_" + day}, recordColumns, pgx.CopyFromSlice(len(idx), func(i int) ([]any, error) {
+			return recordRow(&records[idx[i]]), nil
+		})); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, rollupFromArrays, sumRollups(records).args()...); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// ingestSkipping stores the records whose key is not stored yet, and adds
+// those, and only those, to the rollups: a COPY into a temporary table,
+// then INSERT … ON CONFLICT DO NOTHING, whose returned rows are rolled
+// up, in one statement.
+func (s *Store) ingestSkipping(ctx context.Context, records []berthv1.UsageRecord) (int, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, unavailable("store usage", err)
@@ -116,14 +185,7 @@ func (s *Store) Ingest(ctx context.Context, records []berthv1.UsageRecord) (int,
 		return 0, unavailable("store usage", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_in"}, recordColumns, pgx.CopyFromSlice(len(records), func(i int) ([]any, error) {
-		r := &records[i]
-		podSeconds := 0.0
-		if r.Container == InfraContainer {
-			podSeconds = r.RunningSeconds
-		}
-		return []any{r.Node, r.ContainerID, r.WindowStart, r.WindowEnd, r.Namespace, r.Pod, r.PodUID,
-			r.Container, r.User, r.CPUSeconds, r.MemoryByteSeconds, r.MemoryBytes, r.MemoryPeakBytes,
-			r.NetworkRxBytes, r.NetworkTxBytes, r.RunningSeconds, podSeconds}, nil
+		return recordRow(&records[i]), nil
 	})); err != nil {
 		return 0, unavailable("store usage", err)
 	}
@@ -134,22 +196,14 @@ WITH ins AS (
 	RETURNING window_start, project, username, pod, cpu_seconds, memory_byte_seconds, memory_peak_bytes,
 		network_rx_bytes, network_tx_bytes, pod_seconds
 ), roll AS (
-	INSERT INTO usage_rollups AS r (period, bucket, project, username, pod, cpu_seconds, memory_byte_seconds,
-		memory_peak_bytes, network_rx_bytes, network_tx_bytes, pod_seconds, records)
+	INSERT INTO usage_rollups AS r (`+rollupColumns+`)
 	SELECT p.period, date_trunc(p.period, i.window_start, 'UTC'), i.project, i.username, i.pod,
 		sum(i.cpu_seconds), sum(i.memory_byte_seconds), max(i.memory_peak_bytes),
 		sum(i.network_rx_bytes), sum(i.network_tx_bytes), sum(i.pod_seconds), count(*)
 	FROM ins i CROSS JOIN (VALUES ('hour'), ('day')) AS p(period)
 	GROUP BY 1, 2, 3, 4, 5
 	ORDER BY 1, 3, 2, 4, 5
-	ON CONFLICT (period, project, bucket, username, pod) DO UPDATE SET
-		cpu_seconds = r.cpu_seconds + excluded.cpu_seconds,
-		memory_byte_seconds = r.memory_byte_seconds + excluded.memory_byte_seconds,
-		memory_peak_bytes = greatest(r.memory_peak_bytes, excluded.memory_peak_bytes),
-		network_rx_bytes = r.network_rx_bytes + excluded.network_rx_bytes,
-		network_tx_bytes = r.network_tx_bytes + excluded.network_tx_bytes,
-		pod_seconds = r.pod_seconds + excluded.pod_seconds,
-		records = r.records + excluded.records
+	`+rollupAdd+`
 )
 SELECT count(*) FROM ins`).Scan(&stored)
 	if err != nil {
@@ -161,19 +215,110 @@ SELECT count(*) FROM ins`).Scan(&stored)
 	return stored, nil
 }
 
-// ensurePartitions makes the daily partitions the records fall in.
-func (s *Store) ensurePartitions(ctx context.Context, records []berthv1.UsageRecord) error {
-	days := map[string]time.Time{}
-	for _, r := range records {
-		d := r.WindowStart.UTC().Truncate(24 * time.Hour)
-		days[d.Format("20060102")] = d
-	}
-	for name, day := range days {
-		if err := s.ensurePartition(ctx, name, day); err != nil {
-			return err
+const rollupColumns = `period, bucket, project, username, pod, cpu_seconds, memory_byte_seconds,
+		memory_peak_bytes, network_rx_bytes, network_tx_bytes, pod_seconds, records`
+
+// rollupAdd adds a rollup row to the one stored. Rows are upserted in
+// the order of the rollups' key, so that two batches adding to the same
+// rows lock them in the same order and never deadlock.
+const rollupAdd = `ON CONFLICT (period, project, bucket, username, pod) DO UPDATE SET
+		cpu_seconds = r.cpu_seconds + excluded.cpu_seconds,
+		memory_byte_seconds = r.memory_byte_seconds + excluded.memory_byte_seconds,
+		memory_peak_bytes = greatest(r.memory_peak_bytes, excluded.memory_peak_bytes),
+		network_rx_bytes = r.network_rx_bytes + excluded.network_rx_bytes,
+		network_tx_bytes = r.network_tx_bytes + excluded.network_tx_bytes,
+		pod_seconds = r.pod_seconds + excluded.pod_seconds,
+		records = r.records + excluded.records`
+
+// rollupFromArrays adds rollup rows passed as one array per column.
+const rollupFromArrays = `INSERT INTO usage_rollups AS r (` + rollupColumns + `)
+SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[],
+	$8::int8[], $9::int8[], $10::int8[], $11::float8[], $12::int8[])
+ORDER BY 1, 3, 2, 4, 5
+` + rollupAdd
+
+// rollupKey is one row of usage_rollups.
+type rollupKey struct {
+	period             string
+	bucket             time.Time
+	project, user, pod string
+}
+
+type rollupSum struct {
+	cpu, mem, podSeconds float64
+	peak, rx, tx, count  int64
+}
+
+type rollupSums map[rollupKey]*rollupSum
+
+// sumRollups sums records by hour and by day, project, user and pod, as
+// the careful path's SQL does.
+func sumRollups(records []berthv1.UsageRecord) rollupSums {
+	sums := rollupSums{}
+	for i := range records {
+		r := &records[i]
+		podSeconds := 0.0
+		if r.Container == InfraContainer {
+			podSeconds = r.RunningSeconds
+		}
+		start := r.WindowStart.UTC()
+		for _, p := range [...]struct {
+			period string
+			bucket time.Time
+		}{{"hour", start.Truncate(time.Hour)}, {"day", start.Truncate(24 * time.Hour)}} {
+			k := rollupKey{p.period, p.bucket, r.Namespace, r.User, r.Pod}
+			sum := sums[k]
+			if sum == nil {
+				sum = &rollupSum{peak: r.MemoryPeakBytes}
+				sums[k] = sum
+			}
+			sum.cpu += r.CPUSeconds
+			sum.mem += r.MemoryByteSeconds
+			sum.podSeconds += podSeconds
+			sum.peak = max(sum.peak, r.MemoryPeakBytes)
+			sum.rx += r.NetworkRxBytes
+			sum.tx += r.NetworkTxBytes
+			sum.count++
 		}
 	}
-	return nil
+	return sums
+}
+
+// args are the sums as rollupFromArrays takes them.
+func (sums rollupSums) args() []any {
+	n := len(sums)
+	var (
+		periods, projects, users, pods = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		buckets                        = make([]time.Time, 0, n)
+		cpu, mem, podSeconds           = make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
+		peak, rx, tx, count            = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	)
+	for k, v := range sums {
+		periods, buckets, projects, users, pods = append(periods, k.period), append(buckets, k.bucket), append(projects, k.project), append(users, k.user), append(pods, k.pod)
+		cpu, mem, peak, rx, tx, podSeconds, count = append(cpu, v.cpu), append(mem, v.mem), append(peak, v.peak), append(rx, v.rx), append(tx, v.tx), append(podSeconds, v.podSeconds), append(count, v.count)
+	}
+	return []any{periods, buckets, projects, users, pods, cpu, mem, peak, rx, tx, podSeconds, count}
+}
+
+// ensurePartitions makes the daily partitions the records fall in, and
+// returns the records' indexes by partition (its name's day).
+func (s *Store) ensurePartitions(ctx context.Context, records []berthv1.UsageRecord) (map[string][]int, error) {
+	days := map[string][]int{}
+	var last string
+	var lastDay time.Time
+	for i, r := range records {
+		d := r.WindowStart.UTC().Truncate(24 * time.Hour)
+		if !d.Equal(lastDay) {
+			lastDay, last = d, d.Format("20060102")
+		}
+		days[last] = append(days[last], i)
+	}
+	for name, idx := range days {
+		if err := s.ensurePartition(ctx, name, records[idx[0]].WindowStart.UTC().Truncate(24*time.Hour)); err != nil {
+			return nil, err
+		}
+	}
+	return days, nil
 }
 
 func (s *Store) ensurePartition(ctx context.Context, name string, day time.Time) error {

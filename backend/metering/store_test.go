@@ -204,3 +204,72 @@ func TestParseQueryNamesTheBadParameter(t *testing.T) {
 		})
 	}
 }
+
+// Every key counts once, in the records and in the rollups, however the
+// batches that carry it overlap: a batch partly stored already, one
+// stored whole, one that names a key twice, and the same batch from two
+// deliveries at once.
+func TestIngestCountsEachKeyOnce(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -10).Add(23 * time.Hour) // a batch across midnight
+	// Records in projects of their own, which the rollups are checked in.
+	synthetic := func(node string, span time.Duration, seed uint64) []berthv1.UsageRecord {
+		records := syntheticRecords(node, start, span, seed)
+		for i := range records {
+			records[i].Namespace = "once-" + records[i].Namespace
+		}
+		return records
+	}
+	records := synthetic("once", 2*time.Hour, 2)
+	half, rest := records[:len(records)/2], records[len(records)/2:]
+	deliveries := []struct {
+		name  string
+		batch []berthv1.UsageRecord
+		want  int
+	}{
+		{"new", half, len(half)},
+		{"partly stored", records[len(records)/4:], len(records) - len(half)},
+		{"stored whole", rest, 0},
+		{"a key twice", append(synthetic("once-twice", time.Hour, 3)[:5], synthetic("once-twice", time.Hour, 3)[:1]...), 5},
+	}
+	for _, d := range deliveries {
+		if n, err := s.Ingest(ctx, d.batch); err != nil || n != d.want {
+			t.Fatalf("%s: %d stored, %v; want %d", d.name, n, err, d.want)
+		}
+	}
+	twice := synthetic("once-concurrent", 2*time.Hour, 4)
+	stored := make(chan int, 2)
+	for range 2 {
+		go func() {
+			n, err := s.Ingest(ctx, twice)
+			if err != nil {
+				t.Error(err)
+			}
+			stored <- n
+		}()
+	}
+	if n := <-stored + <-stored; n != len(twice) {
+		t.Fatalf("the same batch twice at once: %d stored, want %d", n, len(twice))
+	}
+
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, period := range []string{"hour", "day"} {
+		var rawCount, rollCount int64
+		var rawCPU, rollCPU float64
+		if err := conn.QueryRow(ctx, `SELECT count(*), sum(cpu_seconds) FROM usage_records WHERE node LIKE 'once%'`).Scan(&rawCount, &rawCPU); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT sum(records), sum(cpu_seconds) FROM usage_rollups WHERE period = $1 AND project LIKE 'once-%'`, period).
+			Scan(&rollCount, &rollCPU); err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(len(records) + 5 + len(twice)); rawCount != want || rollCount != want || math.Abs(rawCPU-rollCPU) > 1e-9*rawCPU {
+			t.Fatalf("%s rollups: %d records, %f CPU s; raw: %d records, %f CPU s; want %d records", period, rollCount, rollCPU, rawCount, rawCPU, want)
+		}
+	}
+}
