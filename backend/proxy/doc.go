@@ -13,7 +13,8 @@
 //	  then, for local destinations but loopback ─► BERTH-NP-id
 //	BERTH-NP-id           per node port: mark for masquerade, ─► BERTH-S-id-<hash>
 //	BERTH-S-id-<hash>     sessionAffinity ClientIP: "recent" matches first;
-//	                      then round robin: statistic nth 1/n, 1/(n-1) ... ─► BERTH-E-…
+//	                      then one endpoint at random: statistic 1/n,
+//	                      1/(n-1) ... ─► BERTH-E-…
 //	BERTH-E-id-<hash>     a pod reaching itself: mark; DNAT to ip:port
 //	nat POSTROUTING ─► BERTH-MASQ-id: marked packets are masqueraded
 //	filter FORWARD, OUTPUT (new connections) ─► BERTH-REJ-id: a service
@@ -48,7 +49,17 @@
 // Kubernetes 1.0 did. Instead the proxier probes its TCP endpoints
 // (healthChecker) and takes out of the rules those that no longer accept
 // connections (their node died with them) until the endpoints
-// controller removes them; consecutive endpoints of the round robin are
-// on different nodes (interleave), so that a client's retry lands on
-// another node.
+// controller removes them, well before a client's first connect times
+// out, so that its retry lands on a live endpoint.
+//
+// # Balancing
+//
+// Each new connection (each UDP flow) goes to one of the n ready
+// endpoints with probability 1/n, as in kube-proxy's iptables mode. A
+// round robin by nth counters was tried and starved endpoints: a
+// counter starts again whenever its rule is written, every sync writes
+// every chain, and syncs follow any change of the cluster's services or
+// endpoints or of an endpoint's health; when they came closer together
+// than n connections, the first endpoints of a chain got none
+// (TestRewritesDoNotStarveEndpoints).
 package proxy

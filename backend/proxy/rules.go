@@ -112,8 +112,7 @@ func (e Endpoint) String() string { return net.JoinHostPort(e.IP, strconv.Itoa(i
 
 // ServicePorts are the ports the proxy serves for the services and their
 // endpoints: every port of a service with a cluster IP (not headless, not
-// ExternalName), with the ready endpoints of that port, ordered so that
-// consecutive ones are on different nodes where they can be.
+// ExternalName), with the ready endpoints of that port (byAddress).
 func ServicePorts(services []*v1.Service, endpoints map[string]*v1.Endpoints) []ServicePort {
 	var out []ServicePort
 	for _, svc := range services {
@@ -138,7 +137,7 @@ func ServicePorts(services []*v1.Service, endpoints map[string]*v1.Endpoints) []
 					sp.AffinitySeconds = *c.ClientIP.TimeoutSeconds
 				}
 			}
-			sp.Endpoints = interleave(readyEndpoints(ep, p.Name, sp.Protocol))
+			sp.Endpoints = byAddress(readyEndpoints(ep, p.Name, sp.Protocol))
 			out = append(out, sp)
 		}
 	}
@@ -173,31 +172,13 @@ func readyEndpoints(ep *v1.Endpoints, portName string, proto v1.Protocol) []Endp
 	return out
 }
 
-// interleave orders endpoints one node at a time (node a's first, node
-// b's first, ..., node a's second ...), so that the next endpoint in the
-// round robin is on another node: a connection retried after a node went
-// away lands elsewhere.
-func interleave(eps []Endpoint) []Endpoint {
+// byAddress orders endpoints by node and address, so that the rules
+// come out the same for the same endpoints.
+func byAddress(eps []Endpoint) []Endpoint {
 	slices.SortFunc(eps, func(a, b Endpoint) int {
 		return cmp.Or(strings.Compare(a.Node, b.Node), netip.MustParseAddr(a.IP).Compare(netip.MustParseAddr(b.IP)), cmp.Compare(a.Port, b.Port))
 	})
-	byNode := map[string][]Endpoint{}
-	var nodes []string
-	for _, e := range eps {
-		if _, ok := byNode[e.Node]; !ok {
-			nodes = append(nodes, e.Node)
-		}
-		byNode[e.Node] = append(byNode[e.Node], e)
-	}
-	out := make([]Endpoint, 0, len(eps))
-	for i := 0; len(out) < len(eps); i++ {
-		for _, n := range nodes {
-			if i < len(byNode[n]) {
-				out = append(out, byNode[n][i])
-			}
-		}
-	}
-	return out
+	return eps
 }
 
 // buildRules writes the restore input for ports. existing are the chains
@@ -251,8 +232,14 @@ func buildRules(c chains, ports []ServicePort, existing map[string]bool) string 
 		for i := range sp.Endpoints {
 			if i < n-1 {
 				// The i-th rule sees the connections the earlier ones let
-				// pass and takes one in n-i of them: round robin.
-				rule(&natRules, svcChain, "-m", "statistic", "--mode", "nth", "--every", strconv.Itoa(n-i), "--packet", "0", "-j", epChains[i])
+				// pass and takes each with probability 1/(n-i): every
+				// endpoint gets one in n. At random, as kube-proxy does,
+				// not by an nth counter: a counter starts again whenever
+				// its rule is written, which every sync does (any change
+				// of the services, of the endpoints or of their health),
+				// and with syncs closer than n connections apart the
+				// first endpoints of the chain got none.
+				rule(&natRules, svcChain, "-m", "statistic", "--mode", "random", "--probability", probability(n-i), "-j", epChains[i])
 			} else {
 				rule(&natRules, svcChain, "-j", epChains[i])
 			}
@@ -298,6 +285,9 @@ func buildRules(c chains, ports []ServicePort, existing map[string]bool) string 
 	b.WriteString("COMMIT\n")
 	return b.String()
 }
+
+// probability is 1/n as the statistic match takes it.
+func probability(n int) string { return strconv.FormatFloat(1/float64(n), 'f', 10, 64) }
 
 // quote makes a comment one iptables-restore argument.
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, "'") + `"` }

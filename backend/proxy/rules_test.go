@@ -48,11 +48,11 @@ func TestServicePorts(t *testing.T) {
 		eps      map[string]*v1.Endpoints
 		want     []ServicePort
 	}{{
-		name:     "ready endpoints only, one node at a time",
+		name:     "ready endpoints only, by node and address",
 		services: []*v1.Service{service("web", "10.96.0.5", nil)},
 		eps:      map[string]*v1.Endpoints{"demo/web": three},
 		want: []ServicePort{{Name: "demo/web:http", ClusterIP: "10.96.0.5", Port: 80, Protocol: v1.ProtocolTCP, Endpoints: []Endpoint{
-			{IP: "10.244.0.2", Port: 8080, Node: "a"}, {IP: "10.244.1.2", Port: 8080, Node: "b"}, {IP: "10.244.0.3", Port: 8080, Node: "a"},
+			{IP: "10.244.0.2", Port: 8080, Node: "a"}, {IP: "10.244.0.3", Port: 8080, Node: "a"}, {IP: "10.244.1.2", Port: 8080, Node: "b"},
 		}}},
 	}, {
 		name: "headless and ExternalName services have no rules",
@@ -116,12 +116,12 @@ func TestBuildRules(t *testing.T) {
 		want     []string
 		wantNot  []string
 	}{{
-		name:  "round robin over three endpoints, with a node port",
+		name:  "one in three connections to each endpoint, with a node port",
 		ports: []ServicePort{web},
 		want: []string{
 			"-A " + c.services + " -d 10.96.0.5/32 -p tcp -m tcp --dport 80 -m comment --comment \"demo/web:http\" -j " + webChain,
-			"-A " + webChain + " -m statistic --mode nth --every 3 --packet 0 -j " + c.endpointChain(web.Name+">10.244.0.2:8080"),
-			"-A " + webChain + " -m statistic --mode nth --every 2 --packet 0 -j " + c.endpointChain(web.Name+">10.244.1.2:8080"),
+			"-A " + webChain + " -m statistic --mode random --probability 0.3333333333 -j " + c.endpointChain(web.Name+">10.244.0.2:8080"),
+			"-A " + webChain + " -m statistic --mode random --probability 0.5000000000 -j " + c.endpointChain(web.Name+">10.244.1.2:8080"),
 			"-A " + webChain + " -j " + c.endpointChain(web.Name+">10.244.2.2:8080"),
 			"-A " + c.endpointChain(web.Name+">10.244.2.2:8080") + " -p tcp -j DNAT --to-destination 10.244.2.2:8080",
 			"-A " + c.endpointChain(web.Name+">10.244.2.2:8080") + " -s 10.244.2.2/32 -j MARK --or-mark " + MasqueradeMark,

@@ -256,8 +256,18 @@ func TestServicesAcrossAgents(t *testing.T) {
 	t.Run("scaled up, the new pods get requests", func(t *testing.T) {
 		c := c.in(t)
 		c.scale("hello", 6)
-		replicas = podNames(c.waitPods("app=hello", 6, podStartTimeout))
+		pods := c.waitPods("app=hello", 6, podStartTimeout)
+		replicas = podNames(pods)
 		c.waitEndpoints("hello", replicas)
+		// The endpoints object leads the host's rules (the proxy's watch,
+		// then a sync): count once every replica is in them.
+		var addrs []string
+		for _, p := range pods {
+			addrs = append(addrs, net.JoinHostPort(p.Status.PodIP, "8080"))
+		}
+		c.waitProxied(id, addrs)
+		// Each replica gets a request with probability 1/6: all six
+		// answer 120 requests but once in 3·10⁹ runs.
 		counts := count(c.requests("client", "http://$HELLO_SERVICE_HOST/", 120))
 		for _, r := range replicas {
 			if counts[r] == 0 {
@@ -387,6 +397,29 @@ func (c *podCluster) waitEndpoints(name string, pods []string) {
 	})
 	if !ok {
 		c.t.Fatalf("endpoints %s never listed %q: %+v", name, pods, ep.Subsets)
+	}
+}
+
+// waitProxied waits until the service proxy id's rules on the host DNAT
+// to every address (ip:port).
+func (c *podCluster) waitProxied(id string, addrs []string) {
+	c.t.Helper()
+	var rules string
+	if !waitFor(30*time.Second, func() bool {
+		out, err := exec.Command("iptables-save", "-t", "nat").Output()
+		if err != nil {
+			return false
+		}
+		rules = grepLines(string(out), id)
+		lines := strings.Split(rules, "\n")
+		for _, a := range addrs {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, "-j DNAT --to-destination "+a) }) {
+				return false
+			}
+		}
+		return true
+	}) {
+		c.t.Fatalf("the proxy's rules never DNATed to all of %q:\n%s", addrs, rules)
 	}
 }
 
