@@ -35,7 +35,9 @@
 //	       errUnsupported says what the host lacks: the agent reports it
 //	       in the node's ServiceProxyUnavailable condition)
 //	Run ─► sync ◄── Update (services, endpoints), health changes, every
-//	       resyncPeriod; the jumps into the chains after the first sync
+//	       resyncPeriod; the jumps into the chains after the first sync;
+//	       then the conntrack entries of UDP flows the rules no longer
+//	       send there (clearFlows)
 //	     ─► ctx ends: Cleanup removes the jumps and every chain of the id
 //
 // One agent per host programs the rules of a service network (the agent
@@ -51,6 +53,18 @@
 // connections (their node died with them) until the endpoints
 // controller removes them, well before a client's first connect times
 // out, so that its retry lands on a live endpoint.
+//
+// # UDP flows and conntrack
+//
+// DNAT is decided on a flow's first packet; the rest follow its conntrack
+// entry. A UDP client that keeps one source port (a resolver, a metrics
+// sender) would keep reaching an endpoint that left, or keep missing a
+// service that had no endpoint when it began. After each sync the
+// proxier deletes, through netlink (Conntrack), the UDP entries DNATed
+// to endpoints no longer in a port's rules, and those to a port that has
+// just got endpoints, as kube-proxy does. UDP endpoints are not probed:
+// their readiness is the pods' (their readiness probes), as in
+// Kubernetes.
 //
 // # Balancing
 //

@@ -28,15 +28,19 @@ const coalesce = 10 * time.Millisecond
 // their ready endpoints, through iptables DNAT rules, as kube-proxy's
 // iptables mode does. See doc.go.
 type Proxier struct {
-	tables Tables
-	chains chains
-	logger *slog.Logger
-	health *healthChecker
+	tables    Tables
+	conntrack Conntrack
+	chains    chains
+	logger    *slog.Logger
+	health    *healthChecker
 
 	mu        sync.Mutex
 	services  []*v1.Service            // guarded by mu
 	endpoints map[string]*v1.Endpoints // guarded by mu; by namespace/name
 	changed   chan struct{}            // capacity 1: a sync is wanted
+	// written are the ports of the last rules written (by Run's loop
+	// only): their UDP flows are cleared as endpoints go.
+	written []ServicePort
 	// Synced, when set, is called after each sync that wrote the rules.
 	synced func()
 }
@@ -56,12 +60,13 @@ func New(ctx context.Context, network string, logger *slog.Logger) (*Proxier, er
 	if err != nil {
 		return nil, err
 	}
-	return newProxier(tables, network, logger), nil
+	return newProxier(tables, netlinkConntrack{}, network, logger), nil
 }
 
-func newProxier(tables Tables, network string, logger *slog.Logger) *Proxier {
+func newProxier(tables Tables, ct Conntrack, network string, logger *slog.Logger) *Proxier {
 	p := &Proxier{
 		tables:    tables,
+		conntrack: ct,
 		chains:    newChains(ID(network)),
 		logger:    logger,
 		endpoints: map[string]*v1.Endpoints{},
@@ -117,13 +122,16 @@ func (p *Proxier) Run(ctx context.Context) error {
 				return nil
 			}
 		}
-		err := p.sync(ctx)
-		if err == nil && !jumped {
+		err := p.sync(ctx, func() error {
+			if jumped {
+				return nil
+			}
 			// The chains exist from the first sync on: only then may
 			// the built-in chains jump to them.
-			err = p.ensureJumps(ctx)
+			err := p.ensureJumps(ctx)
 			jumped = err == nil
-		}
+			return err
+		})
 		switch {
 		case err != nil && ctx.Err() == nil:
 			if !failing {
@@ -138,8 +146,11 @@ func (p *Proxier) Run(ctx context.Context) error {
 	}
 }
 
-// sync writes the rules of the current state.
-func (p *Proxier) sync(ctx context.Context) error {
+// sync writes the rules of the current state, has jump hook them in
+// (the chains exist from then on), then clears the UDP flows whose
+// entries the new rules contradict: a flow seen before the jumps were in
+// would keep its entry un-NATed.
+func (p *Proxier) sync(ctx context.Context, jump func() error) error {
 	p.mu.Lock()
 	ports := ServicePorts(p.services, p.endpoints)
 	p.mu.Unlock()
@@ -163,10 +174,35 @@ func (p *Proxier) sync(ctx context.Context) error {
 	if err := p.tables.Restore(ctx, buildRules(p.chains, ports, existing)); err != nil {
 		return err
 	}
+	if err := jump(); err != nil {
+		return err
+	}
+	p.clearFlows(ctx, ports)
 	if p.synced != nil {
 		p.synced()
 	}
 	return nil
+}
+
+// clearFlows deletes the conntrack entries of the UDP flows that the
+// rules just written for ports no longer send where their entries do
+// (staleFlows): the next packet of such a flow is DNATed anew.
+func (p *Proxier) clearFlows(ctx context.Context, ports []ServicePort) {
+	flows := staleFlows(p.written, ports)
+	p.written = ports
+	if len(flows) == 0 {
+		return
+	}
+	n, err := p.conntrack.ClearUDP(ctx, flows)
+	if err != nil {
+		// The rules are right; such flows reach a gone endpoint until
+		// their entries time out.
+		p.logger.Warn("service proxy: clearing conntrack entries of UDP flows failed", "flows", len(flows), "error", err)
+		return
+	}
+	if n > 0 {
+		p.logger.Info("service proxy: conntrack entries of UDP flows cleared", "entries", n, "flows", len(flows))
+	}
 }
 
 // answering are the endpoints of a port that pass their health checks;

@@ -105,7 +105,7 @@ func (f *fakeTables) dnats() []string {
 // as they change, and when the proxier stops nothing of it is left.
 func TestProxierFollowsEndpointsAndCleansUp(t *testing.T) {
 	tables := newFakeTables()
-	p := newProxier(tables, "10.96.0.0/16", slog.New(slog.DiscardHandler))
+	p := newProxier(tables, noConntrack{}, "10.96.0.0/16", slog.New(slog.DiscardHandler))
 	p.health.dial = func(context.Context, string) error { return nil }
 	synced := make(chan struct{}, 1)
 	p.synced = func() {
@@ -175,7 +175,7 @@ func TestProxierFollowsEndpointsAndCleansUp(t *testing.T) {
 func TestHealthCheckTakesOutDeadEndpoints(t *testing.T) {
 	var mu sync.Mutex
 	dead := map[string]bool{}
-	p := newProxier(newFakeTables(), "10.96.0.0/16", slog.New(slog.DiscardHandler))
+	p := newProxier(newFakeTables(), noConntrack{}, "10.96.0.0/16", slog.New(slog.DiscardHandler))
 	p.health.dial = func(_ context.Context, addr string) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -221,7 +221,7 @@ func TestHealthCheckTakesOutDeadEndpoints(t *testing.T) {
 // forgotten by the sync that took it out, and put back unprobed).
 func TestDeadEndpointStaysOut(t *testing.T) {
 	tables := newFakeTables()
-	p := newProxier(tables, "10.96.0.0/16", slog.New(slog.DiscardHandler))
+	p := newProxier(tables, noConntrack{}, "10.96.0.0/16", slog.New(slog.DiscardHandler))
 	var mu sync.Mutex
 	dead := map[string]bool{"10.244.0.2:8080": true}
 	p.health.dial = func(_ context.Context, addr string) error {
@@ -237,7 +237,7 @@ func TestDeadEndpointStaysOut(t *testing.T) {
 	p.Update(svc, eps)
 	sync := func() []string {
 		t.Helper()
-		if err := p.sync(t.Context()); err != nil {
+		if err := p.sync(t.Context(), func() error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return tables.dnats()
