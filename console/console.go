@@ -98,9 +98,12 @@ func (c *Console) Shutdown() {
 }
 
 // contentSecurityPolicy allows nothing but this server's own files: no
-// inline script or style, no framing. 'self' in connect-src covers ws: and
-// wss: to the same host (CSP level 3).
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+// inline script, no framing. Inline style is allowed: the terminal
+// (xterm.js) writes its theme and cell sizes into <style> elements and
+// true colours into style attributes; the console builds its DOM from text
+// (never markup), and images and fonts still come only from 'self'.
+// 'self' in connect-src covers ws: and wss: to the same host (CSP level 3).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
 	"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 

@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -192,10 +195,52 @@ new MutationObserver((records) => {
 		b.click(t, "[role=tab][data-tab=terminal]")
 		b.waitJS(t, "the terminal connected", `document.querySelector('.term-status')?.dataset.state === 'open'`)
 		b.waitJS(t, "the shell's prompt", termRows+`.some((r) => r.trim())`)
-		b.do(t, "type echo hi", chromedp.SendKeys(chromedp.CSS("[data-test=terminal]"), "echo hi\r"))
+		typeTerm(t, b, "echo hi\r")
 		b.waitJSFor(t, 10*time.Second, "hi in the terminal", termRows+`.some((r) => r.trim() === 'hi')`)
-		b.do(t, "type touch", chromedp.SendKeys(chromedp.CSS("[data-test=terminal]"), "touch /tmp/x\r"))
+		typeTerm(t, b, "touch /tmp/x\r")
 		b.waitJSFor(t, 10*time.Second, "the touch command echoed", termRows+`.some((r) => r.includes('touch /tmp/x'))`)
+
+		// A wide character, entered as an input method or a phone's
+		// keyboard does (text, not keys): the shell echoes it back and the
+		// terminal gives each character two cells.
+		insertTerm(t, b, "echo 漢字")
+		typeTerm(t, b, "\r")
+		b.waitJSFor(t, 10*time.Second, "漢字 echoed", termRows+`.some((r) => r.trim() === '漢字')`)
+		if got := eval[string](t, b, termWidths+`[`+termRows+`.findIndex((r) => r.trim() === '漢字')]`); !strings.HasPrefix(got, "2020") {
+			t.Errorf("漢字 takes cells of widths %q, want 2020 (two cells each)", got)
+		}
+		b.shot(t, "pod-terminal-wide")
+
+		// Full-screen programs: top draws its screen from the top-left
+		// corner and redraws it in place until q; vi edits a file that the
+		// shell then shows.
+		typeTerm(t, b, "top\r")
+		b.waitJSFor(t, 10*time.Second, "top's screen", termRows+`[0].startsWith('Mem:') && `+termRows+`.some((r) => /PID\s+PPID\s+USER/.test(r)) && `+termRows+`.some((r) => / top$/.test(r))`)
+		t.Logf("top draws on the %s screen", eval[string](t, b, termBuffer))
+		b.shot(t, "pod-terminal-top")
+		typeTerm(t, b, "q")
+		b.waitJSFor(t, 10*time.Second, "top gone, the shell's prompt", termRows+`.findLast((r) => r.trim())?.trim() === '/ #'`)
+		typeTerm(t, b, "echo top quit\r")
+		b.waitJSFor(t, 10*time.Second, "the shell's answer", termRows+`.some((r) => r.trim() === 'top quit')`)
+
+		typeTerm(t, b, "vi /tmp/note\r")
+		b.waitJSFor(t, 10*time.Second, "vi's empty file", termRows+`.filter((r) => r === '~').length > 3`)
+		typeTerm(t, b, "ihello from vi")
+		b.waitJSFor(t, 10*time.Second, "the text typed into vi", termRows+`[0] === 'hello from vi'`)
+		t.Logf("vi draws on the %s screen", eval[string](t, b, termBuffer))
+		b.shot(t, "pod-terminal-vi")
+		// vi takes an Escape followed at once by more keys for a key's
+		// escape sequence: wait for its command mode ("-" on the status
+		// line, "I" while inserting).
+		typeTerm(t, b, "\x1b")
+		b.waitJSFor(t, 10*time.Second, "vi in command mode", termRows+`.some((r) => r.startsWith('- /tmp/note'))`)
+		typeTerm(t, b, ":wq\r")
+		// The shell asks the terminal where its cursor is with each prompt
+		// (busybox's line editing): type once the answer has gone, as
+		// typing ahead of it puts the answer into the command's input.
+		b.waitJSFor(t, 10*time.Second, "vi gone, the shell's prompt", termBuffer+` === 'normal' && `+termRows+`.findLast((r) => r.trim())?.trim() === '/ #'`)
+		typeTerm(t, b, "cat /tmp/note\r")
+		b.waitJSFor(t, 10*time.Second, "the file vi wrote, shown by cat", `((rows) => { const i = rows.findIndex((r) => r.endsWith('# cat /tmp/note')); return i >= 0 && rows[i + 1] === 'hello from vi'; })(`+termRows+`)`)
 		b.shot(t, "pod-terminal")
 
 		b.click(t, "[role=tab][data-tab=changes]")
@@ -432,8 +477,75 @@ func firstPage(t *testing.T, b *browser) time.Duration {
 	return time.Duration(ms * float64(time.Millisecond))
 }
 
-// termRows is the text of the terminal's rows, as a JavaScript array.
-const termRows = `[...document.querySelectorAll('[data-test=terminal] .term-row')].map((r) => r.textContent)`
+// termRows is the text of the terminal's visible rows, as a JavaScript
+// array, read through xterm.js's buffer API.
+const termRows = `(() => {
+  const t = document.querySelector('[data-test=terminal]')?.xterm;
+  if (!t) return [];
+  const b = t.buffer.active;
+  return Array.from({ length: t.rows }, (_, y) => b.getLine(b.viewportY + y)?.translateToString(true) ?? '');
+})()`
+
+// termWidths is the cell widths of the terminal's visible rows, as digits
+// (2 for a wide character's first cell, 0 for the cell it covers).
+const termWidths = `(() => {
+  const t = document.querySelector('[data-test=terminal]').xterm;
+  const b = t.buffer.active;
+  return Array.from({ length: t.rows }, (_, y) => {
+    const line = b.getLine(b.viewportY + y);
+    let w = '';
+    for (let x = 0; x < t.cols; x++) w += line.getCell(x).getWidth();
+    return w;
+  });
+})()`
+
+// termBuffer is which screen the terminal shows: 'normal' or 'alternate'
+// (which some full-screen programs switch to).
+const termBuffer = `document.querySelector('[data-test=terminal]').xterm.buffer.active.type`
+
+// typeTerm types keys into the terminal as a keyboard does, to xterm.js's
+// textarea: for each key a keyDown that carries its text, then a keyUp, as
+// Chromium sends them (chromedp's KeyEvent adds a separate char event,
+// which xterm.js takes as a second key press).
+func typeTerm(t *testing.T, b *browser, keys string) {
+	t.Helper()
+	b.do(t, fmt.Sprintf("type %q", keys), chromedp.Focus(chromedp.CSS("[data-test=terminal] textarea"), chromedp.NodeReady),
+		chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+			for _, r := range keys {
+				var down, up input.DispatchKeyEventParams
+				for _, k := range kb.Encode(r) {
+					switch k.Type {
+					case input.DispatchKeyEventTypeKeyDown:
+						down = *k
+					case input.DispatchKeyEventTypeChar:
+						down.Text, down.UnmodifiedText = k.Text, k.UnmodifiedText
+					case input.DispatchKeyEventTypeKeyUp:
+						up = *k
+					}
+				}
+				if down.Text == "" {
+					down.Type = input.DispatchKeyEventTypeRawKeyDown
+				}
+				for _, k := range []input.DispatchKeyEventParams{down, up} {
+					if _, err := cdp.Call(ctx, target, input.DispatchKeyEvent, k); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}))
+}
+
+// insertTerm enters text as an input method or a phone's on-screen
+// keyboard does: an input event on the focused textarea, no key events.
+func insertTerm(t *testing.T, b *browser, text string) {
+	t.Helper()
+	b.do(t, fmt.Sprintf("insert %q", text), chromedp.Focus(chromedp.CSS("[data-test=terminal] textarea"), chromedp.NodeReady),
+		chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+			_, err := cdp.Call(ctx, target, input.InsertText, input.InsertTextParams{Text: text})
+			return err
+		}))
+}
 
 func podStatusIs(pod, status string) string {
 	return fmt.Sprintf(`document.querySelector('[data-test=pod-row][data-pod=%q] [data-test=pod-status]')?.textContent === %s`, pod, jsString(status))

@@ -4,7 +4,7 @@
 // backspaces; every other escape sequence is dropped.
 
 /** color256 is the CSS colour of xterm palette entry n (16–255). */
-export function color256(n) {
+function color256(n) {
   if (n < 232) {
     n -= 16;
     const v = (x) => (x ? 55 + x * 40 : 0);
@@ -18,7 +18,7 @@ export function color256(n) {
  * sgr applies the parameters of one SGR sequence to style {fg, bg, bold,
  * underline, inverse} (colours: null = default, 0–255) and returns it.
  */
-export function sgr(style, params) {
+function sgr(style, params) {
   const p = params.length ? params : [0];
   for (let i = 0; i < p.length; i++) {
     const n = p[i] || 0;

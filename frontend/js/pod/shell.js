@@ -1,6 +1,6 @@
 // shell.js: <berth-pod-terminal>, the Terminal tab: an exec or attach
 // session with a TTY over the Kubernetes channel protocol (v5/v4
-// channel.k8s.io), shown in a <berth-terminal>.
+// channel.k8s.io), shown in a <berth-terminal> (xterm.js).
 //
 // Every binary message starts with a channel byte: 0 stdin (sent), 1
 // stdout, 2 stderr, 3 the session's Status (JSON), 4 resize (sent, JSON
@@ -56,7 +56,7 @@ class PodTerminal extends HTMLElement {
         h('span', { class: 'pod-toolbar-end' }, this.status, this.disconnectBtn, this.connectBtn)),
       this.message,
       this.term,
-      h('p', { class: 'term-hint', id: 'term-hint', text: 'Click the terminal or focus it with Tab to type. Shift+Tab leaves it; Ctrl+Shift+C copies, Ctrl+V pastes.' }),
+      h('p', { class: 'term-hint', id: 'term-hint', text: 'Click the terminal or focus it with Tab to type. Shift+Tab leaves it; Ctrl+Shift+C copies the selection, Ctrl+V pastes; links open with a click.' }),
     );
     this.fillContainers();
   }
