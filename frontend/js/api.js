@@ -84,6 +84,7 @@ export const paths = {
   pod: (ns, name) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(name)}`,
   services: (ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/services`,
   endpoints: (ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/endpoints`,
+  routes: (ns) => `/apis/berth.dev/v1/namespaces/${encodeURIComponent(ns)}/routes`,
   quotas: (ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/resourcequotas`,
   rcs: (ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/replicationcontrollers`,
   rc: (ns, name) => `/api/v1/namespaces/${encodeURIComponent(ns)}/replicationcontrollers/${encodeURIComponent(name)}`,

@@ -99,7 +99,8 @@ func startClusterAt(t *testing.T, listen string) *cluster {
 func (c *cluster) launch(t *testing.T) {
 	t.Helper()
 	pods := testenv.ClusterCIDR(t, c.dataDir)
-	c.up = startUp(t, c.dataDir, c.listen, "--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String())
+	c.up = startUp(t, c.dataDir, c.listen, "--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String(),
+		"--router-listen", "127.0.0.1:0", "--router-tls-listen", "127.0.0.1:0")
 	c.url = c.up.url
 }
 

@@ -127,7 +127,9 @@ func startUpArgs(t *testing.T, dataDir, listen string, extra ...string) *upProce
 	// A service range of its own too: the service proxies of test
 	// clusters side by side on this host must not share their rules.
 	args := append([]string{"up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn",
-		"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String()}, extra...)
+		"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String(),
+		// The router on free ports: routes' status.url names them.
+		"--router-listen", "127.0.0.1:0", "--router-tls-listen", "127.0.0.1:0"}, extra...)
 	cmd, out, errOut := berthCommand(t, context.WithoutCancel(t.Context()), args...)
 	p := &upProcess{t: t, cmd: cmd, dataDir: dataDir, out: out, errOut: errOut, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {

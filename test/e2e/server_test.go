@@ -52,7 +52,8 @@ func startUp(t *testing.T, dataDir, listen string) *upProcess {
 	t.Helper()
 	// No node agent: these tests are about the master, and pods they
 	// create must not leave containers behind on the shared engine.
-	cmd, out, errOut := berthCommand(t, context.WithoutCancel(t.Context()), "up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn", "--no-node")
+	cmd, out, errOut := berthCommand(t, context.WithoutCancel(t.Context()), "up", "--data-dir", dataDir, "--listen", listen, "--log-level", "warn", "--no-node",
+		"--router-listen", "127.0.0.1:0", "--router-tls-listen", "127.0.0.1:0")
 	p := &upProcess{t: t, cmd: cmd, dataDir: dataDir, out: out, errOut: errOut, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start berth up: %v", err)
