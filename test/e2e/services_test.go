@@ -169,7 +169,7 @@ func TestServicesAcrossAgents(t *testing.T) {
 		}
 	})
 
-	t.Run("node port from the host, and its rules gone with the service", func(t *testing.T) {
+	t.Run("node port from the host and from another machine, and its rules gone with the service", func(t *testing.T) {
 		c := c.in(t)
 		np := &v1.Service{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
@@ -224,6 +224,33 @@ func TestServicesAcrossAgents(t *testing.T) {
 		if len(count(seen)) < 2 {
 			t.Errorf("31 requests through the node port reached only %v", count(seen))
 		}
+		// From another machine: on the host's address on their link, and
+		// on its first address, which that machine reaches through it.
+		other := newOtherHost(t)
+		nodePort := strconv.Itoa(int(np.Spec.Ports[0].NodePort))
+		for _, addr := range []string{other.gateway, hostAddress(t)} {
+			u := fmt.Sprintf("http://%s/", net.JoinHostPort(addr, nodePort))
+			var seen []string
+			for range 12 {
+				body, err := other.get(u)
+				if err != nil {
+					t.Fatalf("GET %s from another machine: %v", u, err)
+				}
+				seen = append(seen, answers(body)...)
+			}
+			for r := range count(seen) {
+				if !slices.Contains(replicas, r) {
+					t.Errorf("%s from another machine: %s answered, not a replica of %q", u, r, replicas)
+				}
+			}
+			if len(seen) != 12 {
+				t.Errorf("%s from another machine: %d of 12 answers from replicas: %v", u, len(seen), count(seen))
+			}
+		}
+		// Loopback is no address of the node's (see backend/proxy's doc).
+		if _, err := hc.Get("http://" + net.JoinHostPort("127.0.0.1", nodePort) + "/"); err == nil {
+			t.Errorf("the node port answers on 127.0.0.1")
+		}
 		if err := c.api.Delete(t.Context(), client.Services, c.ns, "hello-np"); err != nil {
 			t.Fatalf("delete service: %v", err)
 		}
@@ -237,6 +264,9 @@ func TestServicesAcrossAgents(t *testing.T) {
 		}
 		if _, err := get(); err == nil {
 			t.Errorf("the node port of a deleted service still answers")
+		}
+		if _, err := other.get(fmt.Sprintf("http://%s/", net.JoinHostPort(other.gateway, nodePort))); err == nil {
+			t.Errorf("the node port of a deleted service still answers another machine")
 		}
 	})
 
