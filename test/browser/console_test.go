@@ -243,6 +243,23 @@ new MutationObserver((records) => {
 		b.waitJSFor(t, 10*time.Second, "the file vi wrote, shown by cat", `((rows) => { const i = rows.findIndex((r) => r.endsWith('# cat /tmp/note')); return i >= 0 && rows[i + 1] === 'hello from vi'; })(`+termRows+`)`)
 		b.shot(t, "pod-terminal")
 
+		// The pod's TTY has the terminal's size, and follows it when the
+		// box changes (the resize channel).
+		sttySize(t, b)
+		eval[bool](t, b, `(document.querySelector('[data-test=terminal]').style.cssText = 'height: 10rem; min-height: 0', true)`)
+		b.waitJS(t, "fewer rows after the box shrank", `document.querySelector('[data-test=terminal]').xterm.rows < 12`)
+		sttySize(t, b)
+		eval[bool](t, b, `(document.querySelector('[data-test=terminal]').style.cssText = '', true)`)
+
+		// The exit message, then Reconnect opens a new session on a clean
+		// screen.
+		typeTerm(t, b, "exit 3\r")
+		b.waitJSFor(t, 10*time.Second, "the exit message", termRows+`.some((r) => r.trim() === '— session ended (exit code 3) —')`)
+		b.shot(t, "pod-terminal-ended")
+		b.click(t, "berth-pod-terminal .pod-toolbar-end .btn-primary")
+		b.waitJS(t, "the terminal connected again", `document.querySelector('.term-status')?.dataset.state === 'open'`)
+		b.waitJSFor(t, 10*time.Second, "a new shell's prompt on a clean screen", termRows+`.some((r) => r.trim() === '/ #') && !`+termRows+`.some((r) => r.includes('session ended'))`)
+
 		b.click(t, "[role=tab][data-tab=changes]")
 		// The diff is read when the tab opens: refresh until the shell's
 		// write (a moment after Enter) shows.
@@ -534,6 +551,22 @@ func typeTerm(t *testing.T, b *browser, keys string) {
 			}
 			return nil
 		}))
+}
+
+// sttySize asks the pod's shell for its TTY's size and checks that it is
+// the terminal's.
+func sttySize(t *testing.T, b *browser) {
+	t.Helper()
+	cols, rows := eval[int](t, b, `document.querySelector('[data-test=terminal]').xterm.cols`), eval[int](t, b, `document.querySelector('[data-test=terminal]').xterm.rows`)
+	b.waitJSFor(t, 10*time.Second, "the shell's prompt", termRows+`.findLast((r) => r.trim())?.trim() === '/ #'`)
+	typeTerm(t, b, "clear; stty size\r")
+	b.waitJSFor(t, 10*time.Second, "stty's answer", termRows+`.some((r) => /^\d+ \d+$/.test(r.trim()))`)
+	got := eval[string](t, b, termRows+`.find((r) => /^\d+ \d+$/.test(r.trim())).trim()`)
+	if want := fmt.Sprintf("%d %d", rows, cols); got != want {
+		t.Errorf("stty size in the pod says %q, the terminal is %s (rows cols)", got, want)
+	} else {
+		t.Logf("stty size in the pod: %s", got)
+	}
 }
 
 // insertTerm enters text as an input method or a phone's on-screen
