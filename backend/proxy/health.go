@@ -16,6 +16,14 @@ import (
 // inside a client's first connect timeout, so that its retry finds the
 // endpoint gone. A probe is a TCP connect to a pod nearby (the cluster's
 // nodes share a link): a few milliseconds even on a loaded host.
+//
+// UDP endpoints are not probed, as kube-proxy probes none: a datagram
+// that gets no answer proves nothing, and what a service answers is its
+// own protocol's business. A UDP endpoint leaves the rules when its pod
+// leaves the service's ready addresses (its readiness probe fails, it
+// is deleted, or the node lifecycle controller evicts the pods of a
+// node gone for its eviction timeout), and the conntrack entries of its
+// flows go with it (clearFlows).
 const (
 	probeInterval = 250 * time.Millisecond
 	probeTimeout  = 250 * time.Millisecond
