@@ -459,7 +459,8 @@ func startBerthUp(b *testing.B) *berthUp {
 	// Ranges of its own: other test clusters may run on the host.
 	pods := testenv.ClusterCIDR(b, dataDir)
 	cmd := exec.Command(bin, "up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn",
-		"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String())
+		"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String(),
+		"--router-listen", "127.0.0.1:0", "--router-tls-listen", "127.0.0.1:0")
 	var out, errOut lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {

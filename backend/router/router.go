@@ -108,7 +108,9 @@ func New(cfg Config) *Router {
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite:       r.rewrite,
 		Transport:     newTransport(cfg.PodNetwork),
-		FlushInterval: -1, // streamed answers (server-sent events, chunked logs) flow at once
+		// No FlushInterval: ReverseProxy flushes every write of an answer
+		// of unknown length (chunked, server-sent events) at once anyway,
+		// and answers of known length go out in as few writes as can be.
 		ErrorHandler:  r.proxyError,
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
@@ -220,7 +222,8 @@ func pathMatches(prefix, p string) bool {
 	return strings.HasPrefix(p, prefix+"/")
 }
 
-// targetKey carries the chosen endpoint from ServeHTTP to rewrite.
+// targetKey carries the request's target from ServeHTTP to rewrite and
+// the transport.
 type targetKey struct{}
 
 // ServeHTTP routes one request.
@@ -230,13 +233,32 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writePage(w, http.StatusNotFound, notFoundPage, nil)
 		return
 	}
-	addr, ok := r.pick(rt)
+	tg, ok := r.pick(rt)
 	if !ok {
 		writePage(w, http.StatusServiceUnavailable, unavailablePage, rt)
 		return
 	}
-	ctx := context.WithValue(req.Context(), targetKey{}, addr)
+	ctx := context.WithValue(req.Context(), targetKey{}, tg)
 	r.proxy.ServeHTTP(w, req.WithContext(ctx))
+}
+
+// target is the endpoints a request may go to: it goes to the one at
+// tried, and to the next when that one refuses the connection.
+type target struct {
+	addrs []netip.AddrPort
+	first int
+	tried int
+}
+
+func (t *target) current() netip.AddrPort { return t.addrs[(t.first+t.tried)%len(t.addrs)] }
+
+// next moves to the next endpoint; false when every one was tried.
+func (t *target) next() bool {
+	if t.tried+1 >= len(t.addrs) {
+		return false
+	}
+	t.tried++
+	return true
 }
 
 // rewrite points the outgoing request at the chosen endpoint, keeps the
@@ -244,8 +266,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // router saw: ReverseProxy has already dropped the client's own
 // Forwarded and X-Forwarded-For/Host/Proto headers.
 func (r *Router) rewrite(pr *httputil.ProxyRequest) {
-	addr := pr.In.Context().Value(targetKey{}).(netip.AddrPort)
-	pr.SetURL(&url.URL{Scheme: "http", Host: addr.String()})
+	tg := pr.In.Context().Value(targetKey{}).(*target)
+	pr.SetURL(&url.URL{Scheme: "http", Host: tg.current().String()})
 	pr.Out.Host = pr.In.Host
 	pr.SetXForwarded()
 	port := "80"
@@ -271,17 +293,17 @@ func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error)
 	writePage(w, http.StatusBadGateway, badGatewayPage, r.match(requestHost(req.Host), req.URL.Path))
 }
 
-// pick returns the next ready endpoint of rt's service port, round
-// robin, or false when there is none.
-func (r *Router) pick(rt *berthv1.Route) (netip.AddrPort, bool) {
+// pick returns the ready endpoints of rt's service port, starting at the
+// next one, round robin, or false when there is none.
+func (r *Router) pick(rt *berthv1.Route) (*target, bool) {
 	addrs := r.readyAddrs(rt)
 	if len(addrs) == 0 {
-		return netip.AddrPort{}, false
+		return nil, false
 	}
 	key := rt.Namespace + "/" + rt.Name
 	c, _ := r.next.LoadOrStore(key, new(atomic.Uint64))
 	n := c.(*atomic.Uint64).Add(1)
-	return addrs[n%uint64(len(addrs))], true
+	return &target{addrs: addrs, first: int(n % uint64(len(addrs)))}, true
 }
 
 // readyAddrs are the ready endpoints of the port rt names on its
@@ -346,9 +368,9 @@ func servicePort(svc *v1.Service, want *berthv1.RoutePort) (v1.ServicePort, bool
 // check is at the dial, after any redirection of the request, so no
 // endpoint address can point the router at the host's or master's own
 // ports. It reads no proxy from the environment.
-func newTransport(podNetwork netip.Prefix) *http.Transport {
+func newTransport(podNetwork netip.Prefix) http.RoundTripper {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	return retryTransport{&http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 			ap, err := netip.ParseAddrPort(address)
@@ -361,7 +383,32 @@ func newTransport(podNetwork netip.Prefix) *http.Transport {
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
+	}}
+}
+
+// retryTransport sends a request whose endpoint refused the connection
+// (a pod gone before its endpoints said so) to the route's next ready
+// endpoint: nothing of the request was sent, so any request may go again
+// (one with a body only if it has none to replay).
+type retryTransport struct {
+	base *http.Transport
+}
+
+func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	tg, _ := req.Context().Value(targetKey{}).(*target)
+	for err != nil && tg != nil && isDialError(err) && (req.Body == nil || req.Body == http.NoBody) && tg.next() {
+		req = req.Clone(req.Context())
+		req.URL.Host = tg.current().String()
+		resp, err = t.base.RoundTrip(req)
 	}
+	return resp, err
+}
+
+// isDialError reports whether err is a failure to connect.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // Port returns the port of a listener's address, for URLs.

@@ -238,7 +238,8 @@ func (f *fixture) eventually(t *testing.T, host, path string, code int) answer {
 }
 
 // TestRouter: requests reach the ready endpoints of a route's service,
-// round robin, by host (any case, any port) and path prefix, over
+// round robin (one that refuses the connection passes the request to the
+// next), by host (any case, any port) and path prefix, over
 // keep-alive connections, streamed and as websockets; a route with no
 // ready endpoint answers 503 with a page naming it; an unknown host gets
 // a 404 that names nothing.
@@ -254,7 +255,17 @@ func TestRouter(t *testing.T) {
 	f.route(t, "shop", route("api", "api.example.com", "/v1", "web"))
 	f.route(t, "shop", route("idle", "idle.example.com", "/", "idle"))
 	f.route(t, "shop", route("nothing", "nothing.example.com", "/", "nothing"))
+	// An endpoint whose pod is gone, before its endpoints say so.
+	gone, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneAddr := netip.MustParseAddrPort(gone.Addr().String())
+	gone.Close()
+	f.service(t, "shop", "flaky", "", []netip.AddrPort{goneAddr, b1.addr}, nil)
+	f.route(t, "shop", route("flaky", "flaky.example.com", "/", "flaky"))
 	f.eventually(t, "shop.example.com", "/", http.StatusOK)
+	f.eventually(t, "flaky.example.com", "/", http.StatusOK)
 
 	t.Run("round robin over ready endpoints", func(t *testing.T) {
 		seen := map[string]int{}
@@ -334,6 +345,13 @@ func TestRouter(t *testing.T) {
 			_, got, err := conn.ReadMessage()
 			if err != nil || !strings.HasSuffix(string(got), ": "+msg) {
 				t.Fatalf("echo %q %v", got, err)
+			}
+		}
+	})
+	t.Run("an endpoint that refuses", func(t *testing.T) {
+		for i := range 6 {
+			if a := f.get(t, "flaky.example.com", "/", nil); a.code != http.StatusOK {
+				t.Fatalf("request %d: %d %s", i, a.code, a.body)
 			}
 		}
 	})
