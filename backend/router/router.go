@@ -106,13 +106,13 @@ func New(cfg Config) *Router {
 	}, nil, logger)
 	r.certs = newCertCache(cfg.Issuer, cfg.AppsDomain)
 	r.proxy = &httputil.ReverseProxy{
-		Rewrite:       r.rewrite,
-		Transport:     newTransport(cfg.PodNetwork),
+		Rewrite:   r.rewrite,
+		Transport: newTransport(cfg.PodNetwork),
 		// No FlushInterval: ReverseProxy flushes every write of an answer
 		// of unknown length (chunked, server-sent events) at once anyway,
 		// and answers of known length go out in as few writes as can be.
-		ErrorHandler:  r.proxyError,
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		ErrorHandler: r.proxyError,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	return r
 }
