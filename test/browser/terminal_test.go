@@ -17,9 +17,10 @@ import (
 
 // terminalPage loads frontend/js/pod/terminal.js as the console does (an
 // ES module that defines <berth-terminal>, which loads xterm.js from
-// frontend/vendor) and offers runTerminal to the test: it makes a
-// terminal, feeds it output before or after xterm.js is ready, types into
-// it, and reads back the screen through xterm.js's buffer API.
+// frontend/vendor) and offers two functions to the tests: runTerminal
+// makes a terminal, feeds it output before or after xterm.js is ready,
+// types into it, and reads back the screen through xterm.js's buffer API;
+// hoverLink moves the mouse over a URL the terminal shows.
 const terminalPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>terminal.js</title><link rel="icon" href="data:,"></head>
 <body>
@@ -74,6 +75,30 @@ window.runTerminal = async ({ chunks, early, convertEol, notice, typed }) => {
   term.remove();
   return out;
 };
+// hoverLink writes a line with a URL, moves the mouse over the URL and
+// says whether the web-links add-on made it a link (a pointer cursor).
+window.hoverLink = async () => {
+  const term = document.createElement('berth-terminal');
+  term.style.cssText = 'display: block; width: 400px; height: 120px; font: 13px monospace';
+  document.body.append(term);
+  await until('xterm.js to open', () => term.xterm);
+  const t = term.xterm;
+  term.write('see https://example.com/docs now');
+  await flushed(t);
+  const screen = t.element.querySelector('.xterm-screen');
+  const r = screen.getBoundingClientRect();
+  const at = (col) => ({ clientX: r.left + (col + 0.5) * r.width / t.cols, clientY: r.top + 0.5 * r.height / t.rows, bubbles: true });
+  const pointer = () => !!(t.element.classList.contains('xterm-cursor-pointer') || t.element.querySelector('.xterm-cursor-pointer'));
+  const seen = {};
+  for (const [name, col] of [['word', 1], ['url', 10]]) {
+    screen.dispatchEvent(new MouseEvent('mousemove', at(col)));
+    const end = Date.now() + 1000;
+    while (!pointer() && Date.now() < end) await new Promise((res) => setTimeout(res, 20));
+    seen[name] = pointer();
+  }
+  term.remove();
+  return seen;
+};
 window.terminalReady = true;
 </script>
 </body></html>`
@@ -106,23 +131,7 @@ func TestTerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: starts Chromium; skipped in -short mode")
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", http.FileServerFS(frontend.FS))
-	mux.HandleFunc("/terminal-test.html", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(terminalPage))
-	})
-	for _, f := range []string{"js/pod/terminal.js", "vendor/xterm.mjs", "vendor/xterm.css", "vendor/xterm-addon-fit.mjs", "vendor/xterm-addon-web-links.mjs"} {
-		if _, err := fs.Stat(frontend.FS, f); err != nil {
-			t.Fatalf("%s is not in the embedded frontend: %v", f, err)
-		}
-	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	b := startBrowser(t, srv.URL)
-	b.do(t, "open the terminal test page", chromedp.Navigate(srv.URL+"/terminal-test.html"))
-	b.waitJS(t, "terminal.js to load", "window.terminalReady")
+	b := openTerminalPage(t)
 	defer b.checkConsole(t)
 
 	han := []byte("漢字")
@@ -191,6 +200,43 @@ func TestTerminal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTerminalLinks checks that the web-links add-on is loaded: a URL in
+// the output is a link under the mouse, a plain word is not.
+func TestTerminalLinks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: starts Chromium; skipped in -short mode")
+	}
+	b := openTerminalPage(t)
+	defer b.checkConsole(t)
+	got := eval[map[string]bool](t, b, "window.hoverLink()")
+	if !got["url"] || got["word"] {
+		t.Errorf("under the mouse: a URL is a link %v (want true), a word %v (want false)", got["url"], got["word"])
+	}
+}
+
+// openTerminalPage serves the embedded frontend and terminalPage, and
+// opens that page in Chromium.
+func openTerminalPage(t *testing.T) *browser {
+	t.Helper()
+	for _, f := range []string{"js/pod/terminal.js", "vendor/xterm.mjs", "vendor/xterm.css", "vendor/xterm-addon-fit.mjs", "vendor/xterm-addon-web-links.mjs"} {
+		if _, err := fs.Stat(frontend.FS, f); err != nil {
+			t.Fatalf("%s is not in the embedded frontend: %v", f, err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServerFS(frontend.FS))
+	mux.HandleFunc("/terminal-test.html", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(terminalPage))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	b := startBrowser(t, srv.URL)
+	b.do(t, "open the terminal test page", chromedp.Navigate(srv.URL+"/terminal-test.html"))
+	b.waitJS(t, "terminal.js to load", "window.terminalReady")
+	return b
 }
 
 // chunks is one chunk of output per string.
