@@ -181,6 +181,18 @@ func TestRoutesThroughRouter(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		wantContains(t, "over TLS", fmt.Sprintf("%d %s", resp.StatusCode, body), "200 ", "x-forwarded-proto=https\n", "host="+secureHost)
 	})
+	t.Run("kubectl", func(t *testing.T) {
+		k := newKubectl(t, c.env, c.env.AdminToken)
+		out, errOut, code := k.run("-n", c.ns, "get", "routes")
+		if code != 0 {
+			t.Fatalf("kubectl get routes: exit %d: %s", code, errOut)
+		}
+		wantContains(t, "kubectl get routes", out, "HOST/PORT", "SERVICES", host, "idle-"+c.ns, "edge")
+		out, errOut, code = k.run("-n", c.ns, "get", "route", "hello", "-o", "jsonpath={.spec.host} {.status.url}")
+		if code != 0 || out != host+" "+rt.Status.URL {
+			t.Fatalf("kubectl get route -o jsonpath: exit %d: %q %s", code, out, errOut)
+		}
+	})
 	t.Run("deleted", func(t *testing.T) {
 		cli("route", "delete", "hello")
 		if !waitFor(10*time.Second, func() bool { code, _ := get(host, "/"); return code == http.StatusNotFound }) {
