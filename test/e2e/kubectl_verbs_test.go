@@ -12,7 +12,8 @@ import (
 // TestKubectlEverydayVerbs runs the kubectl verbs a user reaches for every
 // day, not covered elsewhere, against a real pod and node: wait, label,
 // annotate, the three kinds of patch, edit, cp both ways, events, set,
-// cordon, taint, drain, uncordon, cluster-info and api-versions.
+// cordon, taint, drain, uncordon, cluster-info and api-versions; and
+// kubectl debug node/… refused.
 func TestKubectlEverydayVerbs(t *testing.T) {
 	t.Parallel()
 	c := startPodCluster(t, "e2e-verbs")
@@ -90,6 +91,11 @@ func TestKubectlEverydayVerbs(t *testing.T) {
 	node := strings.TrimPrefix(strings.TrimSpace(k.mustRun("get", "nodes", "-o", "name")), "node/")
 	if node == "" || strings.Contains(node, "\n") {
 		t.Fatalf("want one node, got %q", node)
+	}
+	// kubectl debug node/… asks for the host's namespaces (and, with its
+	// default profile, the host's root): nobody runs that on shared hosts.
+	if errOut := k.mustFail(append(ns, "debug", "node/"+node, "--image", c.shell, "--", "true")...); !strings.Contains(errOut, `violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true, hostPID=true, hostIPC=true)`) {
+		t.Errorf("kubectl debug node/%s: %s", node, errOut)
 	}
 	k.mustRun("cordon", node)
 	if out := k.mustRun("get", "node", node); !strings.Contains(out, "SchedulingDisabled") {

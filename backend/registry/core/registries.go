@@ -154,6 +154,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 	chain := generic.Chain{
 		admission.NodeRestriction(r.Pods),
 		admission.HostPath(),
+		admission.PodSecurity(),
 		admission.Attribution(),
 		admission.HostPorts(cfg.HostPorts),
 		admission.ReplicaLimit(cfg.MaxReplicas),
