@@ -99,6 +99,29 @@ window.hoverLink = async () => {
   term.remove();
   return seen;
 };
+// pressKeys presses keys in the terminal's textarea and says what reached
+// onData and what went to the clipboard.
+window.pressKeys = async (keys) => {
+  const term = document.createElement('berth-terminal');
+  term.style.cssText = 'display: block; width: 400px; height: 120px; font: 13px monospace';
+  document.body.append(term);
+  await until('xterm.js to open', () => term.xterm);
+  const t = term.xterm;
+  const sent = [];
+  term.onData = (s) => sent.push(s);
+  let copied = null;
+  Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText: async (s) => { copied = s; } } });
+  term.write('copy me');
+  await flushed(t);
+  t.select(0, 0, 4);
+  for (const k of keys) {
+    const ev = { key: k.key, code: k.code, keyCode: k.keyCode, ctrlKey: !!k.ctrl, shiftKey: !!k.shift, bubbles: true, cancelable: true };
+    t.textarea.dispatchEvent(new KeyboardEvent('keydown', ev));
+    t.textarea.dispatchEvent(new KeyboardEvent('keyup', ev));
+  }
+  term.remove();
+  return { sent: sent.join(''), copied };
+};
 window.terminalReady = true;
 </script>
 </body></html>`
@@ -213,6 +236,52 @@ func TestTerminalLinks(t *testing.T) {
 	got := eval[map[string]bool](t, b, "window.hoverLink()")
 	if !got["url"] || got["word"] {
 		t.Errorf("under the mouse: a URL is a link %v (want true), a word %v (want false)", got["url"], got["word"])
+	}
+}
+
+// TestTerminalKeys checks the keys the terminal leaves to the browser or
+// keeps for itself: Tab goes to the program, Shift+Tab does not (it moves
+// the focus out), Ctrl+Shift+C copies the selection instead of sending
+// anything.
+func TestTerminalKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: starts Chromium; skipped in -short mode")
+	}
+	b := openTerminalPage(t)
+	defer b.checkConsole(t)
+	type key struct {
+		Key     string `json:"key"`
+		Code    string `json:"code"`
+		KeyCode int    `json:"keyCode"`
+		Ctrl    bool   `json:"ctrl,omitempty"`
+		Shift   bool   `json:"shift,omitempty"`
+	}
+	tab, shiftTab := key{Key: "Tab", Code: "Tab", KeyCode: 9}, key{Key: "Tab", Code: "Tab", KeyCode: 9, Shift: true}
+	copyKey := key{Key: "C", Code: "KeyC", KeyCode: 67, Ctrl: true, Shift: true}
+	tests := []struct {
+		name       string
+		keys       []key
+		wantSent   string
+		wantCopied any
+	}{
+		{name: "Tab goes to the program", keys: []key{tab}, wantSent: "\t"},
+		{name: "Shift+Tab leaves the terminal", keys: []key{shiftTab}},
+		{name: "Ctrl+Shift+C copies the selection", keys: []key{copyKey}, wantCopied: "copy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			arg, err := json.Marshal(tt.keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := eval[struct {
+				Sent   string `json:"sent"`
+				Copied any    `json:"copied"`
+			}](t, b, "window.pressKeys("+string(arg)+")")
+			if got.Sent != tt.wantSent || got.Copied != tt.wantCopied {
+				t.Errorf("sent %q and copied %v, want %q and %v", got.Sent, got.Copied, tt.wantSent, tt.wantCopied)
+			}
+		})
 	}
 }
 
