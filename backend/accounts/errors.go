@@ -1,6 +1,10 @@
 package accounts
 
 import (
+	"context"
+	"errors"
+	"time"
+
 	"github.com/berthpaas/berth/backend/errdefs"
 )
 
@@ -21,3 +25,16 @@ var (
 	// role, token kind). [ErrBadRequest]
 	ErrInvalid = errdefs.New(errdefs.ErrBadRequest, "invalid")
 )
+
+// retryAfter is how long a caller is asked to wait when the database
+// does not answer.
+const retryAfter = 5 * time.Second
+
+// unavailable classes a database failure [ErrUnavailable, Retry-After]:
+// the request may succeed once PostgreSQL is back.
+func unavailable(what string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return errdefs.Unavailable(retryAfter, "%s: %v", what, err)
+}

@@ -184,7 +184,7 @@ func (s *Store) AuthenticateToken(ctx context.Context, secret string) (User, Tok
 		return User{}, Token{}, fmt.Errorf("unknown, expired or revoked token: %w", ErrUnauthenticated)
 	}
 	if err != nil {
-		return User{}, Token{}, fmt.Errorf("authenticate token: %w", err)
+		return User{}, Token{}, unavailable("authenticate token", err)
 	}
 	if tok.LastUsed == nil || dbNow.Sub(*tok.LastUsed) >= lastUsedGranularity {
 		s.touchToken(ctx, &tok)

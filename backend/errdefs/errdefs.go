@@ -90,6 +90,12 @@ type RetryError struct {
 func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
 
+// Unavailable returns a 503 refusal that asks the client to try again
+// after a while: a dependency (the database) does not answer.
+func Unavailable(after time.Duration, format string, args ...any) error {
+	return &RetryError{Err: Newf(ErrUnavailable, format, args...), After: after}
+}
+
 // TooManyRequests returns a 429 refusal that asks the client to wait.
 func TooManyRequests(after time.Duration, format string, args ...any) error {
 	return &RetryError{Err: Newf(ErrTooManyRequests, format, args...), After: after}

@@ -51,10 +51,18 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func TestTooManyRequestsRetryAfter(t *testing.T) {
-	st := errdefs.Status(errdefs.TooManyRequests(2500*time.Millisecond, "later"), schema.GroupResource{}, "").ErrStatus
-	if st.Details == nil || st.Details.RetryAfterSeconds != 3 {
-		t.Fatalf("details = %+v, want retryAfterSeconds 3", st.Details)
+func TestRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int32
+	}{
+		{errdefs.TooManyRequests(2500*time.Millisecond, "later"), 429},
+		{errdefs.Unavailable(2500*time.Millisecond, "the database does not answer"), 503},
+	} {
+		st := errdefs.Status(tc.err, schema.GroupResource{}, "").ErrStatus
+		if st.Code != tc.code || st.Details == nil || st.Details.RetryAfterSeconds != 3 {
+			t.Fatalf("%v: %d, details = %+v, want %d with retryAfterSeconds 3", tc.err, st.Code, st.Details, tc.code)
+		}
 	}
 }
 

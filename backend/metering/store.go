@@ -390,6 +390,10 @@ func (s *Store) RunSweeper(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// RetryAfter is how long a caller is asked to wait (503, Retry-After)
+// when the database does not answer.
+const RetryAfter = 5 * time.Second
+
 // unavailable classes a database failure: the caller may retry.
 func unavailable(what string, err error) error {
 	if err == nil {
@@ -398,5 +402,5 @@ func unavailable(what string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%s: %w: %v", what, errdefs.ErrUnavailable, err)
+	return errdefs.Unavailable(RetryAfter, "%s: %v", what, err)
 }
