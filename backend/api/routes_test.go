@@ -32,7 +32,8 @@ func tlsSecretBody(name string) map[string]any {
 // TestRoutes: a route gets its default host and its URL through the
 // router; a host is held by one route of the cluster — another tenant
 // asking for it (in any case), or many at once, get a 422 naming
-// spec.host with nothing stored; a host comes free when its route moves
+// spec.host with nothing stored, and no project takes another's names
+// under the apps domain; a host comes free when its route moves
 // to another or goes; what a route names (its service's port, its TLS
 // secret) is looked up in its own project only; viewers do not write
 // routes and strangers do not read them.
@@ -58,6 +59,15 @@ func TestRoutes(t *testing.T) {
 		if !strings.HasPrefix(r.Status.URL, "http://web-a."+berthv1.DefaultAppsDomain+":") || r.APIVersion != "berth.dev/v1" || r.Kind != "Route" {
 			t.Fatalf("url %q, %s %s", r.Status.URL, r.APIVersion, r.Kind)
 		}
+	})
+
+	t.Run("squatting another project's default host", func(t *testing.T) {
+		// alice's project a will want api-a.<apps domain>; bob asks first.
+		resp := env.Do(t, "POST", routesPath("b"), bob, routeBody("squat", "api-a."+berthv1.DefaultAppsDomain))
+		if got := invalidFields(t, resp); !slices.Equal(got, []string{"spec.host"}) {
+			t.Fatalf("causes %v, want spec.host: %s", got, resp.Body)
+		}
+		mustCode(t, env.Do(t, "POST", routesPath("b"), bob, routeBody("own", "api-b."+berthv1.DefaultAppsDomain)), http.StatusCreated)
 	})
 
 	t.Run("another tenant claims a taken host", func(t *testing.T) {

@@ -97,6 +97,22 @@ func (rt Router) appsDomain() string {
 	return rt.AppsDomain
 }
 
+// appsDomainHost says what is wrong with host for a route of project ns
+// when it is under the apps domain: there every project has its own
+// names, <name>-<project>.<domain>, so that no tenant squats another's
+// default hosts (and the URLs its users expect) before it takes them.
+func (rt Router) appsDomainHost(host, ns string) string {
+	domain := rt.appsDomain()
+	label, under := strings.CutSuffix(host, "."+domain)
+	if !under || host == domain {
+		return ""
+	}
+	if strings.Contains(label, ".") || !strings.HasSuffix(label, "-"+ns) || label == "-"+ns {
+		return fmt.Sprintf("hosts under %s are NAME-%s.%s for this project", domain, ns, domain)
+	}
+	return ""
+}
+
 // DefaultRouteHost is the host of a route that names none:
 // <service>-<project>.<domain>.
 func DefaultRouteHost(service, project, domain string) string {
@@ -126,7 +142,7 @@ func (rt Router) URL(r *berthv1.Route) string {
 func (s RouteStrategy) Validate(obj runtime.Object) field.ErrorList {
 	r := obj.(*berthv1.Route)
 	allErrs := apivalidation.ValidateObjectMeta(&r.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	return append(allErrs, s.validateSpec(&r.Spec, field.NewPath("spec"))...)
+	return append(allErrs, s.validateSpec(r.Namespace, &r.Spec, field.NewPath("spec"))...)
 }
 
 // ValidateUpdate checks r as a replacement of old; a route may move to
@@ -135,10 +151,10 @@ func (s RouteStrategy) Validate(obj runtime.Object) field.ErrorList {
 func (s RouteStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 	r, o := obj.(*berthv1.Route), old.(*berthv1.Route)
 	allErrs := apivalidation.ValidateObjectMetaUpdate(&r.ObjectMeta, &o.ObjectMeta, field.NewPath("metadata"))
-	return append(allErrs, s.validateSpec(&r.Spec, field.NewPath("spec"))...)
+	return append(allErrs, s.validateSpec(r.Namespace, &r.Spec, field.NewPath("spec"))...)
 }
 
-func (s RouteStrategy) validateSpec(spec *berthv1.RouteSpec, p *field.Path) field.ErrorList {
+func (s RouteStrategy) validateSpec(ns string, spec *berthv1.RouteSpec, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	hostPath := p.Child("host")
 	switch {
@@ -153,6 +169,9 @@ func (s RouteStrategy) validateSpec(spec *berthv1.RouteSpec, p *field.Path) fiel
 		}
 		if _, err := netip.ParseAddr(spec.Host); err == nil {
 			allErrs = append(allErrs, field.Invalid(hostPath, spec.Host, "must be a host name, not an IP address"))
+		}
+		if msg := s.Router.appsDomainHost(spec.Host, ns); msg != "" {
+			allErrs = append(allErrs, field.Invalid(hostPath, spec.Host, msg))
 		}
 	}
 	pathPath := p.Child("path")

@@ -35,13 +35,19 @@ func TestRouteValidate(t *testing.T) {
 		{"tls from a secret", func(r *berthv1.Route) { r.Spec.TLS = &berthv1.RouteTLS{SecretName: "shop-cert"} }, nil},
 		{"tls secret name invalid", func(r *berthv1.Route) { r.Spec.TLS = &berthv1.RouteTLS{SecretName: "Shop"} }, []string{"spec.tls.secretName"}},
 		{"cluster CA under the apps domain", func(r *berthv1.Route) {
-			r.Spec.Host, r.Spec.TLS = "shop.apps.example.com", &berthv1.RouteTLS{}
+			r.Spec.Host, r.Spec.TLS = "web-shop.apps.example.com", &berthv1.RouteTLS{}
 		}, nil},
+		// Under the apps domain a project has its own names: another's
+		// default host is not to be squatted.
+		{"another project's apps-domain name", func(r *berthv1.Route) { r.Spec.Host = "web-bank.apps.example.com" }, []string{"spec.host"}},
+		{"an apps-domain name of no project", func(r *berthv1.Route) { r.Spec.Host = "login.apps.example.com" }, []string{"spec.host"}},
+		{"a deeper apps-domain name", func(r *berthv1.Route) { r.Spec.Host = "x.web-shop.apps.example.com" }, []string{"spec.host"}},
+		{"the project's own apps-domain name", func(r *berthv1.Route) { r.Spec.Host = "api-v2-shop.apps.example.com" }, nil},
 		// The cluster CA is what API clients trust: no certificate of it
 		// for a name outside the apps domain (the master's own, say).
 		{"cluster CA outside the apps domain", func(r *berthv1.Route) { r.Spec.TLS = &berthv1.RouteTLS{} }, []string{"spec.tls.secretName"}},
 		{"cluster CA for the apps domain's look-alike", func(r *berthv1.Route) {
-			r.Spec.Host, r.Spec.TLS = "evilapps.example.com", &berthv1.RouteTLS{}
+			r.Spec.Host, r.Spec.TLS = "web-shopapps.example.com", &berthv1.RouteTLS{}
 		}, []string{"spec.tls.secretName"}},
 	}
 	for _, tt := range tests {
@@ -71,8 +77,8 @@ func TestRouteDefaults(t *testing.T) {
 			"web-shop." + berthv1.DefaultAppsDomain, "http://web-shop." + berthv1.DefaultAppsDomain + ":8081/"},
 		{"host lowered", testRouter, berthv1.RouteSpec{Host: "Shop.Example.COM", Path: "/api", To: berthv1.RouteTarget{Name: "web"}},
 			"shop.example.com", "http://shop.example.com:8081/api"},
-		{"tls", testRouter, berthv1.RouteSpec{Host: "s.apps.example.com", To: berthv1.RouteTarget{Name: "web"}, TLS: &berthv1.RouteTLS{}},
-			"s.apps.example.com", "https://s.apps.example.com:8443/"},
+		{"tls", testRouter, berthv1.RouteSpec{Host: "s-shop.apps.example.com", To: berthv1.RouteTarget{Name: "web"}, TLS: &berthv1.RouteTLS{}},
+			"s-shop.apps.example.com", "https://s-shop.apps.example.com:8443/"},
 		{"standard port", Router{HTTPPort: 80}, berthv1.RouteSpec{Host: "s.example.com", To: berthv1.RouteTarget{Name: "web"}},
 			"s.example.com", "http://s.example.com/"},
 		{"no router", Router{}, berthv1.RouteSpec{Host: "s.example.com", To: berthv1.RouteTarget{Name: "web"}},
