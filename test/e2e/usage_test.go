@@ -124,13 +124,27 @@ func TestUsageMetering(t *testing.T) {
 	}
 	t.Logf("kubectl top pod:\n%s", out)
 
+	// kubectl top node: the node's use, the busy container's CPU within
+	// it, and the share of its capacity.
+	out, errOut, code = k.run("top", "node", "meter")
+	line, ok := lineWith(out, "meter")
+	fields := strings.Fields(line)
+	if code != 0 || !ok || len(fields) != 5 || !strings.HasSuffix(fields[1], "m") || !strings.HasSuffix(fields[2], "%") ||
+		!strings.HasSuffix(fields[3], "Mi") || !strings.HasSuffix(fields[4], "%") {
+		t.Fatalf("kubectl top node: %d\n%s%s", code, out, errOut)
+	}
+	if millicores, err := strconv.Atoi(strings.TrimSuffix(fields[1], "m")); err != nil || millicores < 100 {
+		t.Fatalf("kubectl top node: %s CPU for a node running a busy loop\n%s", fields[1], out)
+	}
+	t.Logf("kubectl top node:\n%s", out)
+
 	// berth usage: a CSV line for the pod with its CPU core-hours.
 	cmd, stdout, stderr := berthCommand(t, t.Context(), "usage", "--server", c.url, "--token", c.env.AdminToken,
 		"--project", c.ns, "--by", "pod", "-o", "csv", "--from", from)
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("berth usage: %v\n%s", err, stderr.String())
 	}
-	line, ok := lineWith(stdout.String(), "busy,")
+	line, ok = lineWith(stdout.String(), "busy,")
 	if !ok {
 		t.Fatalf("berth usage:\n%s", stdout.String())
 	}
