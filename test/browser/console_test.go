@@ -553,19 +553,25 @@ func typeTerm(t *testing.T, b *browser, keys string) {
 		}))
 }
 
-// sttySize asks the pod's shell for its TTY's size and checks that it is
-// the terminal's.
+// sttySize asks the pod's shell for its TTY's size until it is the
+// terminal's: a resize travels on a channel of its own, so a command typed
+// at once may still see the old size, as with kubectl.
 func sttySize(t *testing.T, b *browser) {
 	t.Helper()
-	cols, rows := eval[int](t, b, `document.querySelector('[data-test=terminal]').xterm.cols`), eval[int](t, b, `document.querySelector('[data-test=terminal]').xterm.rows`)
-	b.waitJSFor(t, 10*time.Second, "the shell's prompt", termRows+`.findLast((r) => r.trim())?.trim() === '/ #'`)
-	typeTerm(t, b, "clear; stty size\r")
-	b.waitJSFor(t, 10*time.Second, "stty's answer", termRows+`.some((r) => /^\d+ \d+$/.test(r.trim()))`)
-	got := eval[string](t, b, termRows+`.find((r) => /^\d+ \d+$/.test(r.trim())).trim()`)
-	if want := fmt.Sprintf("%d %d", rows, cols); got != want {
-		t.Errorf("stty size in the pod says %q, the terminal is %s (rows cols)", got, want)
-	} else {
-		t.Logf("stty size in the pod: %s", got)
+	want := eval[string](t, b, `(() => { const t = document.querySelector('[data-test=terminal]').xterm; return t.rows + ' ' + t.cols; })()`)
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		b.waitJSFor(t, 10*time.Second, "the shell's prompt", termRows+`.findLast((r) => r.trim())?.trim() === '/ #'`)
+		typeTerm(t, b, "clear; stty size\r")
+		b.waitJSFor(t, 10*time.Second, "stty's answer", termRows+`.some((r) => /^\d+ \d+$/.test(r.trim()))`)
+		got = append(got, eval[string](t, b, termRows+`.find((r) => /^\d+ \d+$/.test(r.trim())).trim()`))
+		if got[len(got)-1] == want {
+			t.Logf("stty size in the pod: %s (asked %d times)", want, len(got))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stty size in the pod said %q, the terminal is %s (rows cols)", got, want)
+		}
 	}
 }
 
