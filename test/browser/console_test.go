@@ -299,6 +299,12 @@ new MutationObserver((records) => {
 		if svc := c.service(t, project, "web"); svc.Spec.ClusterIP != ip {
 			t.Errorf("the page shows cluster IP %s, the API %s", ip, svc.Spec.ClusterIP)
 		}
+		// The deploy form made a route too: its URL answers, from a pod.
+		b.waitJS(t, "web's route URL", row+`?.querySelector('[data-test=route][data-route=web] [data-test=route-url]')`)
+		routeURL := eval[string](t, b, row+`.querySelector('[data-test=route][data-route=web] [data-test=route-url]').href`)
+		if body := routeAnswer(t, routeURL); !strings.Contains(body, "Hello from Berth") {
+			t.Errorf("the route %s answered %q", routeURL, body)
+		}
 		b.shot(t, "services")
 		b.click(t, "[data-test=nav-overview]")
 		b.waitJS(t, "web's card", `document.querySelector('[data-test=delete-rc][data-rc=web]')`)

@@ -1,5 +1,6 @@
 // deploy.js: deploy an image — a ReplicationController named NAME
-// (selector run=NAME) and, when ports are given, a Service of that name.
+// (selector run=NAME) and, when ports are given, a Service of that name
+// (and, unless unticked, a Route to it, so it has a URL).
 import { get, post, paths } from '../api.js';
 import { h, link } from '../ui/dom.js';
 import { pageHeader, empty } from '../ui/layout.js';
@@ -63,6 +64,7 @@ class DeployPage extends Page {
     const images = h('datalist', { id: 'deploy-images' });
     const replicas = h('input', { id: 'deploy-replicas', type: 'number', min: '0', max: '1000', step: '1', value: '1', inputmode: 'numeric' });
     const port = h('input', { id: 'deploy-port', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '8080', class: 'mono', inputmode: 'numeric' });
+    const route = h('input', { id: 'deploy-route', type: 'checkbox', checked: true, 'data-test': 'deploy-route' });
     const command = h('input', { id: 'deploy-command', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'sh -c "echo hello; sleep 3600"', class: 'mono' });
     const cpu = h('input', { id: 'deploy-cpu', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '500m', class: 'mono' });
     const memory = h('input', { id: 'deploy-memory', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '128Mi', class: 'mono' });
@@ -95,7 +97,8 @@ class DeployPage extends Page {
         h('h2', { class: 'card-title' }, 'Scale and network'),
         h('div', { class: 'form-grid' },
           field('Replicas', replicas, { errorFor: 'spec.replicas', hint: 'How many pods to keep running.' }),
-          field('Ports', port, { errorFor: `${C0}.ports`, also: ['spec.ports'], hint: 'Optional, e.g. 8080 or 8080, 53/udp. A service named after the app forwards each port to the pods.' }))),
+          field('Ports', port, { errorFor: `${C0}.ports`, also: ['spec.ports'], hint: 'Optional, e.g. 8080 or 8080, 53/udp. A service named after the app forwards each port to the pods.' }),
+          h('label', { class: 'check span-2' }, route, ' With a TCP port, make it reachable from outside through the router (a route with a URL)'))),
       h('section', { class: 'card form-card' },
         h('h2', { class: 'card-title' }, 'Environment and labels'),
         h('div', { class: 'form-grid' }, env.el, labels.el, envFrom)),
@@ -105,7 +108,7 @@ class DeployPage extends Page {
           field('CPU limit', cpu, { errorFor: `${C0}.resources.limits.cpu`, also: [`${C0}.resources`], hint: 'Optional, in cores: 0.5 or 500m.' }),
           field('Memory limit', memory, { errorFor: `${C0}.resources.limits.memory`, hint: 'Optional: 128Mi, 1Gi.' }))),
       h('div', { class: 'form-actions' }, submit, link(to.project(ns), { class: 'btn' }, 'Cancel')));
-    form.addEventListener('submit', (ev) => { ev.preventDefault(); this.submit(form, submit, { name, image, replicas, port, command, cpu, memory, env, labels, envFrom }); });
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); this.submit(form, submit, { name, image, replicas, port, command, cpu, memory, env, labels, envFrom, route }); });
     this.replaceChildren(header, form);
     name.focus();
 
@@ -186,6 +189,16 @@ class DeployPage extends Page {
         await post(paths.services(this.ns), svc);
       } catch (err) {
         toast(`${name} is deploying, but its service was not created: ${err.message}`, 'bad', 8000);
+        navigate(to.project(this.ns));
+        return;
+      }
+      if (f.route.checked && ports.some((p) => p.protocol === 'TCP')) {
+        try {
+          const r = await post(paths.routes(this.ns), { apiVersion: 'berth.dev/v1', kind: 'Route', metadata: { name }, spec: { to: { kind: 'Service', name } } });
+          toast(`Deploying ${name}, at ${r.status?.url || r.spec.host}`);
+        } catch (err) {
+          toast(`${name} is deploying, but its route was not created: ${err.message}`, 'bad', 8000);
+        }
         navigate(to.project(this.ns));
         return;
       }
