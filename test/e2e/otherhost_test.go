@@ -41,14 +41,16 @@ func newOtherHost(t *testing.T) *otherHost {
 	hostEnd := "boh" + tag
 	run("ip", "netns", "add", h.ns)
 	t.Cleanup(func() {
-		// The namespace takes its end of the pair, and so the pair, once
-		// the kernel has dismantled it (in the background).
+		// The pair first: a namespace's links go with it only once the
+		// kernel dismantles it, in the background, seconds later on a
+		// loaded host.
+		if exec.Command("ip", "link", "show", hostEnd).Run() == nil {
+			if out, err := exec.Command("ip", "link", "del", hostEnd).CombinedOutput(); err != nil {
+				t.Errorf("ip link del %s: %v: %s", hostEnd, err, out)
+			}
+		}
 		if out, err := exec.Command("ip", "netns", "del", h.ns).CombinedOutput(); err != nil {
 			t.Errorf("ip netns del %s: %v: %s", h.ns, err, out)
-		}
-		if !waitFor(10*time.Second, func() bool { return exec.Command("ip", "link", "show", hostEnd).Run() != nil }) {
-			t.Errorf("the link %s outlived its namespace", hostEnd)
-			_ = exec.Command("ip", "link", "del", hostEnd).Run()
 		}
 	})
 	run("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", h.ns)
