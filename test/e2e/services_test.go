@@ -270,6 +270,70 @@ func TestServicesAcrossAgents(t *testing.T) {
 		}
 	})
 
+	t.Run("a UDP client keeps its source port while the endpoint is replaced", func(t *testing.T) {
+		c := c.in(t)
+		udpPod := func(name string) *v1.Pod {
+			p := c.echoPod(name)
+			p.Labels["svc"] = "udp"
+			p.Spec.Containers[0].Ports = []v1.ContainerPort{{ContainerPort: 8080, Protocol: v1.ProtocolUDP}}
+			return p
+		}
+		c.create(udpPod("udp-a"))
+		a := c.waitPod("udp-a", podStartTimeout, "running", isRunning)
+		udp := &v1.Service{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+			ObjectMeta: metav1.ObjectMeta{Name: "udp"},
+			Spec: v1.ServiceSpec{Selector: map[string]string{"svc": "udp"}, Ports: []v1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: v1.ProtocolUDP, TargetPort: intstr.FromInt32(8080)},
+			}},
+		}
+		if err := c.api.Create(t.Context(), client.Services, c.ns, udp, udp); err != nil {
+			t.Fatalf("create UDP service: %v", err)
+		}
+		c.waitEndpoints("udp", []string{"udp-a"})
+		c.waitProxied(id, []string{net.JoinHostPort(a.Status.PodIP, "8080")})
+		// The client is the echo program's UDP client in a pod of its
+		// own, from source port 40053 each time: one flow.
+		c.create(c.echoPod("udp-client"))
+		c.waitPod("udp-client", podStartTimeout, "running", isRunning)
+		ask := func(n int) string {
+			out, errOut, code := c.execSession("udp-client", "/echo", "udp-ask", net.JoinHostPort(udp.Spec.ClusterIP, "53"), "40053", strconv.Itoa(n))
+			if code != 0 {
+				t.Fatalf("udp-ask: exit %d: %s", code, errOut)
+			}
+			return out
+		}
+		if out := ask(5); !strings.Contains(out, "udp host=udp-a") {
+			t.Fatalf("the UDP service did not answer from udp-a:\n%s", out)
+		}
+		// Replace the endpoint: udp-b in, udp-a out of the service while
+		// it still runs (as a pod that turns unready stays), so that
+		// nothing but the proxy ends the flow's conntrack entry (Docker
+		// deletes the entries of a container it removes).
+		c.create(udpPod("udp-b"))
+		b := c.waitPod("udp-b", podStartTimeout, "running", isRunning)
+		unlabel, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{"svc": nil}}})
+		if err := c.api.Patch(t.Context(), client.Pods, c.ns, "udp-a", client.MergePatch, unlabel, nil); err != nil {
+			t.Fatalf("take udp-a out of the service: %v", err)
+		}
+		c.waitEndpoints("udp", []string{"udp-b"})
+		c.waitProxied(id, []string{net.JoinHostPort(b.Status.PodIP, "8080")})
+		// The flow's conntrack entry names udp-a until the proxy deletes
+		// it; the client's datagrams would go on reaching udp-a.
+		out := ask(10)
+		if !strings.Contains(out, "udp host=udp-b") || strings.Contains(out, "udp host=udp-a") {
+			t.Errorf("after udp-a was replaced by udp-b, the client's flow (source port 40053) reached:\n%s", out)
+		}
+		if err := c.api.Delete(t.Context(), client.Services, c.ns, "udp"); err != nil {
+			t.Fatalf("delete UDP service: %v", err)
+		}
+		for _, name := range []string{"udp-a", "udp-b", "udp-client"} {
+			if err := c.api.Delete(t.Context(), client.Pods, c.ns, name); err != nil {
+				t.Fatalf("delete %s: %v", name, err)
+			}
+		}
+	})
+
 	t.Run("scaled down, the removed pods get no more requests", func(t *testing.T) {
 		c := c.in(t)
 		scaledAt := c.scale("hello", 2)

@@ -6,11 +6,17 @@
 // Two paths help tests: /exit?code=N exits with code N after answering,
 // and /print?bytes=N&end=cr logs one line of N bytes that ends in "\r\n"
 // (with end=cr) or "\n".
+//
+// It answers UDP datagrams on the same port with "udp host=<hostname>".
+// `echo udp-ask ADDR LOCALPORT N` is a UDP client: it sends N datagrams
+// to ADDR from LOCALPORT, one socket for all (one flow, as a resolver
+// keeps), 200 ms apart, and prints each answer or "no answer".
 package main
 
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,6 +27,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 5 && os.Args[1] == "udp-ask" {
+		udpAsk(os.Args[2], os.Args[3], os.Args[4])
+		return
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"
@@ -75,6 +85,7 @@ func main() {
 		<-sig
 		os.Exit(0)
 	}()
+	go udpEcho(port, hostname)
 	fmt.Printf("listening on :%s\n", port)
 	if err := http.ListenAndServe(":"+port, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -95,5 +106,50 @@ func progress(d time.Duration) {
 	for n := 1; ; n++ {
 		time.Sleep(d)
 		fmt.Printf("\rprogress %d%% %d", n, time.Now().UnixNano())
+	}
+}
+
+func udpEcho(port, hostname string) {
+	c, err := net.ListenPacket("udp", ":"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	buf := make([]byte, 2048)
+	for {
+		_, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		c.WriteTo([]byte("udp host="+hostname+"\n"), from)
+	}
+}
+
+func udpAsk(addr, localPort, count string) {
+	lport, _ := strconv.Atoi(localPort)
+	n, _ := strconv.Atoi(count)
+	raddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	c, err := net.ListenUDP("udp", &net.UDPAddr{Port: lport})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	for range n {
+		c.WriteTo([]byte("ask"), raddr)
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		m, _, err := c.ReadFrom(buf)
+		if err != nil {
+			fmt.Println("no answer")
+			// The rest of the 200 ms has passed.
+			continue
+		}
+		os.Stdout.Write(buf[:m])
+		time.Sleep(200 * time.Millisecond)
 	}
 }
