@@ -37,14 +37,18 @@ class PodGraphs extends HTMLElement {
     }
     this.note.textContent = 'CPU and memory, per minute, over the last hour.';
     const xs = rows.map((r) => Date.parse(r.minute) / 1000);
-    // A minute's core-hours over the minute are cores; GiB-hours, GiB.
-    const cores = rows.map((r) => r.cpuCoreHours * 60);
-    const bytes = rows.map((r) => r.memoryGiBHours * 60 * 2 ** 30);
+    // A minute's core-hours over the hours the pod ran in it are its cores
+    // then; GiB-hours, GiB (a whole minute when it has no running time).
+    const ran = rows.map((r) => r.podHours || 1 / 60);
+    const cores = rows.map((r, i) => r.cpuCoreHours / ran[i]);
+    const bytes = rows.map((r, i) => r.memoryGiBHours / ran[i] * 2 ** 30);
     const width = Math.max(300, Math.min(720, this.clientWidth || 720));
+    const span = [Date.parse(from) / 1000, Date.now() / 1000];
+    const milli = (v) => v > 0 && v < 0.01 ? `${+(v * 1e3).toFixed(2)}m` : formatCores(v);
     this.cpuChart?.destroy();
     this.memChart?.destroy();
-    this.cpuChart = await lines(this.cpu, xs, [{ label: 'CPU (cores)', values: cores }], { unit: 'cores', width, format: formatCores });
-    this.memChart = await lines(this.mem, xs, [{ label: 'Memory', values: bytes }], { unit: 'memory', width, format: formatBytes });
+    this.cpuChart = await lines(this.cpu, xs, [{ label: 'CPU (cores)', values: cores }], { unit: 'cores', width, format: milli, span });
+    this.memChart = await lines(this.mem, xs, [{ label: 'Memory', values: bytes }], { unit: 'memory', width, format: formatBytes, span });
   }
 }
 if (!customElements.get('berth-pod-graphs')) customElements.define('berth-pod-graphs', PodGraphs);

@@ -54,14 +54,14 @@ export async function stackedBars(el, xs, groups, { unit = '', width = 720, heig
   }, data, el);
 }
 
-/** lines draws series over time: xs Unix seconds, lines [{ label, values }]. */
-export async function lines(el, xs, series, { unit = '', width = 720, height = 220, format = fmt } = {}) {
+/** lines draws series over time: xs Unix seconds, lines [{ label, values }], over span [from, to] (default xs'). */
+export async function lines(el, xs, series, { unit = '', width = 720, height = 220, format = fmt, span } = {}) {
   const uPlot = await loadUPlot();
   el.replaceChildren();
   return new uPlot({
     width, height,
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 2, value: (u, v) => v == null ? '' : format(v) }))],
-    scales: { y: { range: (u, min, max) => [0, max > 0 ? max * 1.2 : 1] } },
+    scales: { x: span ? { range: () => span } : {}, y: { range: (u, min, max) => [0, max > 0 ? max * 1.2 : 1] } },
     axes: [{}, { label: unit, size: 70, values: (u, vals) => vals.map(format) }],
   }, [xs, ...series.map((s) => s.values)], el);
 }
