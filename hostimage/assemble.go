@@ -318,6 +318,41 @@ func (a *assembler) finalize() error {
 	return nil
 }
 
+// deploymentLayout gives a bootable tree the layout ostree admin deploy
+// and a booted deployment need, as rpm-ostree composes it: /etc moved to
+// /usr/etc (deploy refuses a tree without it, and makes each deployment's
+// /etc from it, merged with the previous one's), an empty /sysroot, where
+// the physical root is mounted at boot, and /ostree linked to
+// sysroot/ostree, where ostree finds its repository and deployments. A
+// tree without a kernel is not deployed and keeps its /etc.
+func (a *assembler) deploymentLayout(bootable bool) error {
+	if !bootable {
+		return nil
+	}
+	if _, err := a.root.Lstat("usr/etc"); err == nil {
+		return errors.New("the tree holds both /etc and /usr/etc: a bootable tree's /etc is moved to /usr/etc, which must not exist")
+	}
+	if info, err := a.root.Lstat("etc"); err == nil && info.IsDir() {
+		if err := a.root.Rename("etc", "usr/etc"); err != nil {
+			return fmt.Errorf("/etc → /usr/etc: %w", err)
+		}
+		fmt.Fprintln(a.log, "deployment layout: /etc → /usr/etc")
+	}
+	if err := a.root.MkdirAll("sysroot", 0o755); err != nil {
+		return err
+	}
+	if info, err := a.root.Lstat("ostree"); err == nil {
+		if info.Mode()&fs.ModeSymlink == 0 {
+			return errors.New("/ostree is in the tree: a bootable tree links it to sysroot/ostree")
+		}
+		if err := a.root.Remove("ostree"); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(a.log, "deployment layout: /sysroot, /ostree → sysroot/ostree")
+	return a.root.Symlink("sysroot/ostree", "ostree")
+}
+
 // packages lists the tree's packages from its dpkg status.
 func (a *assembler) packages() ([]Package, error) {
 	data, err := a.root.ReadFile("var/lib/dpkg/status")

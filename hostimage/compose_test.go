@@ -430,3 +430,43 @@ func TestComposeOstreeLayers(t *testing.T) {
 		t.Errorf("a refused build moved the ref to %s", got)
 	}
 }
+
+// TestBootableTreeLayout: a tree with a kernel is committed as ostree
+// admin deploy wants it (which refuses a tree without /usr/etc): /etc
+// moved to /usr/etc, an empty /sysroot, /ostree linked to sysroot/ostree.
+// A tree without a kernel keeps its /etc.
+func TestBootableTreeLayout(t *testing.T) {
+	f := newFixture(t, hostimagetest.Busybox(), hostimagetest.Kernel())
+	tests := []struct {
+		packages   []string
+		bootable   bool
+		etc, noEtc string
+	}{
+		{[]string{"berth-test-busybox", "berth-test-kernel"}, true, "/usr/etc/berth/node.env", "/etc"},
+		{[]string{"berth-test-busybox"}, false, "/etc/berth/node.env", "/usr/etc"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.packages, ","), func(t *testing.T) {
+			out, log, err := f.compose(t.Context(), hostimagetest.Definition(f.sources, tc.packages...), "")
+			if err != nil {
+				t.Fatalf("compose: %v\n%s", err, log)
+			}
+			c := out.Result.Commit
+			if got := f.ostree("cat", c, tc.etc); !strings.Contains(got, "BERTH_MASTER=") {
+				t.Errorf("%s: %q", tc.etc, got)
+			}
+			if _, err := exec.Command("ostree", "--repo="+f.repo.Path, "ls", c, tc.noEtc).CombinedOutput(); err == nil {
+				t.Errorf("the commit holds %s", tc.noEtc)
+			}
+			_, err = exec.Command("ostree", "--repo="+f.repo.Path, "ls", c, "/sysroot").CombinedOutput()
+			if hasSysroot := err == nil; hasSysroot != tc.bootable {
+				t.Errorf("/sysroot in the commit: %v, want %v", hasSysroot, tc.bootable)
+			}
+			if tc.bootable {
+				if got := f.ostree("ls", "-d", c, "/ostree"); !strings.Contains(got, "/ostree -> sysroot/ostree") {
+					t.Errorf("/ostree: %q", got)
+				}
+			}
+		})
+	}
+}

@@ -100,6 +100,7 @@ func (r OSTreeRunner) Compose(ctx context.Context, b *Build) (Result, error) {
 		func() error { return a.mutateOsRelease(res.Version) },
 		func() (err error) { bootable, err = a.kernelLayout(); return err },
 		a.finalize,
+		func() error { return a.deploymentLayout(bootable) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

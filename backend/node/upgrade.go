@@ -54,7 +54,13 @@ const remoteName = "berth"
 // OSTreeUpgrader stages commits with rpm-ostree where it is installed
 // (rpm-ostree rebase), else with the ostree command (pull, then admin
 // deploy with the origin berth:REF), and reboots with systemctl.
-type OSTreeUpgrader struct{}
+type OSTreeUpgrader struct {
+	// Sysroot is the physical root whose deployments are managed, as
+	// ostree's --sysroot: "" is the booted host's, which must have booted
+	// from OSTree. Another one (a host's disk mounted elsewhere, a test's
+	// directory) is deployed to with the ostree command.
+	Sysroot string
+}
 
 var _ Upgrader = OSTreeUpgrader{}
 
@@ -69,21 +75,27 @@ func runCommand(ctx context.Context, name string, args ...string) error {
 }
 
 // Stage: see Upgrader.
-func (OSTreeUpgrader) Stage(ctx context.Context, u Upgrade) error {
-	if _, err := os.Stat(ostreeBootedPath); err != nil {
-		return errNotOSTree
+func (o OSTreeUpgrader) Stage(ctx context.Context, u Upgrade) error {
+	var sysroot, repo []string
+	if o.Sysroot == "" {
+		if _, err := os.Stat(ostreeBootedPath); err != nil {
+			return errNotOSTree
+		}
+	} else {
+		sysroot = []string{"--sysroot=" + o.Sysroot}
+		repo = []string{"--repo=" + filepath.Join(o.Sysroot, "ostree", "repo")}
 	}
-	add := []string{"remote", "add", "--force", "--no-gpg-verify"}
+	add := append([]string{"remote", "add", "--force", "--no-gpg-verify"}, sysroot...)
 	if u.CAFile != "" {
 		add = append(add, "--set=tls-ca-path="+u.CAFile)
 	}
 	if err := runCommand(ctx, "ostree", append(add, remoteName, u.RepoURL)...); err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("rpm-ostree"); err == nil {
+	if _, err := exec.LookPath("rpm-ostree"); err == nil && o.Sysroot == "" {
 		return runCommand(ctx, "rpm-ostree", "rebase", remoteName+":"+u.Ref, u.Target)
 	}
-	if err := runCommand(ctx, "ostree", "pull", remoteName, u.Ref); err != nil {
+	if err := runCommand(ctx, "ostree", append(append([]string{"pull"}, repo...), remoteName, u.Ref)...); err != nil {
 		return err
 	}
 	// The ref may have moved past the target since the upgrade was asked
@@ -99,7 +111,7 @@ func (OSTreeUpgrader) Stage(ctx context.Context, u Upgrade) error {
 		return err
 	}
 	origin.Close()
-	args := []string{"admin", "deploy", "--origin-file=" + origin.Name()}
+	args := append([]string{"admin", "deploy", "--origin-file=" + origin.Name()}, sysroot...)
 	if u.OSName != "" {
 		args = append(args, "--os="+u.OSName)
 	}

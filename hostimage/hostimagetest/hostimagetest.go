@@ -56,6 +56,20 @@ func Simple(name, version string) Package {
 	}}
 }
 
+// KernelVersion is the version of Kernel's kernel.
+const KernelVersion = "6.1.0-berth-test"
+
+// Kernel is a package holding a kernel and an initramfs where OSTree
+// looks for them (/usr/lib/modules/VERSION/vmlinuz, initramfs.img): not
+// bootable, but enough for ostree admin deploy, which refuses a tree
+// without a kernel.
+func Kernel() Package {
+	return Package{Name: "berth-test-kernel", Version: "1.0", Files: map[string]string{
+		"usr/lib/modules/" + KernelVersion + "/vmlinuz":       "not a kernel\n",
+		"usr/lib/modules/" + KernelVersion + "/initramfs.img": "not an initramfs\n",
+	}}
+}
+
 // AptRepo writes a flat apt repository of pkgs into dir (made with
 // dpkg-deb; a Packages index and a Release file beside them) and returns
 // a deb822 stanza naming it, for a NAME.sources file.
