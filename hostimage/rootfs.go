@@ -187,13 +187,7 @@ func (m Mmdebstrap) Make(ctx context.Context, def *Definition, dir string, b *Bu
 	if tf.Recommends != nil {
 		args = append(args, fmt.Sprintf(`--aptopt=APT::Install-Recommends "%t"`, *tf.Recommends))
 	}
-	if !tf.DocumentationWanted() {
-		// As rpm --excludedocs: documentation is never unpacked; the
-		// copyright files Debian's licences ask for stay.
-		args = append(args,
-			"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-			"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/info/*")
-	}
+	args = append(args, m.hooks(tf.DocumentationWanted())...)
 	if b.CacheDir != "" {
 		cache := filepath.Join(b.CacheDir, "apt-archives")
 		if err := os.MkdirAll(cache, 0o755); err != nil {
@@ -215,6 +209,65 @@ func (m Mmdebstrap) Make(ctx context.Context, def *Definition, dir string, b *Bu
 	fmt.Fprintf(b.Log, "mmdebstrap %s\n", strings.Join(args, " "))
 	return command{name: "mmdebstrap", args: args, log: b.Log,
 		env: []string{"SOURCE_DATE_EPOCH=" + fmt.Sprint(b.sourceDateEpoch())}}.run(ctx)
+}
+
+// dpkgComposeCfg holds dpkg's options for the compose only; the last
+// customize hook removes it, so that the host's dpkg does not keep them.
+const dpkgComposeCfg = "/etc/dpkg/dpkg.cfg.d/zz-berth-compose"
+
+// hooks are mmdebstrap's hooks. Measured on the Debian host (a loaded
+// two-core machine, packages cached), they took mmdebstrap from 796 s to
+// 593 s:
+//
+//   - dpkg's options go in files of the root's dpkg.cfg.d, not in
+//     --dpkgopt: mmdebstrap extracts the Essential set through its Python
+//     tar filter, started once per package, whenever --dpkgopt holds a
+//     path-exclude (extraction 85 s, now 28 s).
+//   - force-unsafe-io: dpkg does not fsync each file it unpacks (ten
+//     thousand of them). The tree is committed, never booted from, and the
+//     commit is what is made durable (Repo.Commit).
+//   - dracut runs once, at the end, instead of twice: the kernel's postinst
+//     and dracut's trigger (activated by any package touching the
+//     initramfs) each generated the initramfs, minutes each. /usr/bin/dracut
+//     is diverted away while packages install (the kernel hooks do nothing
+//     without it), then put back and run for each kernel, without host-only
+//     mode: the image boots any machine, not the one that composed it.
+//     rpm-ostree also runs dracut once, itself.
+//
+// documentation: false is dpkg's path-exclude options in
+// 99berth-documentation, which the host keeps: as rpm's --excludedocs,
+// documentation is never unpacked; the copyright files Debian's licences
+// ask for stay.
+func (m Mmdebstrap) hooks(documentation bool) []string {
+	var setup, essential, customize []string
+	setup = append(setup, `mkdir -p "$1"/etc/dpkg/dpkg.cfg.d`,
+		`echo force-unsafe-io > "$1"`+dpkgComposeCfg)
+	if !documentation {
+		setup = append(setup, `printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' `+
+			`'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' > "$1"/etc/dpkg/dpkg.cfg.d/99berth-documentation`)
+	}
+	// dpkg-divert and dracut run in the root: not in chrootless mode, nor
+	// in a root without dpkg (variant custom).
+	if m.mode() != "chrootless" {
+		essential = append(essential,
+			`[ ! -x "$1"/usr/bin/dpkg-divert ] || chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/bin/dracut.berth-compose --add /usr/bin/dracut`)
+		customize = append(customize,
+			`[ ! -x "$1"/usr/bin/dpkg-divert ] || chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/bin/dracut`,
+			`[ ! -x "$1"/usr/bin/dracut ] || for k in "$1"/boot/vmlinuz-*; do [ -e "$k" ] || continue; v=${k##*/vmlinuz-}; `+
+				`echo "dracut: generating /boot/initrd.img-$v"; chroot "$1" dracut --quiet --no-hostonly --force /boot/initrd.img-$v $v || exit 1; done`)
+	}
+	customize = append(customize, `rm -f "$1"`+dpkgComposeCfg)
+	var args []string
+	for _, h := range setup {
+		args = append(args, "--setup-hook="+h)
+	}
+	for _, h := range essential {
+		args = append(args, "--essential-hook="+h)
+	}
+	for _, h := range customize {
+		args = append(args, "--customize-hook="+h)
+	}
+	return args
 }
 
 // pinnedPackages are the treefile's packages, with the versions the
