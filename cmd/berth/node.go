@@ -165,7 +165,9 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		}
 		rt, podNetwork = d, netw
 	case "fake":
-		rt = fake.New(fake.Options{Hostname: name})
+		// The runtime is simulated, the host is not: on an OSTree host
+		// the agent reports the deployment it booted, as with Docker.
+		rt = fake.New(fake.Options{Hostname: name, BootedDeployment: docker.BootedDeployment(ctx)})
 	default:
 		return fmt.Errorf("--runtime %q: want docker or fake", f.runtime)
 	}
