@@ -1,10 +1,11 @@
 // Package hostimage tests host image builds through a real master: the
 // API and its rules, the builder in the elected master (one build at a
 // time per definition, cancel, the trigger), live logs, diffs, the OSTree
-// repository served over HTTP, and the CLI. Builds compose busybox-based
-// roots from a local apt repository with the real mmdebstrap and ostree,
-// in seconds; no test here composes the Debian host from deb.debian.org
-// (half an hour on a loaded machine). -short skips them.
+// repository served over HTTP, the agent staging a commit on a real
+// sysroot, and the CLI. Builds compose busybox-based roots from a local apt
+// repository with the real mmdebstrap and ostree, in seconds; the Debian
+// host from deb.debian.org is composed and booted by test/hostboot (make
+// test-host), which takes minutes. -short skips them.
 package hostimage
 
 import (
