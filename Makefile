@@ -28,7 +28,7 @@ export GOFLAGS ?= -buildvcs=false
 TEST_TIMEOUT  ?= 15m
 HOST_TEST_TIMEOUT ?= 40m
 FUZZTIME      ?= 10s
-BENCH_TIMEOUT ?= 20m
+BENCH_TIMEOUT ?= 45m
 # staticcheck at a pinned version, run from the module proxy's source and
 # kept out of go.mod; go run caches its build, staticcheck its analysis.
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/berthpaas/berth/hostimage"
 	"github.com/berthpaas/berth/hostimage/hostimagetest"
+	"github.com/berthpaas/berth/internal/testbin"
+	ostreecompose "github.com/berthpaas/berth/ostree-compose"
 )
 
 const (
@@ -23,6 +28,7 @@ const (
 type composer struct {
 	b       *testing.B
 	dir     string
+	cache   string // default dir/cache
 	repo    *hostimage.Repo
 	runners hostimage.RunnerConfig
 	n       int64
@@ -43,7 +49,12 @@ func newComposer(b *testing.B, runners hostimage.RunnerConfig) *composer {
 	return &composer{b: b, dir: dir, repo: repo, runners: runners}
 }
 
-func (c *composer) cacheDir() string { return filepath.Join(c.dir, "cache") }
+func (c *composer) cacheDir() string {
+	if c.cache != "" {
+		return c.cache
+	}
+	return filepath.Join(c.dir, "cache")
+}
 
 // compose builds files after the build whose input hash is previous and
 // returns its outcome and how long it took.
@@ -117,4 +128,102 @@ func BenchmarkHostImageRebuild(b *testing.B) {
 		len(first.Result.Packages), ms(firstTook), ms(noChange), targetNoChange, verdict(noChange < targetNoChange))
 	fmt.Printf("hostimage-rebuild: one-file change: static delta %d bytes of a %d-byte commit, %.2f%% (target ≤ %.0f%%) %s\n",
 		delta, stored, 100*fraction, 100*targetDeltaFraction, verdict(fraction <= targetDeltaFraction))
+}
+
+// targetDebianOverhead bounds a Debian host's compose against mmdebstrap
+// alone installing the same packages.
+const targetDebianOverhead = 1.3
+
+// BenchmarkDebianHostCompose composes Berth's Debian host
+// (ostree-compose/berth-host-debian.yaml) from deb.debian.org, then runs
+// a bare mmdebstrap of the same package set, mode, variant and sources in
+// the same run, and compares them (target ≤ 1.3×). Both take packages
+// from the same cache (downloaded by the first run of the machine, kept
+// in ~/.cache/berth/hostimage-test as test/hostboot keeps them), so that
+// the network is out of the comparison. The compose's figure holds
+// everything a build does: the root, the treefile applied, the commit,
+// the summary.
+func BenchmarkDebianHostCompose(b *testing.B) {
+	ctx := b.Context()
+	root := hostimage.Mmdebstrap{Mode: "auto", Variant: "essential"}
+	c := newComposer(b, hostimage.RunnerConfig{Root: root})
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache = filepath.Join(cache, "berth", "hostimage-test")
+	var files hostimage.Files
+	err = fs.WalkDir(ostreecompose.FS, ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(ostreecompose.FS, p)
+		files = append(files, hostimage.File{Path: p, Content: string(data)})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const main = "berth-host-debian.yaml"
+	def, err := hostimage.LoadFiles(files, main, hostimage.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The host's berth/node layer, as a master commits it before a build.
+	layer := filepath.Join(c.dir, "layer", "usr", "bin")
+	if err := os.MkdirAll(layer, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := exec.Command("cp", testbin.Berth(b), filepath.Join(layer, "berth")).Run(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.repo.CommitLayer(ctx, "berth/node", filepath.Join(c.dir, "layer"), "berth node agent"); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+
+	c.cache = cache
+	out, composeTook := c.compose(ctx, files, main, "")
+
+	// Bare mmdebstrap: the same packages, mode, variant, suite and
+	// sources files, the same cache, nothing else.
+	srcDir := filepath.Join(c.dir, "sources")
+	if err := os.MkdirAll(srcDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	var sourceFiles []string
+	for _, p := range def.RepoFiles {
+		data, _ := def.Content(p)
+		if err := os.WriteFile(filepath.Join(srcDir, p), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		sourceFiles = append(sourceFiles, filepath.Join(srcDir, p))
+	}
+	data, _ := def.Content(def.RepoFiles[0])
+	srcs, err := hostimage.ParseSources(data)
+	if err != nil || len(srcs) == 0 || len(srcs[0].Suites) == 0 {
+		b.Fatalf("%s: %v", def.RepoFiles[0], err)
+	}
+	suite := srcs[0].Suites[0] // the main suite, as the runner takes it
+	target := filepath.Join(c.dir, "bare")
+	archives := filepath.Join(cache, "apt-archives")
+	args := append([]string{"--mode=auto", "--variant=essential", "--include=" + strings.Join(def.Treefile.Packages, ","),
+		`--setup-hook=mkdir -p "$1"/var/cache/apt/archives`, "--setup-hook=sync-in " + archives + " /var/cache/apt/archives",
+		suite, target}, sourceFiles...)
+	start := time.Now()
+	if log, err := exec.CommandContext(ctx, "mmdebstrap", args...).CombinedOutput(); err != nil {
+		b.Fatalf("mmdebstrap %v: %v\n%s", args, err, log)
+	}
+	bareTook := time.Since(start)
+	b.StopTimer()
+	_ = exec.Command("rm", "-rf", target).Run()
+
+	ratio := composeTook.Seconds() / bareTook.Seconds()
+	b.ReportMetric(composeTook.Seconds(), "compose_s")
+	b.ReportMetric(bareTook.Seconds(), "mmdebstrap_s")
+	b.ReportMetric(ratio, "ratio")
+	b.ReportMetric(0, "ns/op")
+	fmt.Printf("debian-host: %s (%d packages, %d MB stored): compose %.0fs, bare mmdebstrap of the same packages %.0fs: %.2f× (target ≤ %.1f×) %s\n",
+		out.Ref, len(out.Result.Packages), out.Result.Sizes.Stored>>20, composeTook.Seconds(), bareTook.Seconds(), ratio,
+		targetDebianOverhead, verdict(ratio <= targetDebianOverhead))
 }
