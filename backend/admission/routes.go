@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/errdefs"
@@ -24,14 +27,22 @@ type Getter interface {
 // port must be a port of its service, when the service exists (a route
 // may be made before its service, as on OpenShift; the router answers
 // 503 until then), and its TLS secret must exist there and be a
-// kubernetes.io/tls secret.
-func RouteTargets(services, secrets Getter) generic.Admission {
+// kubernetes.io/tls secret. Under appsDomain, where a project's hosts are
+// NAME-<project>.<domain> (the strategy checks that), a host that names a
+// project whose name ends with the route's ("x-b-a" names project b-a
+// better than project a) is that project's, not the route's.
+func RouteTargets(services, secrets Getter, namespaces Lister, appsDomain string) generic.Admission {
 	return generic.AdmissionFunc(func(ctx context.Context, a *generic.Attributes) error {
 		r, ok := a.Object.(*berthv1.Route)
 		if !ok || a.Operation == generic.Delete || a.Subresource != "" {
 			return nil
 		}
 		var errs field.ErrorList
+		if other, err := hostOfLongerProject(ctx, namespaces, appsDomain, r.Spec.Host, a.Namespace); err != nil {
+			return err
+		} else if other != "" {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "host"), r.Spec.Host, fmt.Sprintf("names project %q, not this one", other)))
+		}
 		if r.Spec.Port != nil && r.Spec.To.Name != "" {
 			obj, err := services.Get(ctx, a.Namespace, r.Spec.To.Name)
 			switch {
@@ -67,4 +78,28 @@ func servicePortExists(svc *v1.Service, port intstr.IntOrString) bool {
 		}
 	}
 	return false
+}
+
+// hostOfLongerProject returns the project other than ns, with a longer
+// name, whose NAME-<project>.<domain> hosts host is one of; "" if none.
+func hostOfLongerProject(ctx context.Context, namespaces Lister, domain, host, ns string) (string, error) {
+	label, under := strings.CutSuffix(host, "."+domain)
+	if !under || !strings.HasSuffix(label, "-"+ns) {
+		return "", nil
+	}
+	list, err := namespaces.List(ctx, "", generic.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return "", err
+	}
+	for _, o := range items {
+		name := o.(*v1.Namespace).Name
+		if len(name) > len(ns) && strings.HasSuffix(label, "-"+name) && label != "-"+name {
+			return name, nil
+		}
+	}
+	return "", nil
 }

@@ -68,6 +68,14 @@ func TestRoutes(t *testing.T) {
 			t.Fatalf("causes %v, want spec.host: %s", got, resp.Body)
 		}
 		mustCode(t, env.Do(t, "POST", routesPath("b"), bob, routeBody("own", "api-b."+berthv1.DefaultAppsDomain)), http.StatusCreated)
+		// web-z-a ends with -a, but names bob's project z-a: alice may
+		// not take it for project a.
+		createNamespace(t, env, bob, "z-a")
+		resp = env.Do(t, "POST", routesPath("a"), alice, routeBody("squat", "web-z-a."+berthv1.DefaultAppsDomain))
+		if got := invalidFields(t, resp); !slices.Equal(got, []string{"spec.host"}) || !strings.Contains(string(resp.Body), `names project \"z-a\"`) {
+			t.Fatalf("causes %v, want spec.host naming z-a: %s", got, resp.Body)
+		}
+		mustCode(t, env.Do(t, "POST", routesPath("z-a"), bob, routeBody("web", "web-z-a."+berthv1.DefaultAppsDomain)), http.StatusCreated)
 	})
 
 	t.Run("another tenant claims a taken host", func(t *testing.T) {

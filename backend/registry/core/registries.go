@@ -160,7 +160,7 @@ func NewRegistries(store *storage.Store, cfg Config) *Registries {
 		admission.ReplicaLimit(cfg.MaxReplicas),
 		admission.NetID(),
 		admission.ServiceTargetPorts(r.Pods, r.ReplicationControllers),
-		admission.RouteTargets(r.Services, r.Secrets),
+		admission.RouteTargets(r.Services, r.Secrets, r.Namespaces, cfg.Router.appsDomain()),
 		admission.LimitRanger(r.LimitRanges),
 	}
 	r.PodSubnets = cfg.PodSubnets
