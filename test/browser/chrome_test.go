@@ -47,6 +47,7 @@ type browser struct {
 	expected []expectedFailure // guarded by mu: failed requests the test provokes
 	down     bool              // guarded by mu: the test has stopped the server; network errors are its doing
 	lines    []string          // guarded by mu: everything the page printed, for failure reports
+	changed  time.Time         // guarded by mu: when Chromium last dropped loads as the host's network changed
 }
 
 // expectedFailure is an HTTP error the test provokes: Chromium logs
@@ -141,6 +142,9 @@ func (b *browser) onEvent(ev any) {
 			// Docker added an interface for a pod: Chromium drops what was
 			// in flight then, and the page asks again.
 			b.record(false, text+" (the host's network changed)")
+			b.mu.Lock()
+			b.changed = time.Now()
+			b.mu.Unlock()
 			return
 		}
 		if e.Source == log.EntrySourceNetwork && b.inOutage() {
@@ -318,8 +322,32 @@ func (b *browser) waitJSFor(t *testing.T, timeout time.Duration, what, cond stri
 			b.failShot(t)
 			t.Fatalf("waited %v for %s (%s): last error %v\nbrowser console:\n%s", timeout, what, cond, err, b.consoleLog())
 		}
+		b.rebootIfDropped(t)
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// rebootIfDropped reloads a console that never started because Chromium
+// dropped its module loads when the host's network changed (other tests
+// add interfaces, as Docker does for every pod network): a module that
+// failed to load stays failed until the page loads again, as a user
+// would reload it.
+func (b *browser) rebootIfDropped(t *testing.T) {
+	t.Helper()
+	b.mu.Lock()
+	changed := b.changed
+	b.mu.Unlock()
+	if changed.IsZero() || time.Since(changed) < 2*time.Second {
+		return
+	}
+	if dead, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!document.querySelector('berth-app') && !customElements.get('berth-app')`)); err != nil || !dead {
+		return
+	}
+	b.mu.Lock()
+	b.changed = time.Time{}
+	b.mu.Unlock()
+	t.Logf("the console did not start: its modules were dropped when the host's network changed; reloading")
+	b.do(t, "reload the page", chromedp.Reload())
 }
 
 // click clicks the first element of a CSS selector, once it is visible.

@@ -182,9 +182,25 @@ func TestServicesAcrossAgents(t *testing.T) {
 			t.Fatalf("create NodePort service: %v", err)
 		}
 		c.waitEndpoints("hello-np", replicas)
-		// Created after the client started: its DNS name finds it all the same.
-		if got := c.requests("client", "http://hello-np/", 1); !slices.Contains(replicas, got[0]) {
-			t.Errorf("http://hello-np/ from the client answered by %q", got)
+		// The endpoints object leads the host's rules and the agents' DNS
+		// (each a watch away): ask once both know the new service.
+		comment := c.ns + "/hello-np:http"
+		if !waitFor(30*time.Second, func() bool {
+			out, err := exec.Command("iptables-save", "-t", "nat").Output()
+			return err == nil && strings.Count(grepLines(string(out), comment), "-j DNAT") >= len(replicas)
+		}) {
+			t.Fatalf("the proxy never DNATed %s to its %d replicas", comment, len(replicas))
+		}
+		// Created after the client started: its DNS name finds it all the
+		// same, once the agent's DNS has seen it.
+		var last string
+		if !waitFor(30*time.Second, func() bool {
+			out, errOut, _ := c.execSession("client", "sh", "-c", `timeout 5 wget -q -O- http://hello-np/`)
+			last = out + errOut
+			got := answers(out)
+			return len(got) == 1 && slices.Contains(replicas, got[0])
+		}) {
+			t.Errorf("http://hello-np/ from the client never reached a replica; last: %q", last)
 		}
 		// Any address of the host but loopback (see backend/proxy's doc).
 		url := fmt.Sprintf("http://%s/", net.JoinHostPort(hostAddress(t), strconv.Itoa(int(np.Spec.Ports[0].NodePort))))
@@ -254,7 +270,6 @@ func TestServicesAcrossAgents(t *testing.T) {
 		if err := c.api.Delete(t.Context(), client.Services, c.ns, "hello-np"); err != nil {
 			t.Fatalf("delete service: %v", err)
 		}
-		comment := c.ns + "/hello-np:http"
 		if !waitFor(5*time.Second, func() bool {
 			out, err := exec.Command("iptables-save", "-t", "nat").Output()
 			return err == nil && !strings.Contains(string(out), comment)
