@@ -281,11 +281,7 @@ UTF-8 goes to binaryData.`,
 
 // createObject creates obj in the current namespace and says so.
 func createObject(cmd *cobra.Command, g *globals, res client.Resource, obj any, id string) error {
-	namespace, err := g.ns()
-	if err != nil {
-		return err
-	}
-	c, err := g.client()
+	namespace, c, err := g.target()
 	if err != nil {
 		return err
 	}

@@ -52,11 +52,7 @@ func newDescribeCommand(g *globals) *cobra.Command {
 }
 
 func runDescribePod(cmd *cobra.Command, g *globals, name string) error {
-	namespace, err := g.ns()
-	if err != nil {
-		return err
-	}
-	c, err := g.client()
+	namespace, c, err := g.target()
 	if err != nil {
 		return err
 	}

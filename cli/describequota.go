@@ -13,11 +13,7 @@ import (
 )
 
 func runDescribeQuota(cmd *cobra.Command, g *globals, name string) error {
-	namespace, err := g.ns()
-	if err != nil {
-		return err
-	}
-	c, err := g.client()
+	namespace, c, err := g.target()
 	if err != nil {
 		return err
 	}

@@ -109,11 +109,7 @@ local terminal is put in raw mode; the container needs a TTY of its own
 // runStream runs an exec (command set) or an attach session with the
 // command's standard streams and the local terminal.
 func runStream(cmd *cobra.Command, g *globals, o *streamOptions, podName string, command []string) error {
-	namespace, err := g.ns()
-	if err != nil {
-		return err
-	}
-	c, err := g.client()
+	namespace, c, err := g.target()
 	if err != nil {
 		return err
 	}

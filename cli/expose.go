@@ -74,11 +74,7 @@ of the pods' containers.`,
 }
 
 func runExpose(cmd *cobra.Command, g *globals, o *exposeOptions, res client.Resource, name string) error {
-	namespace, err := g.ns()
-	if err != nil {
-		return err
-	}
-	c, err := g.client()
+	namespace, c, err := g.target()
 	if err != nil {
 		return err
 	}

@@ -60,11 +60,7 @@ line.`,
 			if limit > 0 {
 				opts.LimitBytes = &limit
 			}
-			namespace, err := g.ns()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			namespace, c, err := g.target()
 			if err != nil {
 				return err
 			}

@@ -20,11 +20,7 @@ filesystem since it was created.`,
 		Example: `  berth diff web`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			namespace, err := g.ns()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			namespace, c, err := g.target()
 			if err != nil {
 				return err
 			}
@@ -49,11 +45,7 @@ func newPodActionCommand(g *globals, action client.PodAction, short, done string
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			namespace, err := g.ns()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			namespace, c, err := g.target()
 			if err != nil {
 				return err
 			}

@@ -26,11 +26,7 @@ free local port and prints it.`,
   berth port-forward --address 0.0.0.0 web :8080`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			namespace, err := g.ns()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			namespace, c, err := g.target()
 			if err != nil {
 				return err
 			}

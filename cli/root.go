@@ -114,6 +114,17 @@ func (g *globals) client() (*client.Client, error) {
 	return client.New(server, token, opts...), nil
 }
 
+// target is the namespace and the client of a command that acts in one
+// project.
+func (g *globals) target() (string, *client.Client, error) {
+	namespace, err := g.ns()
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := g.client()
+	return namespace, c, err
+}
+
 // ns is the namespace in effect: --namespace, else the config's, else
 // "default".
 func (g *globals) ns() (string, error) {

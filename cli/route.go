@@ -47,11 +47,7 @@ func (o *routeOptions) route(name, service string) *berthv1.Route {
 
 // createRoute creates the route and says where it answers.
 func createRoute(cmd *cobra.Command, g *globals, r *berthv1.Route) error {
-	namespace, err := g.ns()
-	if err != nil {
-		return err
-	}
-	c, err := g.client()
+	namespace, c, err := g.target()
 	if err != nil {
 		return err
 	}
@@ -118,11 +114,7 @@ func newRouteDeleteCommand(g *globals) *cobra.Command {
 		Short: "Delete routes; their host names come free",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			namespace, err := g.ns()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			namespace, c, err := g.target()
 			if err != nil {
 				return err
 			}

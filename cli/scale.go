@@ -38,11 +38,7 @@ func newScaleCommand(g *globals) *cobra.Command {
 			if replicas < 0 {
 				return fmt.Errorf("--replicas is required and must not be negative")
 			}
-			namespace, err := g.ns()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			namespace, c, err := g.target()
 			if err != nil {
 				return err
 			}
