@@ -54,7 +54,7 @@ func (s *Server) serveSPDY(w http.ResponseWriter, r *http.Request, opts Options,
 		return fmt.Errorf("%v: %w", err, ErrUnsupportedProtocol)
 	}
 	expected := expectedStreams(opts)
-	arrived := make(chan httpstream.Stream, len(expected))
+	arrived := make(chan newStream, len(expected))
 	accepting := make(chan struct{})
 	var acceptOnce sync.Once
 	stopAccepting := func() { acceptOnce.Do(func() { close(accepting) }) }
@@ -65,7 +65,7 @@ func (s *Server) serveSPDY(w http.ResponseWriter, r *http.Request, opts Options,
 			return fmt.Errorf("unexpected stream of type %q", typ)
 		}
 		select {
-		case arrived <- st:
+		case arrived <- newStream{st, replySent}:
 			return nil
 		case <-accepting:
 			return fmt.Errorf("stream of type %q after the session started", typ)
@@ -156,24 +156,46 @@ func expectedStreams(opts Options) map[string]bool {
 	return types
 }
 
-// waitForStreams collects n streams of distinct types, or fails when the
-// timeout passes or ctx ends.
-func waitForStreams(ctx context.Context, arrived <-chan httpstream.Stream, n int, timeout time.Duration) (map[string]httpstream.Stream, error) {
+// newStream is a stream the client opened, and the channel closed once
+// the server's reply to it is sent.
+type newStream struct {
+	st        httpstream.Stream
+	replySent <-chan struct{}
+}
+
+// waitForStreams collects n streams of distinct types and waits until the
+// server has replied to each, as the kubelet does (waitStreamReply): a
+// session that ended before a reply went out would reset a stream the
+// client is still waiting to see accepted, and the client would report
+// "stream reset" instead of the exit code. It fails when the timeout
+// passes or ctx ends.
+func waitForStreams(ctx context.Context, arrived <-chan newStream, n int, timeout time.Duration) (map[string]httpstream.Stream, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	byType := make(map[string]httpstream.Stream, n)
+	var replies []<-chan struct{}
 	for len(byType) < n {
 		select {
-		case st := <-arrived:
-			typ := st.Headers().Get(v1.StreamType)
+		case ns := <-arrived:
+			typ := ns.st.Headers().Get(v1.StreamType)
 			if byType[typ] != nil {
 				return nil, fmt.Errorf("two streams of type %q: %w", typ, ErrInvalidOptions)
 			}
-			byType[typ] = st
+			byType[typ] = ns.st
+			replies = append(replies, ns.replySent)
 		case <-timer.C:
 			return nil, fmt.Errorf("the client opened %d of %d streams within %v: %w", len(byType), n, timeout, ErrSessionClosed)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("client went away before opening its streams: %w", ErrSessionClosed)
+		}
+	}
+	for _, sent := range replies {
+		select {
+		case <-sent:
+		case <-timer.C:
+			return nil, fmt.Errorf("the replies to the client's streams were not sent within %v: %w", timeout, ErrSessionClosed)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("client went away before its streams were accepted: %w", ErrSessionClosed)
 		}
 	}
 	return byType, nil
