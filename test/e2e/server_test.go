@@ -94,7 +94,15 @@ func (p *upProcess) terminate() {
 	select {
 	case <-p.exited:
 	case <-time.After(30 * time.Second):
-		p.t.Fatalf("berth up did not exit within 30s of SIGTERM\nstderr: %s", p.errOut.String())
+		// What it waits for: Go prints every goroutine's stack on SIGQUIT.
+		before := len(p.errOut.String())
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+		}
+		stacks := p.errOut.String()[before:]
+		p.t.Fatalf("berth up did not exit within 30s of SIGTERM\nstderr before: %s\ngoroutines on SIGQUIT:\n%s", lastBytes(p.errOut.String()[:before], 8<<10), lastBytes(stacks, 200<<10))
 	}
 	if p.err != nil {
 		p.t.Errorf("berth up exited with %v after SIGTERM\nstderr: %s", p.err, p.errOut.String())
@@ -286,4 +294,12 @@ func TestVersion(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "berth ") {
 		t.Errorf("berth version printed %q, want \"berth ...\"", out.String())
 	}
+}
+
+// lastBytes is the end of s, at most n bytes of it.
+func lastBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }
