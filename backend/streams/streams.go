@@ -300,7 +300,10 @@ func (r *Registry) recheck(ctx context.Context) {
 		r.logger.Warn("cannot re-check the credentials of open streams", "error", err)
 		return
 	}
-	if n := r.end(ErrRevoked, func(s *Session) bool { return !live[s.owner.Credential] }); n > 0 {
+	// Only the credentials asked about: a stream opened while the
+	// database answered has one it was not asked about, and the
+	// authentication it just passed says it is live.
+	if n := r.end(ErrRevoked, func(s *Session) bool { return seen[s.owner.Credential] && !live[s.owner.Credential] }); n > 0 {
 		r.logger.Info("ended streams whose credentials are no longer valid", "streams", n)
 	}
 }

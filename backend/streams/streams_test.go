@@ -219,3 +219,62 @@ func TestRecheck(t *testing.T) {
 		t.Error("bob's stream ended though his credential is live")
 	}
 }
+
+// blockingChecker holds each check until released, so that a stream can
+// open while the database is being asked.
+type blockingChecker struct {
+	asked   chan [][32]byte
+	release chan map[[32]byte]bool
+}
+
+func (b *blockingChecker) LiveCredentials(ctx context.Context, creds [][32]byte) (map[[32]byte]bool, error) {
+	select {
+	case b.asked <- creds:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case live := <-b.release:
+		return live, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// A stream opened while a check is under way has a credential that check
+// did not ask about: it must not be taken for revoked (CI saw an exec
+// refused with 401 "no longer valid" at its very start).
+func TestStreamOpenedDuringACheck(t *testing.T) {
+	ann, bob := CredentialOf("ann"), CredentialOf("bob")
+	checker := &blockingChecker{asked: make(chan [][32]byte), release: make(chan map[[32]byte]bool)}
+	r := New(Config{Checker: checker, RecheckInterval: time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	sa, err := r.Open(t.Context(), Owner{User: "ann", UserID: 1, Credential: ann}, Watch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sa.Close()
+	if creds := <-checker.asked; len(creds) != 1 || creds[0] != ann {
+		t.Fatalf("asked about %v, want ann's credential alone", creds)
+	}
+	// Bob's exec opens while the database is asked about ann.
+	sb, err := r.Open(t.Context(), Owner{User: "bob", UserID: 2, Credential: bob}, Exec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	checker.release <- map[[32]byte]bool{ann: true}
+	// The next check asks about both, which shows the first was acted on.
+	<-checker.asked
+	if err := context.Cause(sb.Context()); err != nil {
+		t.Errorf("bob's stream, opened during the check, ended: %v", err)
+	}
+	if err := sa.Context().Err(); err != nil {
+		t.Errorf("ann's live stream ended: %v", err)
+	}
+	checker.release <- map[[32]byte]bool{ann: true, bob: true}
+}
