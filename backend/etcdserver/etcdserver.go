@@ -22,12 +22,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -63,38 +65,32 @@ func Start(ctx context.Context, dir string, logger *slog.Logger, opts Options) (
 	if err != nil {
 		return nil, fmt.Errorf("embedded etcd certificates in %q: %w", opts.PKIDir, err)
 	}
-	clientURL, err := freeLoopbackURL()
-	if err != nil {
-		return nil, err
-	}
-	peerURL, err := freeLoopbackURL()
-	if err != nil {
-		return nil, err
-	}
-	cfg := embed.NewConfig()
-	cfg.Name = "berth"
-	cfg.Dir = dir
-	cfg.ListenClientUrls = []url.URL{*clientURL}
-	cfg.AdvertiseClientUrls = []url.URL{*clientURL}
-	cfg.ListenPeerUrls = []url.URL{*peerURL}
-	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
-	cfg.InitialCluster = "berth=" + peerURL.String()
-	cfg.ClientTLSInfo = files.server
-	cfg.PeerTLSInfo = files.peer
-	cfg.Logger = "zap"
-	cfg.LogLevel = "error"
-	logPath := filepath.Join(filepath.Dir(dir), "etcd.log")
-	if err := privateFile(logPath); err != nil {
-		return nil, fmt.Errorf("embedded etcd log: %w", err)
-	}
-	cfg.LogOutputs = []string{logPath}
-	// Keep an hour of history for watches to resume from, as a
-	// Kubernetes apiserver's periodic compaction would.
-	cfg.AutoCompactionMode = "periodic"
-	cfg.AutoCompactionRetention = "1h"
-	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
+	// etcd takes explicit URLs, so its ports are found free first; another
+	// process may take one in between, and then etcd tries new ones.
+	var (
+		e         *embed.Etcd
+		clientURL *url.URL
+	)
+	for attempt := 1; ; attempt++ {
+		var peerURL *url.URL
+		if clientURL, err = pickURL(); err != nil {
+			return nil, err
+		}
+		if peerURL, err = pickURL(); err != nil {
+			return nil, err
+		}
+		logPath := filepath.Join(filepath.Dir(dir), "etcd.log")
+		if err := privateFile(logPath); err != nil {
+			return nil, fmt.Errorf("embedded etcd log: %w", err)
+		}
+		e, err = embed.StartEtcd(memberConfig(dir, clientURL, peerURL, logPath, files, opts))
+		if err == nil {
+			break
+		}
+		if errors.Is(err, syscall.EADDRINUSE) && attempt < 5 {
+			logger.Debug("embedded etcd: a port was taken in between; trying others", "attempt", attempt, "error", err)
+			continue
+		}
 		return nil, fmt.Errorf("start embedded etcd in %q: %w", dir, err)
 	}
 	select {
@@ -128,6 +124,32 @@ func (s *Server) Client() (*clientv3.Client, error) {
 func (s *Server) Stop() {
 	s.etcd.Close()
 }
+
+// memberConfig is the single member's configuration on these URLs.
+func memberConfig(dir string, clientURL, peerURL *url.URL, logPath string, files pkiFiles, opts Options) *embed.Config {
+	cfg := embed.NewConfig()
+	cfg.Name = "berth"
+	cfg.Dir = dir
+	cfg.ListenClientUrls = []url.URL{*clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{*clientURL}
+	cfg.ListenPeerUrls = []url.URL{*peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
+	cfg.InitialCluster = "berth=" + peerURL.String()
+	cfg.ClientTLSInfo = files.server
+	cfg.PeerTLSInfo = files.peer
+	cfg.Logger = "zap"
+	cfg.LogLevel = "error"
+	cfg.LogOutputs = []string{logPath}
+	// Keep an hour of history for watches to resume from, as a
+	// Kubernetes apiserver's periodic compaction would.
+	cfg.AutoCompactionMode = "periodic"
+	cfg.AutoCompactionRetention = "1h"
+	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
+	return cfg
+}
+
+// pickURL finds a port for etcd; tests replace it.
+var pickURL = freeLoopbackURL
 
 func freeLoopbackURL() (*url.URL, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,4 +158,51 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestPortTakenInBetween: etcd takes explicit ports, found free a moment
+// before it binds them; when another process takes one in between (CI saw
+// "bind: address already in use"), Start tries other ports.
+func TestPortTakenInBetween(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: starts an embedded etcd; skipped in -short mode")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	picks := 0
+	defer etcdserver.SetPickURL(func() (*url.URL, error) {
+		picks++
+		if picks == 1 {
+			return &url.URL{Scheme: "https", Host: taken.Addr().String()}, nil
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		return &url.URL{Scheme: "https", Host: l.Addr().String()}, nil
+	})()
+	dataDir := t.TempDir()
+	srv, err := etcdserver.Start(t.Context(), filepath.Join(dataDir, "etcd"), slog.New(slog.DiscardHandler), etcdserver.Options{UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatalf("with its first port taken: %v", err)
+	}
+	defer srv.Stop()
+	if strings.Contains(srv.Endpoint(), taken.Addr().String()) {
+		t.Errorf("serves at the taken port: %s", srv.Endpoint())
+	}
+	if picks < 4 {
+		t.Errorf("picked %d ports, want a second pair after the taken one", picks)
+	}
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Put(t.Context(), "/k", "v"); err != nil {
+		t.Fatal(err)
+	}
 }
