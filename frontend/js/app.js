@@ -98,7 +98,8 @@
 //                #reset-password [data-test=reset-password] [data-test=password-reset];
 //                errors [data-error-for=currentPassword|newPassword|againPassword]
 //   Errors       [data-test=error-view] [data-test=error-message] · not found:
-//                [data-test=not-found] · toasts [data-test=toasts]
+//                [data-test=not-found] · toasts [data-test=toasts] · a page whose
+//                module failed to load: [data-page-load-failed=TAG] [data-test=error-retry]
 //   Pod page     #/projects/NS/pods/NAME?tab=details|logs|terminal|changes
 //                (<berth-pod-page namespace name tab>, pages/pod.js)
 
@@ -299,7 +300,9 @@ class BerthApp extends HTMLElement {
     } catch (err) {
       if (seq !== this.seq) return;
 
-      this.mount(null, errorView({ message: `This page failed to load (${err.message}). Reload to try again.`, code: 0 }, { retry: () => location.reload() }));
+      const view = errorView({ message: `This page failed to load (${err.message}). Reload to try again.`, code: 0 }, { retry: () => location.reload() });
+      view.dataset.pageLoadFailed = spec.tag;
+      this.mount(null, view);
       return;
     }
     if (seq !== this.seq) return;

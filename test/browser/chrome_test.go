@@ -327,11 +327,12 @@ func (b *browser) waitJSFor(t *testing.T, timeout time.Duration, what, cond stri
 	}
 }
 
-// rebootIfDropped reloads a console that never started because Chromium
-// dropped its module loads when the host's network changed (other tests
-// add interfaces, as Docker does for every pod network): a module that
-// failed to load stays failed until the page loads again, as a user
-// would reload it.
+// rebootIfDropped reloads a console, or a page of it, that never started
+// because Chromium dropped its module loads when the host's network
+// changed (other tests add interfaces, as Docker does for every pod
+// network): a module that failed to load stays failed until the page
+// loads again, and a user would press the page's "Try again", which
+// reloads it.
 func (b *browser) rebootIfDropped(t *testing.T) {
 	t.Helper()
 	b.mu.Lock()
@@ -340,7 +341,10 @@ func (b *browser) rebootIfDropped(t *testing.T) {
 	if changed.IsZero() || time.Since(changed) < 2*time.Second {
 		return
 	}
-	if dead, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!document.querySelector('berth-app') && !customElements.get('berth-app')`)); err != nil || !dead {
+	// Either the shell's own modules failed (berth-app never defined), or
+	// a page's did and the shell shows "This page failed to load".
+	const dropped = `(!!document.querySelector('berth-app') && !customElements.get('berth-app')) || !!document.querySelector('[data-page-load-failed]')`
+	if dead, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](dropped)); err != nil || !dead {
 		return
 	}
 	b.mu.Lock()
