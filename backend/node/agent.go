@@ -216,11 +216,20 @@ func (a *Agent) killPod(ctx context.Context, uid string, grace time.Duration) er
 	return a.rt.KillPod(ctx, uid, grace)
 }
 
-// stopPod stops a pod's containers and keeps them, recording their last
-// usage first.
+// stopPod stops a pod's containers and keeps them, recording their usage
+// just before and the rest up to their exit.
 func (a *Agent) stopPod(ctx context.Context, uid string, grace time.Duration) error {
 	a.usage.flushPod(ctx, uid)
-	return a.rt.StopPod(ctx, uid, grace)
+	err := a.rt.StopPod(ctx, uid, grace)
+	a.usage.recordFinished(ctx, uid)
+	return err
+}
+
+// startPod starts a stopped pod's containers again, recording the end of
+// their last run first: the runtime starts their counters from zero.
+func (a *Agent) startPod(ctx context.Context, uid string) error {
+	a.usage.recordFinished(ctx, uid)
+	return a.rt.StartPod(ctx, uid)
 }
 
 // api returns the client of the master, with the node's credential.

@@ -41,7 +41,10 @@
 //	                       containers (runtime.Stats) into windows, commit them to
 //	                       the spool in StateDir/usage (spool.go: batch, then the
 //	                       cursors; fsync'd); a pod's last partial window just
-//	                       before the agent stops or kills it
+//	                       before the agent stops or kills it; after each pod
+//	                       sync, the last window of a container that exited on
+//	                       its own, up to its exit (runtime.Finished: final
+//	                       counters), then runtime.ReleaseFinished
 //	           usage sender deliver the spool oldest first (POST usagerecords);
 //	                       master or database away: back-off, the batches wait;
 //	                       a refusal for good (400, 403): set aside in rejected/

@@ -51,13 +51,13 @@ func (a *Agent) handler() http.Handler {
 		return a.stopPod(ctx, uid, grace)
 	}))
 	mux.HandleFunc("POST /pods/{uid}/start", a.serveLifecycle(func(ctx context.Context, uid string, _ time.Duration) error {
-		return a.rt.StartPod(ctx, uid)
+		return a.startPod(ctx, uid)
 	}))
 	mux.HandleFunc("POST /pods/{uid}/restart", a.serveLifecycle(func(ctx context.Context, uid string, grace time.Duration) error {
 		if err := a.stopPod(ctx, uid, grace); err != nil {
 			return err
 		}
-		return a.rt.StartPod(ctx, uid)
+		return a.startPod(ctx, uid)
 	}))
 	return mux
 }

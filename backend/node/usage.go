@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,7 +51,8 @@ func newUsageMeter(node, stateDir string, rt runtime.Runtime, log *slog.Logger) 
 }
 
 // sample measures the running containers of the pod uid (every pod when
-// "") and commits the windows that ended now.
+// "") and the ones that have exited, and commits the windows that ended
+// now, or when a container exited.
 func (m *usageMeter) sample(ctx context.Context, uid string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -58,16 +60,46 @@ func (m *usageMeter) sample(ctx context.Context, uid string) error {
 	if err != nil {
 		return err
 	}
+	finished, err := m.rt.Finished(ctx, uid)
+	if err != nil {
+		return err
+	}
 	now := m.now()
-	records, moved := m.windows(stats, now)
+	records, moved := m.windows(withFinished(stats, finished), now)
 	if uid == "" {
 		m.state.LastSample = now
 		for id := range m.state.Cursors {
 			if _, ok := moved[id]; !ok {
-				delete(m.state.Cursors, id) // stopped since
+				delete(m.state.Cursors, id) // stopped and recorded since
 			}
 		}
 	}
+	return m.commit(ctx, records, moved, finished)
+}
+
+// recordFinished commits the last windows of the pod's containers that
+// have exited since it was last sampled: on its own, a container that
+// exits is gone from the engine's stats, and would lose up to an
+// interval. The pod worker calls it after each sync, which is cheap when
+// nothing exited (the runtime looks at its cgroups).
+func (m *usageMeter) recordFinished(ctx context.Context, uid string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	finished, err := m.rt.Finished(ctx, uid)
+	if err == nil && len(finished) > 0 {
+		records, moved := m.windows(finished, m.now())
+		err = m.commit(ctx, records, moved, finished)
+	}
+	if err != nil && ctx.Err() == nil {
+		m.log.Warn("cannot record the last usage of exited containers", "pod_uid", uid, "error", err)
+	}
+}
+
+// commit spools the windows of a sample and then lets the runtime drop
+// the final counters of the exited containers they end: committed first,
+// so that an agent killed in between finds them again, and its cursors
+// (at the exit) make nothing of them twice. The caller holds mu.
+func (m *usageMeter) commit(ctx context.Context, records []berthv1.UsageRecord, moved map[string]usageCursor, finished []runtime.ContainerStats) error {
 	if err := m.spool.commit(records, moved, &m.state); err != nil {
 		return err
 	}
@@ -77,45 +109,99 @@ func (m *usageMeter) sample(ctx context.Context, uid string) error {
 		default:
 		}
 	}
+	if len(finished) == 0 {
+		return nil
+	}
+	ids := make([]string, len(finished))
+	for i, st := range finished {
+		ids[i] = st.ID
+	}
+	if err := m.rt.ReleaseFinished(ctx, ids); err != nil {
+		m.log.Warn("cannot release the counters of exited containers", "error", err)
+	}
 	return nil
+}
+
+// withFinished joins the samples of running and exited containers; a
+// container that exited while it was sampled counts as exited, with its
+// final counters.
+func withFinished(running, finished []runtime.ContainerStats) []runtime.ContainerStats {
+	if len(finished) == 0 {
+		return running
+	}
+	ended := make(map[string]bool, len(finished))
+	for _, st := range finished {
+		ended[st.ID] = true
+	}
+	out := slices.Clone(finished)
+	for _, st := range running {
+		if !ended[st.ID] {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // windows turns samples into the records of the windows they end, and
 // moves the cursors; the caller holds mu. A container seen for the first
 // time is counted from its start when it started after the last sample
 // (it is new), and otherwise from now (the agent has just started
-// metering: what came before is not the agent's to know).
+// metering: what came before is not the agent's to know). The window of
+// an exited container ends when it exited; its working set is taken to
+// have stayed at the last one sampled until then, and a container that
+// lived within one window, never sampled, has its cgroup's memory peak as
+// its peak.
 func (m *usageMeter) windows(stats []runtime.ContainerStats, now time.Time) ([]berthv1.UsageRecord, map[string]usageCursor) {
 	var records []berthv1.UsageRecord
 	moved := make(map[string]usageCursor, len(stats))
 	for _, st := range stats {
-		end := usageCursor{At: now, StartedAt: st.StartedAt, CPUNanos: st.CPUNanos, Memory: st.MemoryBytes,
-			RxBytes: st.NetworkRxBytes, TxBytes: st.NetworkTxBytes}
-		moved[st.ID] = end
+		end, exited := now, !st.FinishedAt.IsZero()
+		if exited {
+			end = st.FinishedAt
+		}
 		c, ok := m.state.Cursors[st.ID]
+		next := usageCursor{At: end, StartedAt: st.StartedAt, CPUNanos: st.CPUNanos, Memory: st.MemoryBytes,
+			RxBytes: st.NetworkRxBytes, TxBytes: st.NetworkTxBytes}
+		if exited && ok {
+			// Its network namespace went with it: nothing more counted.
+			next.RxBytes, next.TxBytes = c.RxBytes, c.TxBytes
+		}
+		moved[st.ID] = next
+		whole := false
 		if !ok || !c.StartedAt.Equal(st.StartedAt) { // new, or started again (counters reset)
 			if m.state.LastSample.IsZero() || !st.StartedAt.After(m.state.LastSample) {
-				m.state.Cursors[st.ID] = end
+				m.state.Cursors[st.ID] = next
 				continue
 			}
-			c = usageCursor{At: st.StartedAt, StartedAt: st.StartedAt}
+			c, whole = usageCursor{At: st.StartedAt, StartedAt: st.StartedAt}, true
+			if exited {
+				next.RxBytes, next.TxBytes = 0, 0
+				moved[st.ID] = next
+			}
 		}
-		m.state.Cursors[st.ID] = end
-		if !now.After(c.At) {
+		m.state.Cursors[st.ID] = next
+		if !end.After(c.At) {
 			continue
 		}
-		dt := now.Sub(c.At).Seconds()
-		records = append(records, berthv1.UsageRecord{
-			Node: m.node, ContainerID: st.ID, WindowStart: c.At.UTC(), WindowEnd: now.UTC(),
+		dt := end.Sub(c.At).Seconds()
+		rec := berthv1.UsageRecord{
+			Node: m.node, ContainerID: st.ID, WindowStart: c.At.UTC(), WindowEnd: end.UTC(),
 			PodUID: st.PodUID, Namespace: st.Namespace, Pod: st.PodName, Container: st.Container,
 			CPUSeconds:        float64(counterDelta(st.CPUNanos, c.CPUNanos)) / 1e9,
 			MemoryByteSeconds: float64(c.Memory+st.MemoryBytes) / 2 * dt,
 			MemoryBytes:       st.MemoryBytes,
 			MemoryPeakBytes:   max(c.Memory, st.MemoryBytes),
-			NetworkRxBytes:    int64(counterDelta(st.NetworkRxBytes, c.RxBytes)),
-			NetworkTxBytes:    int64(counterDelta(st.NetworkTxBytes, c.TxBytes)),
+			NetworkRxBytes:    int64(counterDelta(next.RxBytes, c.RxBytes)),
+			NetworkTxBytes:    int64(counterDelta(next.TxBytes, c.TxBytes)),
 			RunningSeconds:    dt,
-		})
+		}
+		if exited {
+			rec.MemoryByteSeconds = float64(c.Memory) * dt
+			if whole {
+				rec.MemoryPeakBytes = st.MemoryPeakBytes
+			}
+		}
+		records = append(records, rec)
 	}
 	return records, moved
 }

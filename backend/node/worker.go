@@ -187,6 +187,7 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 		return err
 	}
 	observed, err := a.rt.SyncPod(ctx, resolved, data)
+	a.usage.recordFinished(ctx, w.uid) // a container may have exited on its own
 	if err != nil {
 		return err
 	}

@@ -210,6 +210,19 @@ type Runtime interface {
 	// of every pod when uid is "", infra containers included (they carry
 	// the pod's network counters).
 	Stats(ctx context.Context, uid string) ([]ContainerStats, error)
+	// Finished reports the final counters of the exited containers of the
+	// pod with that UID (of every pod when uid is "") that the runtime
+	// still holds, with FinishedAt set: CPU time to the end, the peak of
+	// memory, no network (it went with the container). A container that
+	// exits on its own is gone from Stats before anyone can sample it;
+	// this is how its last window is still counted. A container is
+	// reported until ReleaseFinished names it; a runtime that cannot keep
+	// them reports none.
+	Finished(ctx context.Context, uid string) ([]ContainerStats, error)
+	// ReleaseFinished lets the runtime drop the final counters of the
+	// containers with those IDs (as Finished reported them), once their
+	// last window is recorded. IDs it does not hold are ignored.
+	ReleaseFinished(ctx context.Context, ids []string) error
 }
 
 // ContainerStats is one sample of a running container, as the engine's
@@ -234,4 +247,11 @@ type ContainerStats struct {
 	// containers share it and report none).
 	NetworkRxBytes uint64
 	NetworkTxBytes uint64
+	// FinishedAt is when the container exited, zero while it runs (only
+	// Finished sets it).
+	FinishedAt time.Time
+	// MemoryPeakBytes is the highest memory use of the container's life
+	// as its cgroup counts it (page cache included); only Finished sets
+	// it, 0 when the cgroup does not tell.
+	MemoryPeakBytes int64
 }

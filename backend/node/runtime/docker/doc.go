@@ -35,4 +35,14 @@
 // in a file under the state directory, so SyncPod leaves it alone (also
 // after an agent restart) until StartPod. KillPod removes everything,
 // including the pod's state directory, which holds its emptyDir volumes.
+//
+// Each container instance runs under a cgroup parent of its own,
+// /berth/<scope>/<pod uid>/<instance>, which keeps the instance's counters
+// after the engine has deleted its cgroup (cgroups.go): Finished reads them
+// for the last usage window of a container that exited on its own. The
+// parent goes once the agent recorded that window (ReleaseFinished), when
+// the instance starts again (StartPod), when the pod is killed, and at
+// start when its container is gone. Under the systemd cgroup driver, or an
+// engine on another host, containers get no parent and Finished reports
+// nothing (logged at start).
 package docker

@@ -81,9 +81,16 @@ type Runtime struct {
 	// lastAddr is the pod address handed out last; guarded by addrMu.
 	lastAddr netip.Addr
 
+	// cgroups give container instances parents of their own, nil when the
+	// engine's containers cannot have them (cgroups.go).
+	cgroups *instanceCgroups
+
 	mu         sync.Mutex
 	infraImage string               // guarded by mu
 	pods       map[string]*podState // guarded by mu
+	// held are the exited instances whose parent cgroup Finished
+	// reported, by container ID; guarded by mu.
+	held map[string]heldCgroup
 }
 
 // podState is what the runtime remembers of one pod between calls.
@@ -142,6 +149,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		sockets:        []string{"/var/run/docker.sock", "/run/docker.sock"},
 		infraImage:     opts.InfraImage,
 		pods:           map[string]*podState{},
+		held:           map[string]heldCgroup{},
 		network:        opts.Network,
 	}
 	if r.stateDir == "" {
@@ -177,7 +185,38 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		cli.Close()
 		return nil, err
 	}
+	if err := r.setUpCgroups(ctx); err != nil {
+		cli.Close()
+		return nil, err
+	}
 	return r, nil
+}
+
+// setUpCgroups decides whether containers get cgroup parents of their own
+// (cgroups.go), says once why not when they cannot, and removes the
+// cgroups left by pods that are gone.
+func (r *Runtime) setUpCgroups(ctx context.Context) error {
+	info, err := r.cli.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("docker info: %w", engineError(err))
+	}
+	_, local := unixSocketPath(r.cli.DaemonHost())
+	mountinfo, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("mount table: %w", err)
+	}
+	defer mountinfo.Close()
+	var why string
+	r.cgroups, why = newInstanceCgroups(info.CgroupDriver, info.CgroupVersion, local, mountinfo, r.scope)
+	if r.cgroups == nil {
+		r.logger.Warn("containers get no cgroup parent of their own: the last usage window of a container that exits on its own is not recorded",
+			"reason", why)
+		return nil
+	}
+	if err := r.sweepCgroups(ctx); err != nil {
+		return fmt.Errorf("removing the cgroups of pods that are gone: %w", err)
+	}
+	return nil
 }
 
 // releaseSubPaths unmounts the staged subPaths and the secret volumes'
@@ -217,7 +256,11 @@ func (r *Runtime) releaseSubPaths(ctx context.Context) error {
 func (r *Runtime) Client() *client.Client { return r.cli }
 
 // Close releases the connection to the engine; the containers keep running.
-func (r *Runtime) Close() error { return r.cli.Close() }
+// The runtime's cgroup goes when no pod has cgroups in it.
+func (r *Runtime) Close() error {
+	r.closeCgroups()
+	return r.cli.Close()
+}
 
 // lockPod serialises the operations on one pod; call the returned function
 // to release it.

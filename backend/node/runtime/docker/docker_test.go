@@ -245,6 +245,7 @@ func TestRuntime(t *testing.T) {
 	t.Run("limits", func(t *testing.T) { t.Parallel(); testLimits(t, e) })
 	t.Run("infra stops on SIGTERM", func(t *testing.T) { t.Parallel(); testInfraStops(t, e) })
 	t.Run("secrets and config maps", func(t *testing.T) { t.Parallel(); testPodData(t, e) })
+	t.Run("finished containers' counters", func(t *testing.T) { t.Parallel(); testFinished(t, e) })
 }
 
 func testEcho(t *testing.T, e *env) {

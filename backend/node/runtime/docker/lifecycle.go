@@ -25,7 +25,7 @@ func (r *Runtime) KillPod(ctx context.Context, uid string, grace time.Duration) 
 		return err
 	}
 	_, statErr := os.Stat(r.podDir(uid))
-	if pc.empty() && errors.Is(statErr, os.ErrNotExist) {
+	if pc.empty() && errors.Is(statErr, os.ErrNotExist) && !r.hasPodCgroups(uid) {
 		r.forget(ps)
 		return fmt.Errorf("pod %q: %w", uid, runtime.ErrNotFound)
 	}
@@ -54,6 +54,9 @@ func (r *Runtime) KillPod(ctx context.Context, uid string, grace time.Duration) 
 		errs = append(errs, fmt.Errorf("pod %q: %w", uid, err))
 	} else if err := os.RemoveAll(r.podDir(uid)); err != nil {
 		errs = append(errs, fmt.Errorf("removing the state of pod %q: %w", uid, err))
+	}
+	if err := r.removePodCgroups(uid); err != nil {
+		errs = append(errs, fmt.Errorf("pod %q: %w", uid, err))
 	}
 	r.forget(ps)
 	if err := errors.Join(errs...); err != nil {
@@ -127,12 +130,19 @@ func (r *Runtime) StartPod(ctx context.Context, uid string) error {
 	}
 	var errs []error
 	if len(pc.infra) > 0 && !running(pc.infra[0].summary.State) {
+		if err := r.releaseInstance(uid, pc.infra[0]); err != nil {
+			return fmt.Errorf("starting the infra container of pod %q: %w", uid, err)
+		}
 		if err := r.cli.ContainerStart(ctx, pc.infra[0].id, container.StartOptions{}); err != nil {
 			return fmt.Errorf("starting the infra container of pod %q: %w", uid, err)
 		}
 	}
 	for _, ins := range pc.apps {
 		if running(ins[0].summary.State) {
+			continue
+		}
+		if err := r.releaseInstance(uid, ins[0]); err != nil {
+			errs = append(errs, fmt.Errorf("starting container %q of pod %q: %w", ins[0].name, uid, err))
 			continue
 		}
 		if err := r.cli.ContainerStart(ctx, ins[0].id, container.StartOptions{}); err != nil {

@@ -138,6 +138,7 @@ func (r *Runtime) ensureInfra(ctx context.Context, pod *v1.Pod, pc *podContainer
 	cfg, host := infraConfig(pod, image, next)
 	host.NetworkMode = mode
 	r.limits.apply(host)
+	host.CgroupParent = r.cgroupParent(string(pod.UID), runtime.InfraContainerName, next)
 	cfg.Labels[LabelScope] = r.scope
 	name := containerName(pod, runtime.InfraContainerName, next)
 	created, err := r.cli.ContainerCreate(ctx, cfg, host, networking, nil, name)
@@ -268,6 +269,7 @@ func (r *Runtime) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		return waiting(reasonConfig, err.Error())
 	}
 	r.limits.apply(host)
+	host.CgroupParent = r.cgroupParent(string(pod.UID), c.Name, next)
 	cfg.Labels[LabelScope] = r.scope
 	name := containerName(pod, c.Name, next)
 	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, name)

@@ -121,6 +121,9 @@ type instance struct {
 	start    time.Time // when it runs (created + StartDelay)
 	finished time.Time // zero while it runs
 	code     int
+	// released: the agent recorded its end (ReleaseFinished), as the
+	// Docker runtime removes the cgroup that kept its counters.
+	released bool
 }
 
 var ipCounter atomic.Uint32
@@ -391,6 +394,7 @@ func (r *Runtime) StartPod(_ context.Context, uid string) error {
 	for _, c := range p.containers {
 		c.advance(now)
 		if in := c.current; in != nil && !in.finished.IsZero() {
+			in.released = true // its counters start from zero again
 			c.previous = in
 			c.current = &instance{id: in.id, created: in.created, start: now.Add(r.opts.StartDelay)}
 		}

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"context"
+	"slices"
 
 	"github.com/berthpaas/berth/backend/node/runtime"
 )
@@ -51,4 +52,54 @@ func (r *Runtime) Stats(_ context.Context, uid string) ([]runtime.ContainerStats
 		}
 	}
 	return out, nil
+}
+
+// Finished reports the instances that have exited and that the agent has
+// not released, with their CPU time to the end; see runtime.Runtime.
+func (r *Runtime) Finished(_ context.Context, uid string) ([]runtime.ContainerStats, error) {
+	if err := r.lock(); err != nil {
+		return nil, err
+	}
+	defer r.mu.Unlock()
+	now := r.now()
+	var out []runtime.ContainerStats
+	for _, p := range r.pods {
+		if uid != "" && p.uid != uid {
+			continue
+		}
+		for _, c := range p.containers {
+			c.advance(now)
+			for _, in := range []*instance{c.previous, c.current} {
+				if in == nil || in.finished.IsZero() || in.released {
+					continue
+				}
+				out = append(out, runtime.ContainerStats{
+					PodUID: p.uid, Namespace: p.namespace, PodName: p.name, Container: c.name, ID: in.id,
+					StartedAt: in.start, FinishedAt: in.finished,
+					CPUNanos:        uint64(in.finished.Sub(in.start)) * uint64(c.cpuMillis) / 1000,
+					MemoryPeakBytes: c.memoryBytes,
+				})
+			}
+		}
+	}
+	return out, nil
+}
+
+// ReleaseFinished forgets the ends of those instances; see
+// runtime.Runtime.
+func (r *Runtime) ReleaseFinished(_ context.Context, ids []string) error {
+	if err := r.lock(); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	for _, p := range r.pods {
+		for _, c := range p.containers {
+			for _, in := range []*instance{c.previous, c.current} {
+				if in != nil && !in.finished.IsZero() && slices.Contains(ids, in.id) {
+					in.released = true
+				}
+			}
+		}
+	}
+	return nil
 }

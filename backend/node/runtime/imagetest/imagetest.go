@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,7 +62,8 @@ func Client(t testing.TB) *client.Client {
 }
 
 // RemoveContainers removes, when the test ends, every container that
-// carries label ("key" or "key=value").
+// carries label ("key" or "key=value"), and the cgroup parents the
+// runtime gave them (under /berth), which the engine leaves.
 func RemoveContainers(t testing.TB, cli client.ContainerAPIClient, label string) {
 	t.Helper()
 	t.Cleanup(func() {
@@ -73,7 +76,11 @@ func RemoveContainers(t testing.TB, cli client.ContainerAPIClient, label string)
 			t.Errorf("listing the test's containers: %v", err)
 			return
 		}
+		var parents []string
 		for _, c := range list {
+			if info, err := cli.ContainerInspect(ctx, c.ID); err == nil && info.HostConfig != nil {
+				parents = append(parents, info.HostConfig.CgroupParent)
+			}
 			err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 			// A container the test's runtime is removing at this moment
 			// is on its way out too.
@@ -81,7 +88,27 @@ func RemoveContainers(t testing.TB, cli client.ContainerAPIClient, label string)
 				t.Errorf("removing container %s: %v", c.Names, err)
 			}
 		}
+		for _, p := range parents {
+			removeCgroupParent(p)
+		}
 	})
+}
+
+// removeCgroupParent removes a container's cgroup parent under /berth,
+// and its pod's and runtime's when they are empty, from every hierarchy
+// (rmdir removes only an empty cgroup; the runtime's own may be gone).
+func removeCgroupParent(parent string) {
+	parent = path.Clean(parent)
+	if !strings.HasPrefix(parent, "/berth/") || strings.Count(parent, "/") != 4 {
+		return
+	}
+	mounts, _ := filepath.Glob("/sys/fs/cgroup/*")
+	mounts = append(mounts, "/sys/fs/cgroup")
+	for _, mnt := range mounts {
+		for dir := parent; dir != "/berth"; dir = path.Dir(dir) {
+			syscall.Rmdir(filepath.Join(mnt, filepath.FromSlash(dir)))
+		}
+	}
 }
 
 // built remembers the images built by this process, by tag.
