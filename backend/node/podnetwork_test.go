@@ -341,9 +341,18 @@ func TestPodNetworkAcrossNodes(t *testing.T) {
 		t.Fatal("shop/web not found on node-c")
 	}
 	reaches(t, env, shop, "client", podURL(shopWeb), "hello from web")
-	if p, _ := getPod(t, env, shop, "web"); p.Status.PodIP != shopWeb.Status.PodIP {
-		t.Fatalf("shop/web moved from %s to %s", shopWeb.Status.PodIP, p.Status.PodIP)
-	}
+	// The status follows the sync that replaced the infra; until then it
+	// says the pod has no address.
+	eventually(t, 10*time.Second, "shop/web's status with its address", func() (bool, string) {
+		p, _ := getPod(t, env, shop, "web")
+		if p == nil {
+			return false, "no pod"
+		}
+		if ip := p.Status.PodIP; ip != "" && ip != shopWeb.Status.PodIP {
+			t.Fatalf("shop/web moved from %s to %s", shopWeb.Status.PodIP, ip)
+		}
+		return p.Status.PodIP == shopWeb.Status.PodIP, "no address"
+	})
 
 	// The agents stop: nothing of theirs stays on the host, though their
 	// containers keep running. Started again, they give the pods their

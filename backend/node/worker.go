@@ -186,8 +186,10 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) error {
 	if err != nil {
 		return err
 	}
+	// A container may have exited on its own: its last window is recorded
+	// once the status is written, which should not wait for it.
+	defer a.usage.recordFinished(ctx, w.uid)
 	observed, err := a.rt.SyncPod(ctx, resolved, data)
-	a.usage.recordFinished(ctx, w.uid) // a container may have exited on its own
 	if err != nil {
 		return err
 	}
