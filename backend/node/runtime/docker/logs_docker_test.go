@@ -107,9 +107,9 @@ func follow(t *testing.T, e *env, pod *v1.Pod, container string, opts runtime.Lo
 
 var progressStep = regexp.MustCompile(`^progress (\d+)% (\d+)$`)
 
-// A "\r" progress bar at 50 Hz reaches a follower write by write, within
-// 100 ms of each write, without and with timestamps, and no time is
-// written inside it. (Docker's log alone hands such a line over every
+// A "\r" progress bar at 50 Hz reaches a follower write by write (nine
+// steps in ten within 100 ms of their write, none a second late), without
+// and with timestamps, and no time is written inside it. (Docker's log alone hands such a line over every
 // 16 KiB: every 23 s here.)
 func TestLogsProgressBar(t *testing.T) {
 	if testing.Short() {
@@ -177,10 +177,13 @@ func TestLogsProgressBar(t *testing.T) {
 			}
 			t.Logf("%d steps, the slowest reached the follower %v after its write", seen, worst.Round(time.Microsecond))
 			// Two cores shared by many test runs stall any process now and
-			// then (the writer too, between taking its time and writing):
-			// a step may be late that way, not by waiting for the log
-			// (23 s); bench/ measures the latency itself.
-			if len(late) > seen/50 || worst > time.Second {
+			// then (the writer too, between taking its time and writing),
+			// and the steps written during a stall all arrive after it: a
+			// 180 ms stall makes five steps late in a row. Waiting for the
+			// log makes every step late, by seconds (23 s). So one step in
+			// ten may be late, none by a second; bench/ measures the
+			// latency itself.
+			if len(late) > seen/10 || worst > time.Second {
 				t.Errorf("%d of %d steps took over 100 ms: %s", len(late), seen, strings.Join(late, ", "))
 			}
 		})
