@@ -18,4 +18,12 @@
 // endpoint (which a cluster admin may write by hand) can turn it towards
 // the master's own ports or the host's. It trusts no X-Forwarded-* or
 // Forwarded header a client sends: it is the edge, and writes its own.
+//
+// Requests go through httputil.ReverseProxy. Plain ones (GET, HEAD,
+// OPTIONS, TRACE with no body and no upgrade) are sent by the router's
+// own inline transport, in the goroutine that serves the client, on
+// connections it keeps per endpoint; the others (a body, a websocket) by
+// http.Transport, whose writer and reader goroutines let a request's body
+// and its answer flow at once. Both dial only the pod network and bound
+// an answer's header.
 package router

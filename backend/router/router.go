@@ -72,6 +72,7 @@ type Router struct {
 	endpoints *cache.Informer[*v1.Endpoints]
 	secrets   *cache.Informer[*v1.Secret]
 	proxy     *httputil.ReverseProxy
+	transport *retryTransport
 	certs     *certCache
 
 	mu sync.RWMutex
@@ -105,9 +106,11 @@ func New(cfg Config) *Router {
 		Fields: fields.OneTermEqualSelector("type", string(v1.SecretTypeTLS)),
 	}, nil, logger)
 	r.certs = newCertCache(cfg.Issuer, cfg.AppsDomain)
+	r.transport = newTransport(cfg.PodNetwork)
 	r.proxy = &httputil.ReverseProxy{
-		Rewrite:   r.rewrite,
-		Transport: newTransport(cfg.PodNetwork),
+		Rewrite:    r.rewrite,
+		Transport:  r.transport,
+		BufferPool: &bufferPool{},
 		// No FlushInterval: ReverseProxy flushes every write of an answer
 		// of unknown length (chunked, server-sent events) at once anyway,
 		// and answers of known length go out in as few writes as can be.
@@ -118,7 +121,7 @@ func New(cfg Config) *Router {
 }
 
 // Run keeps the router's copies of routes, services, endpoints and TLS
-// secrets until ctx ends.
+// secrets until ctx ends, then closes its idle connections to endpoints.
 func (r *Router) Run(ctx context.Context) {
 	ctx = auth.WithIdentity(ctx, auth.ComponentIdentity(Component))
 	var wg sync.WaitGroup
@@ -126,6 +129,7 @@ func (r *Router) Run(ctx context.Context) {
 		wg.Go(func() { run(ctx) })
 	}
 	wg.Wait()
+	r.transport.CloseIdleConnections()
 }
 
 // WaitForSync waits for a first copy of everything; false if ctx ended.
@@ -368,42 +372,74 @@ func servicePort(svc *v1.Service, want *berthv1.RoutePort) (v1.ServicePort, bool
 // check is at the dial, after any redirection of the request, so no
 // endpoint address can point the router at the host's or master's own
 // ports. It reads no proxy from the environment.
-func newTransport(podNetwork netip.Prefix) http.RoundTripper {
+// Both transports dial with the same check.
+func newTransport(podNetwork netip.Prefix) *retryTransport {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	return retryTransport{&http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil || !podNetwork.Contains(ap.Addr()) {
-				return nil, fmt.Errorf("dial %s: not an address of the pod network %s", address, podNetwork)
-			}
-			return d.DialContext(ctx, network, address)
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil || !podNetwork.Contains(ap.Addr()) {
+			return nil, fmt.Errorf("dial %s: not an address of the pod network %s", address, podNetwork)
+		}
+		return d.DialContext(ctx, network, address)
+	}
+	return &retryTransport{
+		inline: newInlineTransport(dial),
+		base: &http.Transport{
+			Proxy:                  nil,
+			DialContext:            dial,
+			MaxIdleConns:           1024,
+			MaxIdleConnsPerHost:    maxIdlePerEndpoint,
+			IdleConnTimeout:        idleConnTimeout,
+			MaxResponseHeaderBytes: maxResponseHeaderBytes,
+			ExpectContinueTimeout:  time.Second,
 		},
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}}
+	}
 }
 
-// retryTransport sends a request whose endpoint refused the connection
-// (a pod gone before its endpoints said so) to the route's next ready
-// endpoint: nothing of the request was sent, so any request may go again
-// (one with a body only if it has none to replay).
+// retryTransport sends plain requests through inline and the others
+// (a body, an upgrade) through base; and a request whose endpoint refused
+// the connection (a pod gone before its endpoints said so) to the
+// route's next ready endpoint: nothing of the request was sent, so any
+// request may go again (one with a body only if it has none to replay).
 type retryTransport struct {
-	base *http.Transport
+	inline *inlineTransport
+	base   *http.Transport
 }
 
-func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt := http.RoundTripper(t.base)
+	if inline(req) {
+		rt = t.inline
+	}
+	resp, err := rt.RoundTrip(req)
 	tg, _ := req.Context().Value(targetKey{}).(*target)
 	for err != nil && tg != nil && isDialError(err) && (req.Body == nil || req.Body == http.NoBody) && tg.next() {
 		req = req.Clone(req.Context())
 		req.URL.Host = tg.current().String()
-		resp, err = t.base.RoundTrip(req)
+		resp, err = rt.RoundTrip(req)
 	}
 	return resp, err
 }
+
+// CloseIdleConnections closes the kept connections of both transports.
+func (t *retryTransport) CloseIdleConnections() {
+	t.inline.CloseIdleConnections()
+	t.base.CloseIdleConnections()
+}
+
+// bufferPool lends ReverseProxy the buffers it copies answers through,
+// rather than one new 32 KiB buffer per request (garbage that the
+// master's whole heap pays for in collections).
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 
 // isDialError reports whether err is a failure to connect.
 func isDialError(err error) bool {

@@ -54,19 +54,26 @@ func hostIP(t *testing.T) netip.Addr {
 }
 
 // backend is an application behind a route: it answers with its name and
-// the headers it got, streams on /stream, echoes websockets on /ws, and
-// counts its requests.
+// the headers it got, streams on /stream, echoes websockets on /ws,
+// answers a header too long on /long-header, holds /hang until its
+// client goes, and counts its requests and connections.
 type backend struct {
 	name string
 	hits atomic.Int64
 	addr netip.AddrPort
 	// release lets /stream send its second line.
 	release chan struct{}
+	// opened and closed count the connections made to the backend and
+	// those ended.
+	opened, closed atomic.Int64
+	// hanging gets the context of each /hang request.
+	hanging chan context.Context
+	srv     *httptest.Server
 }
 
 func startBackend(t *testing.T, ip netip.Addr, name string) *backend {
 	t.Helper()
-	b := &backend{name: name, release: make(chan struct{})}
+	b := &backend{name: name, release: make(chan struct{}), hanging: make(chan context.Context, 1)}
 	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +95,14 @@ func startBackend(t *testing.T, ip netip.Addr, name string) *backend {
 				}
 				_ = c.WriteMessage(typ, append([]byte(name+": "), msg...))
 			}
+		case "/long-header":
+			w.Header().Set("X-Long", strings.Repeat("x", 2<<20))
+		case "/hang":
+			// A server sees its client go only once it has read the
+			// request's body.
+			_, _ = io.Copy(io.Discard, r.Body)
+			b.hanging <- r.Context()
+			<-r.Context().Done()
 		case "/stream":
 			fmt.Fprintln(w, "first")
 			w.(http.Flusher).Flush()
@@ -101,11 +116,54 @@ func startBackend(t *testing.T, ip netip.Addr, name string) *backend {
 			_ = json.NewEncoder(w).Encode(map[string]any{"name": name, "host": r.Host, "path": r.URL.Path, "header": r.Header})
 		}
 	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			b.opened.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			b.closed.Add(1)
+		}
+	}
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
+	b.srv = srv
 	b.addr = netip.MustParseAddrPort(ln.Addr().String())
+	return b
+}
+
+// onceBackend answers one request per connection, without saying it
+// closes the connection, then closes it: each kept connection turns out
+// closed when it is used again.
+type onceBackend struct {
+	addr     netip.AddrPort
+	accepted atomic.Int64
+}
+
+func startOnceBackend(t *testing.T, ip netip.Addr) *onceBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	b := &onceBackend{addr: netip.MustParseAddrPort(ln.Addr().String())}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.accepted.Add(1)
+			go func() {
+				defer conn.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
+					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+				}
+			}()
+		}
+	}()
 	return b
 }
 
@@ -195,7 +253,19 @@ type answer struct {
 
 func (f *fixture) get(t *testing.T, host, path string, header map[string]string) answer {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), "GET", f.url+path, nil)
+	return f.do(t, "GET", host, path, "", header)
+}
+
+// do sends one request, with body unless it is empty. The router sends
+// GETs with its inline transport and requests with a body with
+// http.Transport: tests of what both must do send both.
+func (f *fixture) do(t *testing.T, method, host, path, reqBody string, header map[string]string) answer {
+	t.Helper()
+	var rd io.Reader
+	if reqBody != "" {
+		rd = strings.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, f.url+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +334,9 @@ func TestRouter(t *testing.T) {
 	gone.Close()
 	f.service(t, "shop", "flaky", "", []netip.AddrPort{goneAddr, b1.addr}, nil)
 	f.route(t, "shop", route("flaky", "flaky.example.com", "/", "flaky"))
+	once := startOnceBackend(t, ip)
+	f.service(t, "shop", "once", "", []netip.AddrPort{once.addr}, nil)
+	f.route(t, "shop", route("once", "once.example.com", "/", "once"))
 	f.eventually(t, "shop.example.com", "/", http.StatusOK)
 	f.eventually(t, "flaky.example.com", "/", http.StatusOK)
 
@@ -348,6 +421,67 @@ func TestRouter(t *testing.T) {
 			}
 		}
 	})
+	t.Run("keep-alive to the endpoint", func(t *testing.T) {
+		// Sequential requests of one client reuse one connection to the
+		// endpoint, whichever transport carries them.
+		for _, m := range []struct{ method, body string }{{"GET", ""}, {"HEAD", ""}, {"POST", "x"}} {
+			before := b1.opened.Load() + b2.opened.Load()
+			for i := range 20 {
+				if a := f.do(t, m.method, "shop.example.com", "/", m.body, nil); a.code != http.StatusOK {
+					t.Fatalf("%s %d: %d %s", m.method, i, a.code, a.body)
+				}
+			}
+			// One connection to each of the two endpoints at most.
+			if n := b1.opened.Load() + b2.opened.Load() - before; n > 2 {
+				t.Errorf("%s: 20 requests opened %d connections to the endpoints", m.method, n)
+			}
+		}
+	})
+	t.Run("a kept connection the endpoint closed", func(t *testing.T) {
+		// Each request finds the connection the router kept closed by
+		// the endpoint (which said nothing): it goes again on a new one.
+		for _, method := range []string{"GET", "HEAD"} {
+			before := once.accepted.Load()
+			for i := range 4 {
+				if a := f.do(t, method, "once.example.com", "/", "", nil); a.code != http.StatusOK {
+					t.Fatalf("%s %d: %d %s", method, i, a.code, a.body)
+				}
+			}
+			if n := once.accepted.Load() - before; n != 4 {
+				t.Fatalf("%s: 4 requests, %d connections", method, n)
+			}
+		}
+	})
+	t.Run("the client goes", func(t *testing.T) {
+		// A client that gives up ends its request at the endpoint too.
+		for _, m := range []struct{ method, body string }{{"GET", ""}, {"POST", "x"}} {
+			ctx, cancel := context.WithCancel(t.Context())
+			req, _ := http.NewRequestWithContext(ctx, m.method, f.url+"/hang", strings.NewReader(m.body))
+			req.Host = "shop.example.com"
+			done := make(chan error, 1)
+			go func() {
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				done <- err
+			}()
+			var at context.Context
+			select {
+			case at = <-b1.hanging:
+			case at = <-b2.hanging:
+			case err := <-done:
+				t.Fatalf("%s: the request ended before reaching an endpoint: %v", m.method, err)
+			}
+			cancel()
+			<-done
+			select {
+			case <-at.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: the endpoint still holds the request of a client gone 10s ago", m.method)
+			}
+		}
+	})
 	t.Run("an endpoint that refuses", func(t *testing.T) {
 		for i := range 6 {
 			if a := f.get(t, "flaky.example.com", "/", nil); a.code != http.StatusOK {
@@ -410,16 +544,28 @@ func TestRouterAttacks(t *testing.T) {
 	f.eventually(t, "a.example.com", "/", http.StatusOK)
 
 	t.Run("spoofed forwarding headers", func(t *testing.T) {
-		a := f.get(t, "a.example.com", "/", map[string]string{
-			"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Host": "admin.example.com", "X-Forwarded-Proto": "https",
-			"X-Forwarded-Port": "443", "Forwarded": "for=1.2.3.4;proto=https", "X-Real-Ip": "1.2.3.4",
-		})
-		_, _, _, h := echoed(t, a)
-		want := map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "a.example.com", "X-Forwarded-Proto": "http",
-			"X-Forwarded-Port": strings.Split(f.url, ":")[2], "Forwarded": "", "X-Real-Ip": ""}
-		for k, v := range want {
-			if got := strings.Join(h.Values(k), ","); got != v {
-				t.Errorf("%s: the backend got %q, want %q", k, got, v)
+		for _, m := range []struct{ method, body string }{{"GET", ""}, {"POST", "form=1"}} {
+			a := f.do(t, m.method, "a.example.com", "/", m.body, map[string]string{
+				"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Host": "admin.example.com", "X-Forwarded-Proto": "https",
+				"X-Forwarded-Port": "443", "Forwarded": "for=1.2.3.4;proto=https", "X-Real-Ip": "1.2.3.4",
+			})
+			_, _, _, h := echoed(t, a)
+			want := map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "a.example.com", "X-Forwarded-Proto": "http",
+				"X-Forwarded-Port": strings.Split(f.url, ":")[2], "Forwarded": "", "X-Real-Ip": ""}
+			for k, v := range want {
+				if got := strings.Join(h.Values(k), ","); got != v {
+					t.Errorf("%s: %s: the backend got %q, want %q", m.method, k, got, v)
+				}
+			}
+		}
+	})
+	t.Run("answer header too long", func(t *testing.T) {
+		// A tenant's pod answering an endless header must not make the
+		// router hold it: 502, naming no address.
+		for _, m := range []struct{ method, body string }{{"GET", ""}, {"POST", "x"}} {
+			a := f.do(t, m.method, "a.example.com", "/long-header", m.body, nil)
+			if a.code != http.StatusBadGateway || strings.Contains(a.body, app.addr.Addr().String()) || a.header.Get("X-Long") != "" {
+				t.Fatalf("%s: %d %.200s", m.method, a.code, a.body)
 			}
 		}
 	})
