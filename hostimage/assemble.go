@@ -174,6 +174,29 @@ func (a *assembler) removeDocumentation() error {
 	return nil
 }
 
+// removeLanguages deletes the translations install-langs does not keep
+// (a root from mmdebstrap never had them unpacked; other roots do).
+func (a *assembler) removeLanguages() error {
+	tf := a.def.Treefile
+	entries, err := fs.ReadDir(a.root.FS(), localeDir)
+	if err != nil || len(tf.InstallLangs) == 0 {
+		return nil // no translations, or all of them wanted
+	}
+	removed := 0
+	for _, e := range entries {
+		if !e.IsDir() || tf.localeWanted(e.Name()) {
+			continue
+		}
+		if err := a.root.RemoveAll(path.Join(localeDir, e.Name())); err != nil {
+			return err
+		}
+		removed++
+	}
+	fmt.Fprintf(a.log, "install-langs %s: removed the translations of %d other locales from /%s\n",
+		strings.Join(tf.InstallLangs, ", "), removed, localeDir)
+	return nil
+}
+
 func (a *assembler) removeExcept(dir, keep string) error {
 	entries, err := fs.ReadDir(a.root.FS(), dir)
 	if err != nil {

@@ -119,6 +119,11 @@ func TestComposeBusyboxRoot(t *testing.T) {
 	if strings.Contains(docs, "README") || strings.Contains(docs, "busybox.1") || !strings.Contains(docs, "copyright") {
 		t.Errorf("documentation: false kept documentation or dropped copyright files:\n%s", docs)
 	}
+	locales := f.ostree("ls", "-R", testRef, "/usr/share/locale")
+	if !strings.Contains(locales, "/usr/share/locale/en/LC_MESSAGES/busybox.mo") || !strings.Contains(locales, "locale.alias") ||
+		strings.Contains(locales, "/fr") || strings.Contains(locales, "/en_GB") {
+		t.Errorf("install-langs [en_US] kept another locale or dropped en:\n%s", locales)
+	}
 	if res.Sizes.Stored <= 0 || res.Sizes.Unpacked < 1<<20 {
 		t.Errorf("sizes %+v", res.Sizes)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -158,6 +159,7 @@ func TestInvalidTreefiles(t *testing.T) {
 		{"unknown variable", files("host.yaml", "ref: os/${stream}\nrepos: [debian]\npackages: [a]\n", "debian.sources", debSources), "", []string{"ref: unknown variable ${stream}"}},
 		{"remove-files climbing out", base("remove-files: [../etc, /]\n"), "", []string{`remove-files[0]: "../etc" climbs out`, `remove-files[1]: "/" names the whole tree`}},
 		{"bad package name", base("packages-x86_64: ['-rf']\n"), "", []string{`packages[1]: "-rf" is not a package name`}},
+		{"install-langs not a locale", base("install-langs: [en_US, \"en'; rm -rf /; '\"]\n"), "", []string{`install-langs[1]: "en'; rm -rf /; '" is not a locale`}},
 		{"cross-compose", base("basearch: aarch64\n"), "", []string{"cross-composes are not supported"}},
 		{"main path outside", base(""), "../host.yaml", []string{"outside the definition's directory"}},
 	}
@@ -182,6 +184,43 @@ func TestInvalidTreefiles(t *testing.T) {
 			}
 			if len(list) < len(tc.want) {
 				t.Errorf("%d problems, want %d: %v", len(list), len(tc.want), err)
+			}
+		})
+	}
+}
+
+// TestInstallLangs: as RPM's _install_langs, a language keeps the
+// locales it begins with, and dpkg's filter says the same.
+func TestInstallLangs(t *testing.T) {
+	tests := []struct {
+		langs  []string
+		keep   []string
+		drop   []string
+		filter []string
+	}{
+		{nil, []string{"en", "fr", "pt_BR"}, nil, nil},
+		{[]string{"all"}, []string{"en", "fr"}, nil, nil},
+		{[]string{"en_US"}, []string{"en", "en_US"}, []string{"en_GB", "fr", "e", "en_U"},
+			[]string{"path-exclude=/usr/share/locale/*/*", "path-include=/usr/share/locale/en/*", "path-include=/usr/share/locale/en_US/*"}},
+		{[]string{"sr_RS@latin", "pt"}, []string{"sr", "sr_RS", "sr_RS@latin", "pt"}, []string{"sr@latin", "pt_BR"},
+			[]string{"path-exclude=/usr/share/locale/*/*", "path-include=/usr/share/locale/sr/*", "path-include=/usr/share/locale/sr_RS/*",
+				"path-include=/usr/share/locale/sr_RS@latin/*", "path-include=/usr/share/locale/pt/*"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.langs, ","), func(t *testing.T) {
+			tf := &Treefile{InstallLangs: tc.langs}
+			for _, l := range tc.keep {
+				if !tf.localeWanted(l) {
+					t.Errorf("%s is left out", l)
+				}
+			}
+			for _, l := range tc.drop {
+				if tf.localeWanted(l) {
+					t.Errorf("%s is kept", l)
+				}
+			}
+			if got := tf.localeFilter(); !slices.Equal(got, tc.filter) {
+				t.Errorf("dpkg filter %q, want %q", got, tc.filter)
 			}
 		})
 	}

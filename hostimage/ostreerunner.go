@@ -95,7 +95,7 @@ func (r OSTreeRunner) Compose(ctx context.Context, b *Build) (Result, error) {
 	bootable := false
 	steps := []func() error{
 		func() error { return a.checkoutLayers(ctx, b.Repo) },
-		a.addFiles, a.enableUnits, a.removeFiles, a.removeDocumentation,
+		a.addFiles, a.enableUnits, a.removeFiles, a.removeDocumentation, a.removeLanguages,
 		func() error { return a.postprocess(ctx) },
 		func() error { return a.mutateOsRelease(res.Version) },
 		func() (err error) { bootable, err = a.kernelLayout(); return err },

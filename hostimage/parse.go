@@ -391,6 +391,11 @@ func (p *fileParser) check() {
 			p.add(fmt.Sprintf("packages[%d]", i), fmt.Sprintf("%q is not a package name", pkg))
 		}
 	}
+	for i, l := range t.InstallLangs {
+		if !langPattern.MatchString(l) {
+			p.add(fmt.Sprintf("install-langs[%d]", i), fmt.Sprintf("%q is not a locale (en_US, pt_BR, sr@latin, all)", l))
+		}
+	}
 	if t.BootLocation != "" && t.BootLocation != "new" && t.BootLocation != "modules" {
 		p.add("boot-location", fmt.Sprintf("%q: want new or modules", t.BootLocation))
 	}
@@ -416,6 +421,10 @@ func CleanTreePath(p string) (string, error) {
 }
 
 var packagePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+._~:-]*(=[A-Za-z0-9+._~:-]+)?$`)
+
+// langPattern is a locale's name: language, then territory, codeset and
+// modifier.
+var langPattern = regexp.MustCompile(`^[A-Za-z]{1,8}(_[A-Za-z0-9]{1,8})?(\.[A-Za-z0-9-]{1,16})?(@[A-Za-z0-9]{1,16})?$`)
 
 func validPackage(s string) bool { return len(s) <= 255 && packagePattern.MatchString(s) }
 

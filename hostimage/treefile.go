@@ -3,6 +3,8 @@ package hostimage
 import (
 	"encoding/json"
 	"runtime"
+	"slices"
+	"strings"
 )
 
 // Treefile is an expanded rpm-ostree treefile: its includes merged, its
@@ -83,6 +85,58 @@ func (t *Treefile) PostprocessScriptPath() string { return t.postprocessScriptPa
 // (rpm-ostree's default: it does).
 func (t *Treefile) DocumentationWanted() bool { return t.Documentation == nil || *t.Documentation }
 
+// localeDir holds the translations install-langs selects among.
+const localeDir = "usr/share/locale"
+
+// localeWanted reports whether install-langs keeps the translations of
+// /usr/share/locale/NAME. As RPM's _install_langs, a language keeps the
+// files of the locales it begins with (en_US keeps en and en_US, not
+// en_GB); "all", or no install-langs, keeps every locale.
+func (t *Treefile) localeWanted(name string) bool {
+	if len(t.InstallLangs) == 0 {
+		return true
+	}
+	for _, l := range t.InstallLangs {
+		if l == "all" || slices.Contains(localePrefixes(l), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// localePrefixes are the locales a language begins with:
+// en_US.UTF-8@euro begins with en, en_US, en_US.UTF-8 and itself.
+func localePrefixes(lang string) []string {
+	var out []string
+	for i := 1; i <= len(lang); i++ {
+		if i == len(lang) || strings.ContainsRune("_.@", rune(lang[i])) {
+			out = append(out, lang[:i])
+		}
+	}
+	return out
+}
+
+// localeFilter is dpkg's filter for install-langs (nil when every locale
+// stays): the files of each locale's directory are left out, but those of
+// the wanted locales. Files directly in /usr/share/locale (locale.alias)
+// stay.
+func (t *Treefile) localeFilter() []string {
+	if len(t.InstallLangs) == 0 || slices.Contains(t.InstallLangs, "all") {
+		return nil
+	}
+	opts := []string{"path-exclude=/" + localeDir + "/*/*"}
+	seen := map[string]bool{}
+	for _, l := range t.InstallLangs {
+		for _, p := range localePrefixes(l) {
+			if !seen[p] {
+				seen[p] = true
+				opts = append(opts, "path-include=/"+localeDir+"/"+p+"/*")
+			}
+		}
+	}
+	return opts
+}
+
 // JSON is the expanded treefile as rpm-ostree --print-only prints it.
 func (t *Treefile) JSON() []byte {
 	data, err := json.MarshalIndent(t, "", "  ")
@@ -97,7 +151,7 @@ func (t *Treefile) JSON() []byte {
 // passwd handling, which a Debian root made by mmdebstrap has no use for.
 // The OSTree runner says in the build log which of them a build sets.
 var RpmOstreeOnlyKeys = []string{
-	"selinux", "exclude-packages", "ostree-override-layers", "container", "install-langs",
+	"selinux", "exclude-packages", "ostree-override-layers", "container",
 	"initramfs-args", "boot-location", "tmp-is-dir", "machineid-compat", "etc-group-members",
 	"preserve-passwd", "check-passwd", "check-groups", "ignore-removed-users",
 	"ignore-removed-groups", "remove-from-packages", "readonly-executables", "lockfile-repos",

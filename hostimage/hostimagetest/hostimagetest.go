@@ -39,12 +39,16 @@ func Busybox() Package {
 		Copies: map[string]string{"usr/bin/busybox": "/bin/busybox"},
 		Links:  map[string]string{"usr/bin/sh": "busybox", "bin": "usr/bin", "usr/sbin": "bin", "sbin": "usr/bin"},
 		Files: map[string]string{
-			"usr/lib/systemd/system/multi-user.target":   "[Unit]\nDescription=Multi-User System\n",
-			"usr/lib/os-release":                         "NAME=\"Berth test host\"\nVERSION=\"1 (test)\"\nPRETTY_NAME=\"Berth test host 1\"\nID=berth-test\n",
-			"etc/machine-id":                             "0123456789abcdef0123456789abcdef\n",
-			"usr/share/doc/berth-test-busybox/README":    "documentation\n",
-			"usr/share/doc/berth-test-busybox/copyright": "licence\n",
-			"usr/share/man/man1/busybox.1":               "manual\n",
+			"usr/lib/systemd/system/multi-user.target":      "[Unit]\nDescription=Multi-User System\n",
+			"usr/lib/os-release":                            "NAME=\"Berth test host\"\nVERSION=\"1 (test)\"\nPRETTY_NAME=\"Berth test host 1\"\nID=berth-test\n",
+			"etc/machine-id":                                "0123456789abcdef0123456789abcdef\n",
+			"usr/share/doc/berth-test-busybox/README":       "documentation\n",
+			"usr/share/doc/berth-test-busybox/copyright":    "licence\n",
+			"usr/share/man/man1/busybox.1":                  "manual\n",
+			"usr/share/locale/locale.alias":                 "french fr_FR.ISO-8859-1\n",
+			"usr/share/locale/en/LC_MESSAGES/busybox.mo":    "en\n",
+			"usr/share/locale/en_GB/LC_MESSAGES/busybox.mo": "en_GB\n",
+			"usr/share/locale/fr/LC_MESSAGES/busybox.mo":    "fr\n",
 		},
 	}
 }
@@ -164,7 +168,7 @@ func Definition(sources string, packages ...string) hostimage.Files {
 	return hostimage.Files{
 		{Path: "host.yaml", Content: "include: base.yaml\nref: berth/test/${basearch}/host\nrepos: [local]\npackages: [" +
 			strings.Join(packages, ", ") + "]\n"},
-		{Path: "base.yaml", Content: "units: [berth-node.service]\ndefault-target: multi-user.target\ndocumentation: false\n" +
+		{Path: "base.yaml", Content: "units: [berth-node.service]\ndefault-target: multi-user.target\ndocumentation: false\ninstall-langs: [en_US]\n" +
 			"add-files:\n  - [berth-node.service, /usr/lib/systemd/system/berth-node.service]\n  - [node.env, /etc/berth/node.env]\n" +
 			"postprocess:\n  - |\n    echo composed > /usr/lib/berth-composed\n"},
 		{Path: "berth-node.service", Content: NodeUnit},

@@ -182,6 +182,9 @@ func TestDebianHost(t *testing.T) {
 	if strings.Contains(docs, "/usr/share/man/man") || !strings.Contains(docs, "/usr/share/doc/systemd/copyright") {
 		t.Errorf("documentation: false kept manuals or dropped copyright files:\n%s", tail(docs, 20))
 	}
+	if locales := ostree("ls", "-R", res.Commit, "/usr/share/locale"); strings.Contains(locales, "/usr/share/locale/fr/") {
+		t.Errorf("install-langs [en_US] kept French translations:\n%s", tail(locales, 20))
+	}
 	if res.Sizes.Stored <= 0 || res.Sizes.Unpacked < 100<<20 {
 		t.Errorf("sizes %+v", res.Sizes)
 	}
