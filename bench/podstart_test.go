@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -440,6 +441,8 @@ func createBenchNamespace(b *testing.B, env *testenv.Env, ns string) {
 type berthUp struct {
 	env    *testenv.Env
 	client *client.Client
+	// pid is the berth up process's.
+	pid int
 }
 
 var consoleLine = regexp.MustCompile(`Console:\s+(http://\S+?)/?\s`)
@@ -501,7 +504,30 @@ func startBerthUp(b *testing.B) *berthUp {
 		b.Fatal(err)
 	}
 	env.AdminToken = env.Login(b, "admin", strings.TrimSpace(string(pw)))
-	return &berthUp{env: env, client: client.New(url, env.AdminToken)}
+	return &berthUp{env: env, client: client.New(url, env.AdminToken), pid: cmd.Process.Pid}
+}
+
+// cpu is the user and system CPU time berth up has used (its node agent
+// included), from /proc: to the clock tick (10 ms).
+func (u *berthUp) cpu(b *testing.B) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", u.pid))
+	if err != nil {
+		b.Fatalf("berth up's CPU time: %v", err)
+	}
+	// The fields after the command's name, which ends with ") ": the
+	// 12th and 13th are utime and stime (proc(5) fields 14 and 15).
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatalf("berth up's CPU time: %q: %v", data, err)
+		}
+		ticks += n
+	}
+	// USER_HZ is 100 on Linux.
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // lockedBuffer is shared with the other tests.
