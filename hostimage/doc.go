@@ -28,8 +28,9 @@
 //	  unchanged ──────────────────────────────────────────► NoChanges
 //	  OSTreeRunner: root (mmdebstrap | directory | Docker image)
 //	     ─► ostree-layers ─► add-files ─► units, default-target
-//	     ─► remove-files ─► documentation ─► postprocess (bubblewrap, no
-//	        network) ─► os-release ─► kernel to /usr/lib/modules
+//	     ─► remove-files ─► documentation, install-langs
+//	     ─► postprocess (bubblewrap, no network) ─► os-release
+//	     ─► kernel to /usr/lib/modules
 //	     ─► empty machine-id, API mount points ─► package list
 //	     ─► ostree commit (orphan; parent, version, input hash, packages)
 //	        tree unchanged ──────────────────────────────► Unchanged
@@ -38,4 +39,13 @@
 //
 // A build that fails or is cancelled before the ref moves leaves the
 // repository's ref where it was.
+//
+// # Where a Debian host's compose spends its time
+//
+// mmdebstrap installing the packages is most of it. The rest is kept
+// small: documentation and other languages' translations are never
+// unpacked (dpkg filters), dpkg does not fsync, dracut runs once (gzip
+// -1), and the archive repository compresses at zlib level 1
+// (archive.zlib-level) with one syncfs. bench/BenchmarkDebianHostCompose
+// compares a compose with a bare mmdebstrap of the same packages.
 package hostimage
