@@ -312,7 +312,9 @@ func (p *phaseLog) Write(b []byte) (int, error) {
 	return p.Buffer.Write(b)
 }
 
-// summary lists the steps with how long each took, the last until total.
+// summary lists the steps with how long each took; the last one's time
+// runs until total, and so holds the removal of the build's work
+// directory too.
 func (p *phaseLog) summary(total time.Duration) string {
 	var out strings.Builder
 	for i, s := range p.steps {
@@ -320,7 +322,11 @@ func (p *phaseLog) summary(total time.Duration) string {
 		if i+1 < len(p.steps) {
 			end = p.steps[i+1].at
 		}
-		fmt.Fprintf(&out, "  %6.1fs  %s\n", (end - s.at).Seconds(), s.name)
+		name := s.name
+		if i == len(p.steps)-1 {
+			name += ", then removing the work directory"
+		}
+		fmt.Fprintf(&out, "  %6.1fs  %s\n", (end - s.at).Seconds(), name)
 	}
 	return out.String()
 }
