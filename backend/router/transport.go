@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -130,8 +131,13 @@ func (t *inlineTransport) get(ctx context.Context, address string) (pc *backendC
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
-	t.mu.Lock()
-	if list := t.idle[address]; len(list) > 0 {
+	for {
+		t.mu.Lock()
+		list := t.idle[address]
+		if len(list) == 0 {
+			t.mu.Unlock()
+			break
+		}
 		pc = list[len(list)-1]
 		list[len(list)-1] = nil
 		t.idle[address] = list[:len(list)-1]
@@ -140,9 +146,11 @@ func (t *inlineTransport) get(ctx context.Context, address string) (pc *backendC
 		}
 		pc.idleTimer.Stop()
 		t.mu.Unlock()
-		return pc, true, nil
+		if !pc.spoken() {
+			return pc, true, nil
+		}
+		pc.conn.Close()
 	}
-	t.mu.Unlock()
 	conn, err := t.dial(ctx, "tcp", address)
 	if err != nil {
 		return nil, false, err
@@ -184,6 +192,36 @@ func (t *inlineTransport) expire(pc *backendConn) {
 		delete(t.idle, pc.key)
 	}
 	pc.conn.Close()
+}
+
+// spoken reports whether the endpoint sent anything on pc while it was
+// idle: bytes no request asked for (read as the next request's answer,
+// they would answer it with what the endpoint chose before it was asked:
+// http.Transport drops such a connection too, "unsolicited response"), or
+// its end. It peeks at the socket without waiting; a connection it cannot
+// peek at counts as spoken.
+func (pc *backendConn) spoken() bool {
+	if pc.br.Buffered() > 0 {
+		return true
+	}
+	sc, ok := pc.conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	spoken := true
+	var b [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// EAGAIN: nothing there. Anything else (a byte, the end, an
+		// error) means the connection is not fit for a request.
+		spoken = !errors.Is(rerr, syscall.EAGAIN)
+		return true
+	})
+	return spoken || err != nil
 }
 
 // CloseIdleConnections closes every kept connection.

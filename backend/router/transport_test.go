@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -159,4 +161,98 @@ func TestInlineTransportInterimAnswers(t *testing.T) {
 	if resp, err := get(t, tr, base+"/hints"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the switch: %v %v", resp, err)
 	}
+}
+
+// TestInlineTransportUnsolicitedAnswer performs what a hostile endpoint
+// tries: after its answer it writes a second one nobody asked for on the
+// idle connection, to be read as the answer of the next request that
+// reuses it. The transport drops that connection and asks on a new one.
+func TestInlineTransportUnsolicitedAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int64
+	forge := make(chan struct{})
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(req.URL.Path))+"\r\n\r\n"+req.URL.Path)
+					if req.URL.Path == "/first" {
+						// Once the connection is idle at the router.
+						<-forge
+						_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n/forged")
+					}
+				}
+			}()
+		}
+	}()
+	tr := newInlineTransport((&net.Dialer{}).DialContext)
+	base := "http://" + ln.Addr().String()
+	read := func(path string) string {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", base+path, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return string(body)
+	}
+	if got := read("/first"); got != "/first" {
+		t.Fatalf("first answer %q", got)
+	}
+	if n := tr.idleCount(); n != 1 {
+		t.Fatalf("%d connections kept after the first answer", n)
+	}
+	close(forge)
+	// The forged answer is on its way: wait until it is in the socket.
+	waitFor(t, "the forged answer to arrive", func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		for _, list := range tr.idle {
+			for _, pc := range list {
+				var b [1]byte
+				n, _, _ := syscall.Recvfrom(connFD(t, pc.conn), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+				return n == 1
+			}
+		}
+		return false
+	})
+	if got := read("/second"); got != "/second" {
+		t.Fatalf("the second request was answered %q", got)
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Errorf("%d connections, want a new one after the forged answer", n)
+	}
+}
+
+// connFD is the descriptor of a TCP connection, for peeking at it.
+func connFD(t *testing.T, c net.Conn) int {
+	t.Helper()
+	raw, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd int
+	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
 }
