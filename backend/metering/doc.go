@@ -12,9 +12,13 @@
 //	master (backend/api): node credential only; each pod must be bound to
 //	       the node that reports it (or have been, when it is gone: usage_pods
 //	       remembers); project and user come from the pod, not the node
-//	     ─► Store.Ingest, one transaction: COPY straight into the day
-//	        partitions, and the batch's rollups (summed in Go) added in one
-//	        statement
+//	     ─► Store.Ingest, one transaction: COPY (binary, encoded here)
+//	        straight into the day partitions, and the batch's rollups
+//	        (summed in Go) inserted in one statement into
+//	        usage_rollup_pending, which locks no rollup row
+//	     ─► FoldRollups (every 2 s, RunFolder): delete the pending sums and
+//	        add them to usage_rollups, in one statement; reports read
+//	        usage_rollups and usage_rollup_pending together
 //	        └─ a key stored already (a batch delivered again) fails that
 //	           COPY: then COPY into a temporary table ─► INSERT … ON
 //	           CONFLICT (node, container, window start) DO NOTHING ─► the

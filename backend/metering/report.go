@@ -251,13 +251,18 @@ func (q Query) groupColumns(timeExpr string) ([]string, []string) {
 	return cols, exprs
 }
 
+// rollupsAndPending are the rollups with the sums not folded into them
+// yet (store.go FoldRollups), which a report adds up like the others.
+const rollupsAndPending = `(SELECT ` + rollupColumns + ` FROM usage_rollups
+	UNION ALL SELECT ` + rollupColumns + ` FROM usage_rollup_pending) AS rollups`
+
 func (q Query) rollupSQL(period string, from, to time.Time) (string, []any, []string) {
 	args := []any{period, from, to}
 	where, args := q.filters(args)
 	cols, exprs := q.groupColumns("bucket")
 	return q.assemble(`sum(cpu_seconds), sum(memory_byte_seconds), sum(pod_seconds),
 		sum(network_rx_bytes)::bigint, sum(network_tx_bytes)::bigint, max(memory_peak_bytes)`,
-		"usage_rollups WHERE period = $1 AND bucket >= $2 AND bucket < $3"+where, exprs), args, cols
+		rollupsAndPending+" WHERE period = $1 AND bucket >= $2 AND bucket < $3"+where, exprs), args, cols
 }
 
 func (q Query) minuteSQL(from, to time.Time) (string, []any, []string) {

@@ -102,7 +102,8 @@ var recordColumns = []string{"node", "container_id", "window_start", "window_end
 // is stored already are skipped: it returns how many were new.
 //
 // A batch is nearly always new, so it is first COPYed straight into its
-// day partitions and its rollups, summed here, added in one statement.
+// day partitions and its rollups, summed here, added to the pending sums
+// in one statement (FoldRollups).
 // A key stored already fails that COPY (the primary key refuses it) and
 // the batch is stored again the careful way, which skips the keys it
 // finds: a batch delivered twice is counted once either way.
@@ -138,20 +139,12 @@ const (
 	undefinedTable  = "42P01"
 )
 
-// recordRow is a record as COPY sends it, in recordColumns' order.
-func recordRow(r *berthv1.UsageRecord) []any {
-	podSeconds := 0.0
-	if r.Container == InfraContainer {
-		podSeconds = r.RunningSeconds
-	}
-	return []any{r.Node, r.ContainerID, r.WindowStart, r.WindowEnd, r.Namespace, r.Pod, r.PodUID,
-		r.Container, r.User, r.CPUSeconds, r.MemoryByteSeconds, r.MemoryBytes, r.MemoryPeakBytes,
-		r.NetworkRxBytes, r.NetworkTxBytes, r.RunningSeconds, podSeconds}
-}
-
 // ingestNew stores records none of which is stored yet: a COPY into each
-// day partition they fall in, and the rollups. It fails with
-// uniqueViolation, storing nothing, when one is.
+// day partition they fall in, and their rollup sums, as additions pending
+// (FoldRollups): concurrent batches of a node add to the same rollup rows,
+// and an upsert of those rows held their locks until its commit, so that
+// batches waited for each other. It fails with uniqueViolation, storing
+// nothing, when a record is stored already.
 func (s *Store) ingestNew(ctx context.Context, days map[string][]int, records []berthv1.UsageRecord) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -159,13 +152,11 @@ func (s *Store) ingestNew(ctx context.Context, days map[string][]int, records []
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	for day, idx := range days {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_records_" + day}, recordColumns, pgx.CopyFromSlice(len(idx), func(i int) ([]any, error) {
-			return recordRow(&records[idx[i]]), nil
-		})); err != nil {
+		if _, err := copyRecords(ctx, tx, "usage_records_"+day, records, idx); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.Exec(ctx, rollupFromArrays, sumRollups(records).args()...); err != nil {
+	if _, err := tx.Exec(ctx, pendingFromArrays, sumRollups(records).args()...); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
@@ -184,9 +175,7 @@ func (s *Store) ingestSkipping(ctx context.Context, records []berthv1.UsageRecor
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE usage_in (LIKE usage_records) ON COMMIT DROP`); err != nil {
 		return 0, unavailable("store usage", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_in"}, recordColumns, pgx.CopyFromSlice(len(records), func(i int) ([]any, error) {
-		return recordRow(&records[i]), nil
-	})); err != nil {
+	if _, err := copyRecords(ctx, tx, "usage_in", records, nil); err != nil {
 		return 0, unavailable("store usage", err)
 	}
 	var stored int
@@ -230,12 +219,56 @@ const rollupAdd = `ON CONFLICT (period, project, bucket, username, pod) DO UPDAT
 		pod_seconds = r.pod_seconds + excluded.pod_seconds,
 		records = r.records + excluded.records`
 
-// rollupFromArrays adds rollup rows passed as one array per column.
-const rollupFromArrays = `INSERT INTO usage_rollups AS r (` + rollupColumns + `)
+// pendingFromArrays adds rollup rows, passed as one array per column, to
+// the additions pending.
+const pendingFromArrays = `INSERT INTO usage_rollup_pending (` + rollupColumns + `)
 SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[],
-	$8::int8[], $9::int8[], $10::int8[], $11::float8[], $12::int8[])
-ORDER BY 1, 3, 2, 4, 5
-` + rollupAdd
+	$8::int8[], $9::int8[], $10::int8[], $11::float8[], $12::int8[])`
+
+// foldPending moves the additions pending into the rollups, summed by
+// row, in one statement: a concurrent fold (another master) takes the
+// rows this one does not, and additions committed meanwhile wait for the
+// next fold.
+const foldPending = `WITH pending AS (
+	DELETE FROM usage_rollup_pending RETURNING *
+), folded AS (
+	INSERT INTO usage_rollups AS r (` + rollupColumns + `)
+	SELECT period, bucket, project, username, pod, sum(cpu_seconds), sum(memory_byte_seconds), max(memory_peak_bytes),
+		sum(network_rx_bytes), sum(network_tx_bytes), sum(pod_seconds), sum(records)
+	FROM pending GROUP BY 1, 2, 3, 4, 5
+	ORDER BY 1, 3, 2, 4, 5
+	` + rollupAdd + `
+	RETURNING 1
+)
+SELECT count(*) FROM folded`
+
+// FoldRollups adds the rollup sums of the batches stored since the last
+// fold to usage_rollups, and returns how many rollup rows it changed.
+// Reports read the pending sums too: folding only keeps their number
+// small.
+func (s *Store) FoldRollups(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, foldPending).Scan(&n); err != nil {
+		return 0, unavailable("fold usage rollups", err)
+	}
+	return n, nil
+}
+
+// RunFolder folds the pending rollup sums every interval until ctx ends.
+func (s *Store) RunFolder(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.FoldRollups(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("folding usage rollups failed", "error", err)
+		}
+	}
+}
 
 // rollupKey is one row of usage_rollups.
 type rollupKey struct {
@@ -284,7 +317,7 @@ func sumRollups(records []berthv1.UsageRecord) rollupSums {
 	return sums
 }
 
-// args are the sums as rollupFromArrays takes them.
+// args are the sums as pendingFromArrays takes them.
 func (sums rollupSums) args() []any {
 	n := len(sums)
 	var (

@@ -253,6 +253,14 @@ func TestIngestCountsEachKeyOnce(t *testing.T) {
 		t.Fatalf("the same batch twice at once: %d stored, want %d", n, len(twice))
 	}
 
+	// The sums of the batches stored straight wait to be folded into the
+	// rollups, once.
+	if n, err := s.FoldRollups(ctx); err != nil || n == 0 {
+		t.Fatalf("fold: %d rollup rows, %v", n, err)
+	}
+	if n, err := s.FoldRollups(ctx); err != nil || n != 0 {
+		t.Fatalf("fold again: %d rollup rows, %v; want none", n, err)
+	}
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -270,6 +278,70 @@ func TestIngestCountsEachKeyOnce(t *testing.T) {
 		}
 		if want := int64(len(records) + 5 + len(twice)); rawCount != want || rollCount != want || math.Abs(rawCPU-rollCPU) > 1e-9*rawCPU {
 			t.Fatalf("%s rollups: %d records, %f CPU s; raw: %d records, %f CPU s; want %d records", period, rollCount, rollCPU, rawCount, rawCPU, want)
+		}
+	}
+}
+
+// Each field is stored as sent, by both ways a batch is stored (straight
+// COPY, and the careful way when a key is stored already): text as is,
+// times to the microsecond (the nanoseconds truncated), numbers whole.
+func TestIngestStoresEachFieldAsSent(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	start := time.Now().UTC().Truncate(time.Hour).Add(-3*time.Hour + 123456789*time.Nanosecond)
+	record := func(i int) berthv1.UsageRecord {
+		return berthv1.UsageRecord{
+			Node: "fields", ContainerID: fmt.Sprintf("c-%d", i), WindowStart: start.Add(time.Duration(i) * time.Minute),
+			WindowEnd: start.Add(time.Duration(i)*time.Minute + 15*time.Second + 999*time.Nanosecond),
+			PodUID:    "uid-é", Namespace: "fields-ünïcode", Pod: "pod-" + strings.Repeat("x", 200), Container: []string{"app", metering.InfraContainer}[i%2],
+			User: "", CPUSeconds: 1.0 / 3, MemoryByteSeconds: 1.5e300, MemoryBytes: math.MaxInt64, MemoryPeakBytes: 1 << 40,
+			NetworkRxBytes: 0, NetworkTxBytes: 12345, RunningSeconds: 14.999999,
+		}
+	}
+	first := []berthv1.UsageRecord{record(0), record(1)}
+	if n, err := s.Ingest(ctx, first); err != nil || n != 2 {
+		t.Fatalf("new: %d, %v", n, err)
+	}
+	again := []berthv1.UsageRecord{record(1), record(2), record(3)} // one stored: the careful way
+	if n, err := s.Ingest(ctx, again); err != nil || n != 2 {
+		t.Fatalf("partly stored: %d, %v", n, err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT node, container_id, window_start, window_end, project, pod, pod_uid, container, username,
+		cpu_seconds, memory_byte_seconds, memory_bytes, memory_peak_bytes, network_rx_bytes, network_tx_bytes, running_seconds, pod_seconds
+		FROM usage_records WHERE node = 'fields' ORDER BY container_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []berthv1.UsageRecord
+	for rows.Next() {
+		var r berthv1.UsageRecord
+		var podSeconds float64
+		if err := rows.Scan(&r.Node, &r.ContainerID, &r.WindowStart, &r.WindowEnd, &r.Namespace, &r.Pod, &r.PodUID, &r.Container, &r.User,
+			&r.CPUSeconds, &r.MemoryByteSeconds, &r.MemoryBytes, &r.MemoryPeakBytes, &r.NetworkRxBytes, &r.NetworkTxBytes, &r.RunningSeconds, &podSeconds); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]float64{true: r.RunningSeconds}[r.Container == metering.InfraContainer]; podSeconds != want {
+			t.Errorf("%s: pod seconds %v, want %v", r.ContainerID, podSeconds, want)
+		}
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d records stored, want 4", len(got))
+	}
+	for i, g := range got {
+		want := record(i)
+		want.WindowStart, want.WindowEnd = want.WindowStart.Truncate(time.Microsecond), want.WindowEnd.Truncate(time.Microsecond)
+		g.WindowStart, g.WindowEnd = g.WindowStart.UTC(), g.WindowEnd.UTC()
+		if g != want {
+			t.Errorf("stored %+v\nwant   %+v", g, want)
 		}
 	}
 }

@@ -231,8 +231,10 @@ func Run(ctx context.Context, cfg Config) error {
 	cleanups = append(cleanups, usage.Close)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	sweepDone := make(chan struct{})
+	foldDone := make(chan struct{})
 	go func() { defer close(sweepDone); usage.RunSweeper(sweepCtx, time.Hour) }()
-	cleanups = append(cleanups, func() { stopSweep(); <-sweepDone })
+	go func() { defer close(foldDone); usage.RunFolder(sweepCtx, 2*time.Second) }()
+	cleanups = append(cleanups, func() { stopSweep(); <-sweepDone; <-foldDone })
 
 	password, err := bootstrapAdmin(ctx, acct, cfg.DataDir)
 	if err != nil {
