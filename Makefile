@@ -83,9 +83,10 @@ unit:
 	@$(call run,$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/test/hostboot$$'))
 
 ## test-host: compose Berth's Debian host from deb.debian.org and boot it
-## (test/hostboot). It takes longer than all of make test (about ten
-## minutes here, most of it installing packages, dracut and ostree commit),
-## so make test leaves it out and CI runs it as a step of its own.
+## (test/hostboot). It takes minutes (about four here on a quiet machine,
+## most of it installing packages) and needs Debian's mirror, so make test,
+## and with it CI, leaves it out: run it when hostimage/ or ostree-compose/
+## change.
 ## Downloaded packages are kept in ~/.cache/berth/hostimage-test.
 test-host: setup
 	@$(call run,$(GO) test -count=1 -v -timeout $(HOST_TEST_TIMEOUT) ./test/hostboot)
