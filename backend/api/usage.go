@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/labstack/echo/v4"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -77,7 +79,7 @@ func (a *API) ingestUsage(c echo.Context, _ auth.RequestInfo) (runtime.Object, e
 // body it leaves goes the generic way, which says what is wrong as it
 // does for every other body and honours fieldValidation.
 func (a *API) decodeUsageRecords(c echo.Context, list *berthv1.UsageRecordList) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c.Request())
 	if err != nil {
 		return err
 	}
@@ -89,6 +91,20 @@ func (a *API) decodeUsageRecords(c echo.Context, list *berthv1.UsageRecordList) 
 		*list = berthv1.UsageRecordList{}
 	}
 	return a.decodeBytes(c, res, body, list)
+}
+
+// readBody reads a request's body whole, into a buffer of its
+// Content-Length when it has one (limitBody bounds it) rather than one
+// grown and copied while reading megabytes.
+func readBody(req *http.Request) ([]byte, error) {
+	if n := req.ContentLength; n > 0 && n <= MaxBodyBytes {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(req.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(req.Body)
 }
 
 func checkRecords(node string, records []berthv1.UsageRecord) error {
@@ -116,8 +132,10 @@ func checkRecords(node string, records []berthv1.UsageRecord) error {
 }
 
 // usageOwners finds whom each pod of the records belongs to, by UID.
-// Pods not seen before are looked up now and must be bound to node;
-// pods gone before any of their usage came are left out.
+// Pods not seen before are looked up now (a few at a time: a batch of a
+// node's new pods names hundreds) and must be bound to node, and are
+// claimed together; pods gone before any of their usage came are left
+// out.
 func (a *API) usageOwners(c echo.Context, node string, records []berthv1.UsageRecord) (map[string]metering.PodOwner, error) {
 	ctx := c.Request().Context()
 	var uids []string
@@ -134,35 +152,67 @@ func (a *API) usageOwners(c echo.Context, node string, records []berthv1.UsageRe
 	}
 	for _, uid := range uids {
 		r := named[uid]
-		if o, ok := owners[uid]; ok {
-			if o.Node != node {
-				return nil, errdefs.Newf(errdefs.ErrForbidden, "node %q cannot report the usage of pod %q: it runs on node %q", node, r.Namespace+"/"+r.Pod, o.Node)
-			}
-			continue
-		}
-		obj, err := a.regs.Pods.Get(ctx, r.Namespace, r.Pod)
-		if errors.Is(err, errdefs.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		pod := obj.(*v1.Pod)
-		if string(pod.UID) != uid {
-			continue // a pod of that name, but not the one measured, which is gone
-		}
-		if pod.Spec.NodeName != node {
-			return nil, errdefs.Newf(errdefs.ErrForbidden, "node %q cannot report the usage of pod %q: it is not bound to it", node, r.Namespace+"/"+r.Pod)
-		}
-		o, err := a.metering.ClaimPod(ctx, metering.PodOwner{UID: uid, Node: node, Project: pod.Namespace, Pod: pod.Name,
-			User: pod.Annotations[berthv1.AnnotationCreatedBy]})
-		if err != nil {
-			return nil, err
-		}
-		if o.Node != node {
+		if o, ok := owners[uid]; ok && o.Node != node {
 			return nil, errdefs.Newf(errdefs.ErrForbidden, "node %q cannot report the usage of pod %q: it runs on node %q", node, r.Namespace+"/"+r.Pod, o.Node)
 		}
-		owners[uid] = o
+	}
+	var unknown []string
+	for _, uid := range uids {
+		if _, ok := owners[uid]; !ok {
+			unknown = append(unknown, uid)
+		}
+	}
+	if len(unknown) == 0 {
+		return owners, nil
+	}
+	found := make([]*metering.PodOwner, len(unknown))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, uid := range unknown {
+		g.Go(func() error {
+			r := named[uid]
+			obj, err := a.regs.Pods.Get(gctx, r.Namespace, r.Pod)
+			if errors.Is(err, errdefs.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			pod := obj.(*v1.Pod)
+			if string(pod.UID) != uid {
+				return nil // a pod of that name, but not the one measured, which is gone
+			}
+			if pod.Spec.NodeName != node {
+				return errdefs.Newf(errdefs.ErrForbidden, "node %q cannot report the usage of pod %q: it is not bound to it", node, r.Namespace+"/"+r.Pod)
+			}
+			found[i] = &metering.PodOwner{UID: uid, Node: node, Project: pod.Namespace, Pod: pod.Name,
+				User: pod.Annotations[berthv1.AnnotationCreatedBy]}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var claims []metering.PodOwner
+	for _, o := range found {
+		if o != nil {
+			claims = append(claims, *o)
+		}
+	}
+	if len(claims) == 0 {
+		return owners, nil
+	}
+	claimed, err := a.metering.ClaimPods(ctx, claims)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range claims {
+		stored := claimed[o.UID]
+		if stored.Node != node {
+			r := named[o.UID]
+			return nil, errdefs.Newf(errdefs.ErrForbidden, "node %q cannot report the usage of pod %q: it runs on node %q", node, r.Namespace+"/"+r.Pod, stored.Node)
+		}
+		owners[o.UID] = stored
 	}
 	return owners, nil
 }

@@ -76,20 +76,24 @@ func (s *Store) PodOwners(ctx context.Context, uids []string) (map[string]PodOwn
 	return out, unavailable("read usage pods", rows.Err())
 }
 
-// ClaimPod records which node runs a pod and whom its usage is
-// attributed to. A pod claimed already keeps its first owner; the owner
-// stored is returned.
-func (s *Store) ClaimPod(ctx context.Context, o PodOwner) (PodOwner, error) {
-	_, err := s.pool.Exec(ctx, `INSERT INTO usage_pods (pod_uid, node, project, pod, username) VALUES ($1,$2,$3,$4,$5)
-		ON CONFLICT (pod_uid) DO NOTHING`, o.UID, o.Node, o.Project, o.Pod, o.User)
-	if err != nil {
-		return o, unavailable("claim usage pod", err)
+// ClaimPods records which node runs each pod and whom its usage is
+// attributed to, in one statement. A pod claimed already keeps its first
+// owner; the owners stored are returned, by UID.
+func (s *Store) ClaimPods(ctx context.Context, owners []PodOwner) (map[string]PodOwner, error) {
+	cols := make([][]string, 5)
+	for _, o := range owners {
+		for i, v := range []string{o.UID, o.Node, o.Project, o.Pod, o.User} {
+			cols[i] = append(cols[i], v)
+		}
 	}
-	owners, err := s.PodOwners(ctx, []string{o.UID})
+	_, err := s.pool.Exec(ctx, `INSERT INTO usage_pods (pod_uid, node, project, pod, username)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+		ORDER BY 1
+		ON CONFLICT (pod_uid) DO NOTHING`, cols[0], cols[1], cols[2], cols[3], cols[4])
 	if err != nil {
-		return o, err
+		return nil, unavailable("claim usage pods", err)
 	}
-	return owners[o.UID], nil
+	return s.PodOwners(ctx, cols[0])
 }
 
 // recordColumns are the columns of usage_records, in COPY order.
