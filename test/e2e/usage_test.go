@@ -20,12 +20,16 @@ import (
 // own cgroup (v1 cpuacct or v2 cpu.stat, cgroupfs or systemd driver).
 func cgroupCPUSeconds(t *testing.T, id string) float64 {
 	t.Helper()
-	for _, path := range []string{
-		"/sys/fs/cgroup/cpuacct/docker/" + id + "/cpuacct.usage",
-		"/sys/fs/cgroup/cpu,cpuacct/docker/" + id + "/cpuacct.usage",
-		"/sys/fs/cgroup/docker/" + id + "/cpu.stat",
-		"/sys/fs/cgroup/system.slice/docker-" + id + ".scope/cpu.stat",
-	} {
+	// Under the runtime's parent of the container's instance
+	// (/berth/<scope>/<pod uid>/<instance>), or Docker's own.
+	paths, _ := filepath.Glob("/sys/fs/cgroup/cpuacct/berth/*/*/*/" + id + "/cpuacct.usage")
+	v2, _ := filepath.Glob("/sys/fs/cgroup/berth/*/*/*/" + id + "/cpu.stat")
+	for _, path := range append(append(paths, v2...),
+		"/sys/fs/cgroup/cpuacct/docker/"+id+"/cpuacct.usage",
+		"/sys/fs/cgroup/cpu,cpuacct/docker/"+id+"/cpuacct.usage",
+		"/sys/fs/cgroup/docker/"+id+"/cpu.stat",
+		"/sys/fs/cgroup/system.slice/docker-"+id+".scope/cpu.stat",
+	) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			continue
