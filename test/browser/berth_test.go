@@ -232,7 +232,7 @@ func (c *cluster) removeContainers(t *testing.T) func() {
 				continue
 			}
 			for _, ctr := range list {
-				err := c.docker.ContainerRemove(ctx, ctr.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+				err := imagetest.RemoveContainer(ctx, c.docker, ctr.ID)
 				if err != nil && !strings.Contains(err.Error(), "No such container") && !strings.Contains(err.Error(), "already in progress") {
 					t.Errorf("removing container %s: %v", ctr.Names, err)
 				}

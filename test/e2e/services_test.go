@@ -20,7 +20,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/docker/docker/api/types/container"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -421,7 +420,7 @@ func TestServicesAcrossAgents(t *testing.T) {
 		for _, p := range c.waitPods("app=hello", 6, podStartTimeout) {
 			if p.Spec.NodeName == victim {
 				for _, ct := range podContainers(t, c.docker, string(p.UID)) {
-					if err := c.docker.ContainerRemove(t.Context(), ct.ID, container.RemoveOptions{Force: true}); err != nil {
+					if err := imagetest.RemoveContainer(t.Context(), c.docker, ct.ID); err != nil {
 						t.Fatalf("remove %s: %v", ct.Names, err)
 					}
 				}

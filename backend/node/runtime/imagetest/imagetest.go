@@ -94,6 +94,20 @@ func RemoveContainers(t testing.TB, cli client.ContainerAPIClient, label string)
 	})
 }
 
+// RemoveContainer removes a test's container, and the cgroup parent the
+// runtime gave it (under /berth), which the engine leaves.
+func RemoveContainer(ctx context.Context, cli client.ContainerAPIClient, id string) error {
+	parent := ""
+	if info, err := cli.ContainerInspect(ctx, id); err == nil && info.HostConfig != nil {
+		parent = info.HostConfig.CgroupParent
+	}
+	err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err == nil {
+		removeCgroupParent(parent)
+	}
+	return err
+}
+
 // removeCgroupParent removes a container's cgroup parent under /berth,
 // and its pod's and runtime's when they are empty, from every hierarchy
 // (rmdir removes only an empty cgroup; the runtime's own may be gone).
