@@ -25,23 +25,8 @@ import (
 func TestAgentOnDocker(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := t.Context()
-	cli := imagetest.Client(t)
 	const ns = "dockertest"
-	imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+ns)
-	shell := imagetest.BuildShellImage(ctx, t, cli)
-	rt, err := docker.New(ctx, docker.Options{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	if _, err := rt.EnsureInfraImage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	startAgent(t, node.Config{
-		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, "docker-node"), Name: "docker-node",
-		StateDir: t.TempDir(), Runtime: rt,
-	})
-	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)
+	rt, shell := startDockerAgent(t, env, ns, node.Config{Name: "docker-node"})
 	pod := boundPod("sh", "docker-node")
 	pod.Spec.Containers[0].Image = shell
 	pod.Spec.Containers[0].ImagePullPolicy = v1.PullNever
@@ -96,24 +81,8 @@ func TestAgentOnDocker(t *testing.T) {
 // host has is rejected without a container ever being created.
 func TestAgentBoundsOnDocker(t *testing.T) {
 	env := testenv.Start(t)
-	ctx := t.Context()
-	cli := imagetest.Client(t)
 	const ns = "dockerbounds"
-	imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+ns)
-	shell := imagetest.BuildShellImage(ctx, t, cli)
-	rt, err := docker.New(ctx, docker.Options{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	if _, err := rt.EnsureInfraImage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	startAgent(t, node.Config{
-		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, "docker-bounds"), Name: "docker-bounds",
-		StateDir: t.TempDir(), Runtime: rt,
-	})
-	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)
+	rt, shell := startDockerAgent(t, env, ns, node.Config{Name: "docker-bounds"})
 	grace := int64(1)
 	shellPod := func(name, script string) *v1.Pod {
 		p := boundPod(name, "docker-bounds")
@@ -158,4 +127,29 @@ func TestAgentBoundsOnDocker(t *testing.T) {
 	if slices.Contains(podUIDs(t, rt), string(p.UID)) {
 		t.Errorf("the rejected pod has containers")
 	}
+}
+
+// startDockerAgent runs an agent of cfg (its Name set; master, token,
+// state and runtime filled in) on a runtime of the real engine, with the
+// project ns created and no container of ns left from an earlier run; it
+// returns the runtime and the test shell image.
+func startDockerAgent(t *testing.T, env *testenv.Env, ns string, cfg node.Config) (*docker.Runtime, string) {
+	t.Helper()
+	ctx := t.Context()
+	cli := imagetest.Client(t)
+	imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+ns)
+	shell := imagetest.BuildShellImage(ctx, t, cli)
+	rt, err := docker.New(ctx, docker.Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	if _, err := rt.EnsureInfraImage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Master, cfg.BootstrapTokenFile = env.URL, bootstrapToken(t, env, cfg.Name)
+	cfg.StateDir, cfg.Runtime = t.TempDir(), rt
+	startAgent(t, cfg)
+	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)
+	return rt, shell
 }

@@ -13,8 +13,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/berthpaas/berth/backend/node"
-	"github.com/berthpaas/berth/backend/node/runtime"
-	"github.com/berthpaas/berth/backend/node/runtime/docker"
 	"github.com/berthpaas/berth/backend/node/runtime/imagetest"
 	"github.com/berthpaas/berth/backend/testenv"
 )
@@ -38,21 +36,7 @@ func TestUsageOfAContainerThatExitsOnItsOwn(t *testing.T) {
 		t.Skipf("the engine's cgroup driver is %q: the runtime keeps the counters of exited containers only under cgroupfs", info.CgroupDriver)
 	}
 	const ns = "exitusage"
-	imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+ns)
-	shell := imagetest.BuildShellImage(ctx, t, cli)
-	rt, err := docker.New(ctx, docker.Options{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	if _, err := rt.EnsureInfraImage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	startAgent(t, node.Config{
-		Master: env.URL, BootstrapTokenFile: bootstrapToken(t, env, "exit-node"), Name: "exit-node",
-		StateDir: t.TempDir(), Runtime: rt, UsageInterval: time.Hour,
-	})
-	mustCode(t, env.Do(t, "POST", "/api/v1/namespaces", env.AdminToken, map[string]any{"metadata": map[string]string{"name": ns}}), http.StatusCreated)
+	_, shell := startDockerAgent(t, env, ns, node.Config{Name: "exit-node", UsageInterval: time.Hour})
 	pod := boundPod("burn", "exit-node")
 	pod.Spec.RestartPolicy = v1.RestartPolicyNever
 	pod.Spec.Containers[0].Image = shell
