@@ -89,12 +89,16 @@ class LogView extends HTMLElement {
       this.pause();
       if (e.key === 'Home') { e.preventDefault(); this.more(); v.scrollTop = -v.scrollHeight; }
     });
-    // A press beside the content is on the scrollbar: a drag. Its scroll
-    // can reach the page well after the release (a busy tab, a scrollbar
-    // the compositor drags), so the drag lasts until its first scroll event.
+    // A press beside the content is on the scrollbar: the user takes hold
+    // of the view, and following stops at once, as a wheel turned up stops
+    // it (else each frame's snap to the newest line fights the drag). Its
+    // scroll can reach the page well after the release (a busy tab, a
+    // scrollbar the compositor drags), so the drag lasts until its first
+    // scroll event; a drag back down to the bottom resumes following.
     v.addEventListener('pointerdown', (e) => {
       if (e.target !== v || (e.offsetX < v.clientWidth && e.offsetY < v.clientHeight)) return;
       intent();
+      if (this.following && this.scrollable()) this.pause();
       this.dragging = true;
       window.addEventListener('pointerup', () => { this.released = true; intent(); }, { once: true });
     });
@@ -292,8 +296,14 @@ class LogView extends HTMLElement {
       const n = this.total - this.drawnTo;
       text = `Paused — ${n.toLocaleString()} new line${n === 1 ? '' : 's'}${text ? ` · ${text}` : ''}`;
     }
+    // Each draw asks; only a change is written (a write, even of the same
+    // value, makes the browser restyle).
+    const st = { follow: this.following ? 'following' : 'paused', conn: state, transport: this.conn.transport || '' };
+    const key = `${text}\n${st.follow}\n${st.conn}\n${st.transport}`;
+    if (key === this.shownStatus) return;
+    this.shownStatus = key;
     if (this.statusText.textContent !== text) this.statusText.textContent = text;
-    Object.assign(this.status.dataset, { follow: this.following ? 'following' : 'paused', conn: state, transport: this.conn.transport || '' });
+    Object.assign(this.status.dataset, st);
     this.jumpBtn.hidden = this.following;
     this.pauseBtn.textContent = this.following ? 'Pause' : 'Follow';
   }
