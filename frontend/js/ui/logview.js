@@ -145,7 +145,12 @@ class LogView extends HTMLElement {
     if (!this.following && top - (v.clientHeight - v.scrollHeight) < v.clientHeight) this.more();
     const dragged = this.dragging;
     if (this.released && (top < -4 || top > prev)) this.dragging = this.released = false;
-    if (!dragged && performance.now() - this.intentAt > INTENT_MS) return;
+    // Following, the view sits at the bottom, where new and trimmed lines
+    // leave it (the box scrolls from its end): a move up by more than two
+    // lines is the user's, even when no input was seen (a scrollbar drag
+    // the compositor handled).
+    const away = this.following && top < prev - 32;
+    if (!dragged && !away && performance.now() - this.intentAt > INTENT_MS) return;
     // Only a scroll down to the bottom resumes: a smooth PageUp or a drag
     // starts with a step of a pixel or two, still "at the bottom".
     if (top >= -4) { if (!this.following && top > prev) this.follow(); } else if (this.following && (top < prev - 1 || dragged)) this.pause();
