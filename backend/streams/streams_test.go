@@ -183,11 +183,7 @@ func (f *fakeChecker) set(live map[[32]byte]bool, err error) {
 func TestRecheck(t *testing.T) {
 	ann, bob := CredentialOf("ann"), CredentialOf("bob")
 	checker := &fakeChecker{live: map[[32]byte]bool{ann: true, bob: true}, checked: make(chan struct{})}
-	r := New(Config{Checker: checker, RecheckInterval: time.Millisecond})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	r := rechecking(t, checker)
 
 	sa, err := r.Open(t.Context(), Owner{User: "ann", UserID: 1, Credential: ann}, Watch)
 	if err != nil {
@@ -247,11 +243,7 @@ func (b *blockingChecker) LiveCredentials(ctx context.Context, creds [][32]byte)
 func TestStreamOpenedDuringACheck(t *testing.T) {
 	ann, bob := CredentialOf("ann"), CredentialOf("bob")
 	checker := &blockingChecker{asked: make(chan [][32]byte), release: make(chan map[[32]byte]bool)}
-	r := New(Config{Checker: checker, RecheckInterval: time.Millisecond})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	r := rechecking(t, checker)
 
 	sa, err := r.Open(t.Context(), Owner{User: "ann", UserID: 1, Credential: ann}, Watch)
 	if err != nil {
@@ -277,4 +269,16 @@ func TestStreamOpenedDuringACheck(t *testing.T) {
 		t.Errorf("ann's live stream ended: %v", err)
 	}
 	checker.release <- map[[32]byte]bool{ann: true, bob: true}
+}
+
+// rechecking is a registry re-checking with checker every millisecond
+// until the test ends.
+func rechecking(t *testing.T, checker Checker) *Registry {
+	t.Helper()
+	r := New(Config{Checker: checker, RecheckInterval: time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
 }
