@@ -117,37 +117,15 @@ func TestInlineTransportKeeps(t *testing.T) {
 // upgrade is a failure, and its connection (the one kept from the first
 // request) is closed, not kept.
 func TestInlineTransportInterimAnswers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					switch req.URL.Path {
-					case "/hints":
-						_, _ = io.WriteString(conn, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-					case "/switch":
-						_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: upgrade\r\n\r\n")
-					}
-				}
-			}()
+	base, _ := serveRaw(t, func(conn net.Conn, req *http.Request) {
+		switch req.URL.Path {
+		case "/hints":
+			_, _ = io.WriteString(conn, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		case "/switch":
+			_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: upgrade\r\n\r\n")
 		}
-	}()
+	})
 	tr := newInlineTransport((&net.Dialer{}).DialContext)
-	base := "http://" + ln.Addr().String()
 	resp, err := get(t, tr, base+"/hints")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("early hints, then 200: %v %v", resp, err)
@@ -168,40 +146,16 @@ func TestInlineTransportInterimAnswers(t *testing.T) {
 // idle connection, to be read as the answer of the next request that
 // reuses it. The transport drops that connection and asks on a new one.
 func TestInlineTransportUnsolicitedAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var accepted atomic.Int64
 	forge := make(chan struct{})
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(req.URL.Path))+"\r\n\r\n"+req.URL.Path)
-					if req.URL.Path == "/first" {
-						// Once the connection is idle at the router.
-						<-forge
-						_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n/forged")
-					}
-				}
-			}()
+	base, accepted := serveRaw(t, func(conn net.Conn, req *http.Request) {
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(req.URL.Path))+"\r\n\r\n"+req.URL.Path)
+		if req.URL.Path == "/first" {
+			// Once the connection is idle at the router.
+			<-forge
+			_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n/forged")
 		}
-	}()
+	})
 	tr := newInlineTransport((&net.Dialer{}).DialContext)
-	base := "http://" + ln.Addr().String()
 	read := func(path string) string {
 		req, _ := http.NewRequestWithContext(t.Context(), "GET", base+path, nil)
 		resp, err := tr.RoundTrip(req)
@@ -255,4 +209,38 @@ func connFD(t *testing.T, c net.Conn) int {
 		t.Fatal(err)
 	}
 	return fd
+}
+
+// serveRaw is an endpoint written by hand: it reads each request of each
+// connection and lets answer write to the connection whatever it likes.
+// It returns its base URL and how many connections it accepted.
+func serveRaw(t *testing.T, answer func(conn net.Conn, req *http.Request)) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := new(atomic.Int64)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					answer(conn, req)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), accepted
 }
