@@ -341,11 +341,16 @@ func (a *assembler) finalize() error {
 	return nil
 }
 
+// mountPoints are the directories a booted deployment mounts on: /sysroot
+// (the physical root), /boot and /var (the stateroot's) from
+// ostree-prepare-root, and the kernel's file systems from systemd.
+var mountPoints = []string{"boot", "dev", "proc", "run", "sys", "sysroot", "tmp", "var"}
+
 // deploymentLayout gives a bootable tree the layout ostree admin deploy
 // and a booted deployment need, as rpm-ostree composes it: /etc moved to
 // /usr/etc (deploy refuses a tree without it, and makes each deployment's
-// /etc from it, merged with the previous one's), an empty /sysroot, where
-// the physical root is mounted at boot, and /ostree linked to
+// /etc from it, merged with the previous one's), the mount points, among
+// them an empty /sysroot, where the physical root is mounted at boot, and /ostree linked to
 // sysroot/ostree, where ostree finds its repository and deployments. A
 // tree without a kernel is not deployed and keeps its /etc.
 func (a *assembler) deploymentLayout(bootable bool) error {
@@ -361,8 +366,19 @@ func (a *assembler) deploymentLayout(bootable bool) error {
 		}
 		fmt.Fprintln(a.log, "deployment layout: /etc → /usr/etc")
 	}
-	if err := a.root.MkdirAll("sysroot", 0o755); err != nil {
-		return err
+	// The mount points a booted deployment needs, which a root of a few
+	// packages may lack (rpm-ostree's filesystem package has them).
+	var made []string
+	for _, d := range mountPoints {
+		if _, err := a.root.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+			if err := a.root.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			made = append(made, "/"+d)
+		}
+	}
+	if len(made) > 0 {
+		fmt.Fprintf(a.log, "deployment layout: mount points %s\n", strings.Join(made, " "))
 	}
 	if info, err := a.root.Lstat("ostree"); err == nil {
 		if info.Mode()&fs.ModeSymlink == 0 {

@@ -438,8 +438,8 @@ func TestComposeOstreeLayers(t *testing.T) {
 
 // TestBootableTreeLayout: a tree with a kernel is committed as ostree
 // admin deploy wants it (which refuses a tree without /usr/etc): /etc
-// moved to /usr/etc, an empty /sysroot, /ostree linked to sysroot/ostree.
-// A tree without a kernel keeps its /etc.
+// moved to /usr/etc, the mount points (/sysroot, /boot, /var ...), /ostree
+// linked to sysroot/ostree. A tree without a kernel keeps its /etc.
 func TestBootableTreeLayout(t *testing.T) {
 	f := newFixture(t, hostimagetest.Busybox(), hostimagetest.Kernel())
 	tests := []struct {
@@ -468,6 +468,13 @@ func TestBootableTreeLayout(t *testing.T) {
 				t.Errorf("/sysroot in the commit: %v, want %v", hasSysroot, tc.bootable)
 			}
 			if tc.bootable {
+				// The mount points a booted deployment needs (busybox's
+				// root lacks /boot, /proc, /sys, /dev and /var).
+				for _, d := range []string{"/boot", "/var", "/proc", "/sys", "/dev", "/run", "/tmp"} {
+					if _, err := exec.Command("ostree", "--repo="+f.repo.Path, "ls", "-d", c, d).CombinedOutput(); err != nil {
+						t.Errorf("the bootable tree lacks the mount point %s", d)
+					}
+				}
 				if got := f.ostree("ls", "-d", c, "/ostree"); !strings.Contains(got, "/ostree -> sysroot/ostree") {
 					t.Errorf("/ostree: %q", got)
 				}
