@@ -183,3 +183,61 @@ func Definition(sources string, packages ...string) hostimage.Files {
 func Runners() hostimage.RunnerConfig {
 	return hostimage.RunnerConfig{Root: hostimage.Mmdebstrap{Mode: "chrootless", Variant: "custom"}}
 }
+
+// Systemd is a package holding this machine's systemd (PID 1, systemctl,
+// the journal, the shutdown program), its ostree command and the shared
+// libraries they load, with the units a boot and a reboot go through:
+// with Busybox and Kernel, a host that boots (Machine), runs berth node
+// under systemd and upgrades itself with ostree admin deploy, composed in
+// seconds. It needs merged-/usr paths, as Debian 12 has them.
+func Systemd(t testing.TB) Package {
+	t.Helper()
+	p := Package{Name: "berth-test-systemd", Version: "1.0", Copies: map[string]string{}, Files: map[string]string{},
+		Links: map[string]string{"lib": "usr/lib", "lib64": "usr/lib64", "usr/bin/init": "../lib/systemd/systemd"}}
+	bins := []string{"/usr/lib/systemd/systemd", "/usr/lib/systemd/systemd-shutdown", "/usr/lib/systemd/systemd-journald",
+		"/usr/bin/systemctl", "/usr/bin/journalctl", "/usr/bin/ostree"}
+	for _, bin := range bins {
+		p.Copies[strings.TrimPrefix(bin, "/")] = bin
+		out, err := exec.Command("ldd", bin).Output()
+		if err != nil {
+			t.Fatalf("ldd %s (systemd and ostree are needed: scripts/setup installs them): %v", bin, err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			// "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+			// "/lib64/ld-linux-x86-64.so.2 (0x...)"
+			f := strings.Fields(l)
+			var lib string
+			switch {
+			case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+				lib = f[2]
+			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+				lib = f[0]
+			default:
+				continue
+			}
+			dest := strings.TrimPrefix(lib, "/")
+			if !strings.HasPrefix(dest, "usr/") {
+				dest = "usr/" + dest // /lib and /lib64 are links to /usr's
+			}
+			p.Copies[dest] = lib
+		}
+	}
+	// Units as Debian's systemd ships them, for the boot (sysinit.target,
+	// the journal) and for systemctl reboot (reboot.target ...
+	// systemd-reboot.service); multi-user.target is Busybox's.
+	for _, u := range []string{"basic.target", "sysinit.target", "sockets.target", "timers.target", "paths.target", "slices.target",
+		"local-fs.target", "swap.target", "network.target", "network-online.target",
+		"shutdown.target", "umount.target", "final.target", "reboot.target", "systemd-reboot.service",
+		"systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket", "systemd-journald-audit.socket"} {
+		data, err := os.ReadFile(filepath.Join("/usr/lib/systemd/system", u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Files["usr/lib/systemd/system/"+u] = string(data)
+	}
+	for _, l := range []string{"sockets.target.wants/systemd-journald.socket", "sockets.target.wants/systemd-journald-dev-log.socket",
+		"sysinit.target.wants/systemd-journald.service"} {
+		p.Links["usr/lib/systemd/system/"+l] = "../" + filepath.Base(l)
+	}
+	return p
+}

@@ -3,9 +3,10 @@
 // installs its packages from deb.debian.org (apt's network), and the tree
 // is committed with ostree. Then it boots the commit: deployed into an
 // OSTree sysroot with ostree admin deploy, and started with systemd as PID
-// 1 in a container that makes the deployment its root as
-// ostree-prepare-root does at boot; the host's berth-node.service joins
-// the test's master and reports the deployment it booted.
+// 1 in a container that chooses and mounts the deployment as the boot
+// loader and ostree-prepare-root do (hostimagetest.Machine); the host's
+// berth-node.service joins the test's master and reports the deployment
+// it booted.
 //
 // Downloaded packages are kept between runs in the user's cache directory
 // (berth/hostimage-test under os.UserCacheDir, e.g.
@@ -15,7 +16,6 @@
 package hostboot
 
 import (
-	"archive/tar"
 	"bytes"
 	"io/fs"
 	"net/http"
@@ -33,6 +33,7 @@ import (
 	berthv1 "github.com/berthpaas/berth/backend/apis/berth/v1"
 	"github.com/berthpaas/berth/backend/testenv"
 	"github.com/berthpaas/berth/hostimage"
+	"github.com/berthpaas/berth/hostimage/hostimagetest"
 	"github.com/berthpaas/berth/internal/testbin"
 	ostreecompose "github.com/berthpaas/berth/ostree-compose"
 )
@@ -199,21 +200,21 @@ func TestDebianHost(t *testing.T) {
 		t.Errorf("refs lack %s", out.Ref)
 	}
 
-	t.Run("boots", func(t *testing.T) { boot(t, repo, res.Commit) })
+	t.Run("boots", func(t *testing.T) { boot(t, repo, out.Ref, res.Commit) })
 }
 
 // osname is the stateroot the test deploys the host into.
 const osname = "berth"
 
-// boot runs the commit as a host. It is deployed as an installer deploys
-// it (ostree admin init-fs, os-init, pull, admin deploy), then a container does what ostree-prepare-root does in the initramfs — the
-// physical root on /sysroot, the stateroot's /var, /boot, /run/ostree-booted,
-// the deployment as / — and runs systemd as PID 1, on the host's network.
-// The test master's address and a bootstrap token are provisioned into
-// the deployment's /etc as an operator would (/etc/berth/node.env,
-// /etc/berth/node-token). Its berth-node.service must start and join the
-// master, which then has the node Ready and its booted deployment
-// "berth COMMIT.0".
+// boot runs the commit as a host. It is installed as an installer does
+// it (hostimagetest.InstallHost: ostree admin init-fs, os-init, pull,
+// admin deploy) and booted as a hostimagetest.Machine: a container whose
+// entrypoint does what the boot loader and ostree-prepare-root do, then
+// runs systemd as PID 1, on the host's network. The test master's address
+// and a bootstrap token are provisioned into the deployment's /etc as an
+// operator would (/etc/berth/node.env, /etc/berth/node-token). Its
+// berth-node.service must start and join the master, which then has the
+// node Ready and its booted deployment "berth COMMIT.0".
 //
 // What the test changes in the host, and why: the agent runs the fake
 // runtime (--runtime fake, through BERTH_NODE_ARGS) and docker.service is
@@ -221,30 +222,10 @@ const osname = "berth"
 // Docker engine, networks and iptables are never touched; udev and time
 // synchronisation are masked, so that a container never handles the
 // machine's devices or sets its clock.
-func boot(t *testing.T, repo *hostimage.Repo, commit string) {
-	ctx := t.Context()
-	if err := exec.CommandContext(ctx, "docker", "info").Run(); err != nil {
-		t.Fatalf("docker does not answer (scripts/setup starts it): %v", err)
-	}
-	run := func(name string, args ...string) string {
-		t.Helper()
-		out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-
-	// The sysroot, as a host's disk holds it.
+func boot(t *testing.T, repo *hostimage.Repo, ref, commit string) {
 	start := time.Now()
 	sysroot := t.TempDir()
-	run("ostree", "admin", "init-fs", sysroot)
-	run("ostree", "admin", "os-init", "--sysroot="+sysroot, osname)
-	// ostree makes each deployment's directory immutable (chattr +i):
-	// t.TempDir's removal needs it mutable again.
-	t.Cleanup(func() { _ = exec.Command("chattr", "-R", "-i", filepath.Join(sysroot, "ostree", "deploy")).Run() })
-	run("ostree", "--repo="+filepath.Join(sysroot, "ostree", "repo"), "pull-local", repo.Path, commit)
-	run("ostree", "admin", "deploy", "--sysroot="+sysroot, "--os="+osname, "--karg=root=LABEL=berth", commit)
+	hostimagetest.InstallHost(t, sysroot, osname, "file://"+repo.Path, ref)
 	deployment := "/ostree/deploy/" + osname + "/deploy/" + commit + ".0"
 	t.Logf("deployed %s in %v", deployment, time.Since(start).Round(time.Second))
 
@@ -275,51 +256,8 @@ func boot(t *testing.T, repo *hostimage.Repo, commit string) {
 		}
 	}
 
-	// The container's own image holds only a static busybox, which mounts
-	// and enters the deployment.
-	suffix := commit[:12]
-	image := "berth-test-hostboot-init:" + suffix
-	container := "berth-test-hostboot-" + suffix
-	importImage(t, image)
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
-	_ = exec.CommandContext(ctx, "docker", "rm", "-f", container).Run()
-	prepareRoot := strings.Join([]string{
-		"set -e",
-		"d=/sysroot" + deployment,
-		`mount --rbind /sysroot "$d/sysroot"`,
-		`mount --bind /sysroot/ostree/deploy/` + osname + `/var "$d/var"`,
-		`mount --bind /sysroot/boot "$d/boot"`,
-		`for m in dev proc sys; do mount --rbind /$m "$d/$m"; done`,
-		`mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$d/run"`,
-		`touch "$d/run/ostree-booted"`,
-		`exec chroot "$d" /sbin/init`,
-	}, "\n")
-	// Not --privileged, which this machine's Docker cannot grant (its
-	// daemon lacks CAP_SYS_RESOURCE): the capabilities the mounts and
-	// systemd need, and a cgroup namespace of its own, so that systemd
-	// sees its container's cgroups as the whole tree.
-	create := []string{"create", "--name", container, "--network", "host", "--cgroupns=private",
-		"--security-opt", "seccomp=unconfined", "-v", sysroot + ":/sysroot", "-e", "container=docker", "--stop-signal", "SIGRTMIN+3"}
-	for _, c := range []string{"SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_CHROOT", "MKNOD"} {
-		create = append(create, "--cap-add", c)
-	}
-	run("docker", append(create, image, "/bin/busybox", "sh", "-c", prepareRoot)...)
-	t.Cleanup(func() { _, _ = exec.Command("docker", "rm", "-f", container).Output() })
-	run("docker", "start", container)
+	machine := hostimagetest.Boot(t, sysroot)
 	booted := time.Now()
-
-	// inHost runs a command of the host: docker exec starts it in the
-	// container's own root, from which it enters PID 1's.
-	inHost := func(args ...string) (string, error) {
-		out, err := exec.CommandContext(ctx, "docker", append([]string{"exec", container, "/bin/busybox", "chroot", "/proc/1/root"}, args...)...).CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
-	journal := func() string {
-		out, _ := inHost("journalctl", "--no-pager", "-n", "80", "-u", "berth-node", "-u", "docker")
-		failed, _ := inHost("systemctl", "--failed", "--no-pager")
-		logs, _ := exec.Command("docker", "logs", "--tail", "40", container).CombinedOutput()
-		return out + "\n" + failed + "\n" + string(logs)
-	}
 	want := osname + " " + commit + ".0"
 	deadline := time.Now().Add(3 * time.Minute)
 	var n corev1.Node
@@ -332,7 +270,7 @@ func boot(t *testing.T, repo *hostimage.Repo, commit string) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("node %s not Ready with its booted deployment 3m after the host started (%d %s)\n%s", name, resp.Code, resp.Body, journal())
+			t.Fatalf("node %s not Ready with its booted deployment 3m after the host started (%d %s)\n%s", name, resp.Code, resp.Body, machine.Journal())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -340,55 +278,18 @@ func boot(t *testing.T, repo *hostimage.Repo, commit string) {
 	if got := n.Annotations[berthv1.AnnotationBootedDeployment]; got != want {
 		t.Errorf("the node reports the booted deployment %q, want %q", got, want)
 	}
-	if pid1, err := inHost("readlink", "/proc/1/exe"); err != nil || pid1 != "/usr/lib/systemd/systemd" {
+	if pid1, err := machine.Exec("readlink", "/proc/1/exe"); err != nil || pid1 != "/usr/lib/systemd/systemd" {
 		t.Errorf("PID 1 of the host is %q (%v), want systemd", pid1, err)
 	}
-	if active, err := inHost("systemctl", "is-active", "berth-node.service"); active != "active" {
-		t.Errorf("berth-node.service is %q (%v)\n%s", active, err, journal())
+	if active, err := machine.Exec("systemctl", "is-active", "berth-node.service"); active != "active" {
+		t.Errorf("berth-node.service is %q (%v)\n%s", active, err, machine.Journal())
 	}
-	pid, err := inHost("systemctl", "show", "-P", "MainPID", "berth-node.service")
-	if exe, _ := inHost("readlink", "/proc/"+pid+"/exe"); err != nil || exe != "/usr/bin/berth" {
+	pid, err := machine.Exec("systemctl", "show", "-P", "MainPID", "berth-node.service")
+	if exe, _ := machine.Exec("readlink", "/proc/"+pid+"/exe"); err != nil || exe != "/usr/bin/berth" {
 		t.Errorf("berth-node.service's main process %s (%v) runs %q, want /usr/bin/berth", pid, err, exe)
 	}
-	if status, err := inHost("ostree", "admin", "status"); err != nil || !strings.Contains(status, "* "+want+"\n") {
+	if status, err := machine.Exec("ostree", "admin", "status"); err != nil || !strings.Contains(status, "* "+want+"\n") {
 		t.Errorf("ostree admin status in the host (%v):\n%s", err, status)
-	}
-}
-
-// importImage makes image, a root holding only this machine's static
-// busybox, with docker import.
-func importImage(t *testing.T, image string) {
-	t.Helper()
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("a static busybox is needed (scripts/setup installs busybox-static): %v", err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, d := range []string{"bin/", "sysroot/"} {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb))}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write(bb); err != nil {
-		t.Fatal(err)
-	}
-	// sh's commands are busybox's applets.
-	for _, a := range []string{"sh", "mount", "chroot", "touch"} {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(t.Context(), "docker", "import", "-", image)
-	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("docker import %s: %v: %s", image, err, out)
 	}
 }
 

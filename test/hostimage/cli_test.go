@@ -2,6 +2,7 @@ package hostimage
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,13 +19,18 @@ import (
 // berth runs the CLI in-process as the admin of m.
 func (m *master) berth(args ...string) (stdout, stderr string, err error) {
 	m.t.Helper()
+	return runBerth(m.t.Context(), args...)
+}
+
+// runBerth runs the CLI in-process until ctx ends.
+func runBerth(ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
 	root := cli.NewRootCommand()
 	root.SetArgs(args)
 	root.SetIn(strings.NewReader(""))
 	root.SetOut(&out)
 	root.SetErr(&errOut)
-	err = root.ExecuteContext(m.t.Context())
+	err = root.ExecuteContext(ctx)
 	return out.String(), errOut.String(), err
 }
 

@@ -2,7 +2,8 @@
 // API and its rules, the builder in the elected master (one build at a
 // time per definition, cancel, the trigger), live logs, diffs, the OSTree
 // repository served over HTTP, the agent staging a commit on a real
-// sysroot, and the CLI. Builds compose busybox-based roots from a local apt
+// sysroot, a host upgraded through its reboot (TestUpgradeReboots), and
+// the CLI. Builds compose busybox-based roots from a local apt
 // repository with the real mmdebstrap and ostree, in seconds; the Debian
 // host from deb.debian.org is composed and booted by test/hostboot (make
 // test-host), which takes minutes. -short skips them.
@@ -44,12 +45,19 @@ type master struct {
 
 func startMaster(t *testing.T, pkgs ...hostimagetest.Package) *master {
 	t.Helper()
+	return newMaster(t, "", pkgs...)
+}
+
+// newMaster is startMaster whose builds commit berth, a berth binary, as
+// the berth/node layer (definitions that name it in ostree-layers).
+func newMaster(t *testing.T, berth string, pkgs ...hostimagetest.Package) *master {
+	t.Helper()
 	if len(pkgs) == 0 {
 		pkgs = []hostimagetest.Package{hostimagetest.Busybox(), hostimagetest.Simple("berth-test-a", "1.0"), hostimagetest.Simple("berth-test-b", "2.0")}
 	}
 	sources := hostimagetest.AptRepo(t, t.TempDir(), pkgs...)
 	env := testenv.Start(t, testenv.Options{Controllers: true, Configure: func(cfg *server.Config) {
-		cfg.HostImages = server.HostImages{Runners: hostimagetest.Runners(), NoSeed: true}
+		cfg.HostImages = server.HostImages{Runners: hostimagetest.Runners(), NoSeed: true, BerthBinary: berth}
 	}})
 	return &master{Env: env, t: t, sources: sources}
 }

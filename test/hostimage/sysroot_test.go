@@ -21,7 +21,8 @@ import (
 // as a host's installer would, then the second build staged by the agent.
 // The new deployment must be the default for the next boot, with the
 // previous one kept for rollback, its tree the new commit's and its
-// origin following the ref. Rebooting into it cannot be done here.
+// origin following the ref. TestUpgradeReboots boots the host and
+// reboots it into the new deployment.
 func TestAgentDeploysOnASysroot(t *testing.T) {
 	m := startMaster(t, hostimagetest.Busybox(), hostimagetest.Kernel())
 	files := hostimagetest.Definition(m.sources, "berth-test-busybox", "berth-test-kernel")
@@ -38,14 +39,7 @@ func TestAgentDeploysOnASysroot(t *testing.T) {
 		}
 		return string(out)
 	}
-	ostree("admin", "init-fs", sysroot)
-	ostree("admin", "os-init", "--sysroot="+sysroot, osname)
-	// Deployments are made immutable (chattr +i); t.TempDir's removal
-	// needs them mutable again.
-	t.Cleanup(func() { _ = exec.Command("chattr", "-R", "-i", filepath.Join(sysroot, "ostree", "deploy")).Run() })
-	ostree("remote", "add", "--sysroot="+sysroot, "--no-gpg-verify", "berth", m.URL+"/ostree/repo")
-	ostree("pull", "--repo="+filepath.Join(sysroot, "ostree", "repo"), "berth", ref)
-	ostree("admin", "deploy", "--sysroot="+sysroot, "--os="+osname, "--karg=root=LABEL=berth", "berth:"+ref)
+	hostimagetest.InstallHost(t, sysroot, osname, m.URL+"/ostree/repo", ref)
 	deployments := func() []string {
 		t.Helper()
 		var out []string
