@@ -8,8 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -25,8 +25,8 @@ import (
 //	     /var, /boot, /usr read-only, /run/ostree-booted (what
 //	     ostree-prepare-root does in the initramfs)
 //	  ─► systemd as PID 1 ... systemctl reboot: systemd stops every unit
-//	     and exits ─► the engine starts the container again (restart
-//	     policy always): the next boot reads the entries again
+//	     and exits ─► the machine's power: the test starts the container
+//	     again, and the next boot reads the entries again
 //
 // Nothing but the kernel is left out: the deployment, its systemd, its
 // units and its ostree are the host's own. The sysroot is a directory of
@@ -35,6 +35,7 @@ type Machine struct {
 	t       testing.TB
 	Name    string // the container's
 	Sysroot string
+	boots   atomic.Int32
 }
 
 // bootLoader is the container's entrypoint (busybox sh).
@@ -84,14 +85,41 @@ func Boot(t testing.TB, sysroot string) *Machine {
 	image := m.Name + ":boot"
 	importBootImage(t, image)
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
-	create := []string{"create", "--name", m.Name, "--network", "host", "--cgroupns=private", "--restart", "always",
+	create := []string{"create", "--name", m.Name, "--network", "host", "--cgroupns=private",
 		"--security-opt", "seccomp=unconfined", "-v", sysroot + ":/sysroot", "-e", "container=docker", "--stop-signal", "SIGRTMIN+3"}
 	for _, c := range []string{"SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_CHROOT", "MKNOD", "LINUX_IMMUTABLE"} {
 		create = append(create, "--cap-add", c)
 	}
 	docker(t, append(create, image, "/bin/busybox", "sh", "-c", bootLoader)...)
-	t.Cleanup(func() { _, _ = exec.Command("docker", "rm", "-f", m.Name).Output() })
+	// The power: each time the machine stops (a reboot, or a failed
+	// boot), it is started again until the test ends. Not the engine's
+	// restart policy, which would keep a killed test's machine booting.
+	ended := make(chan struct{})
+	powered := make(chan struct{})
+	t.Cleanup(func() {
+		close(ended)
+		_, _ = exec.Command("docker", "rm", "-f", m.Name).Output()
+		<-powered
+	})
 	docker(t, "start", m.Name)
+	m.boots.Store(1)
+	go func() {
+		defer close(powered)
+		for {
+			if err := exec.Command("docker", "wait", m.Name).Run(); err != nil {
+				return // removed
+			}
+			select {
+			case <-ended:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if exec.Command("docker", "start", m.Name).Run() != nil {
+				return
+			}
+			m.boots.Add(1)
+		}
+	}()
 	return m
 }
 
@@ -103,15 +131,8 @@ func (m *Machine) Exec(args ...string) (string, error) {
 }
 
 // Boots is how many times the machine has booted: its first start and
-// the engine's restarts after each reboot.
-func (m *Machine) Boots() int {
-	m.t.Helper()
-	n, err := strconv.Atoi(docker(m.t, "inspect", "-f", "{{.RestartCount}}", m.Name))
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	return n + 1
-}
+// one more after each reboot.
+func (m *Machine) Boots() int { return int(m.boots.Load()) }
 
 // WaitRunning waits until systemd is PID 1 of a running machine.
 func (m *Machine) WaitRunning(timeout time.Duration) bool {
