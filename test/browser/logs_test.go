@@ -192,8 +192,46 @@ func scrollDuringFlood(t *testing.T, b *browser) {
 	b.do(t, "press End", chromedp.KeyEvent(kb.End))
 	b.waitJSFor(t, 5*time.Second, "following again after End", following)
 
-	// Not here: a drag of the scrollbar. In CI runs (never alone) the
-	// synthesized drag left the view following; see issue 9's note.
+	// The scrollbar: dragging its thumb up, as a hand does (pressed, moved
+	// a frame at a time, released), stops following. A hand takes the thumb
+	// where it sees it: once the view rests at its newest line (PageUp's
+	// smooth scroll can run on after End for a few frames), the thumb is at
+	// the bottom of the track, above the arrow.
+	b.waitJSFor(t, 5*time.Second, "the view at its newest line", following+` && document.querySelector('[data-test=log-view]').scrollTop === 0`)
+	sb := eval[[]float64](t, b, `new Promise((resolve) => {
+  const v = document.querySelector('[data-test=log-view]');
+  let quiet = 0, frames = 0;
+  v.addEventListener('scroll', () => { quiet = 0; });
+  const frame = () => {
+    quiet = v.scrollTop === 0 && `+following+` ? quiet + 1 : 0;
+    if (++frames > 300) { resolve([]); return; }
+    if (quiet < 10) { requestAnimationFrame(frame); return; }
+    const r = v.getBoundingClientRect();
+    resolve([r.left + v.clientLeft + v.clientWidth + (r.width - v.clientWidth - v.clientLeft) / 2, r.bottom - 40, r.top + 40]);
+  };
+  requestAnimationFrame(frame);
+})`)
+	if len(sb) == 0 {
+		b.failShot(t)
+		t.Fatalf("the view did not rest at its newest line for 10 frames in 300: %+v", eval[viewState](t, b, viewJS))
+	}
+	bar, from, to := sb[0], sb[1], sb[2]
+	b.do(t, "press the scrollbar's thumb", chromedp.MouseEvent(chromedp.MousePressed, bar, from, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	const steps = 8
+	for i := 1; i <= steps; i++ {
+		b.do(t, "drag the scrollbar up", chromedp.MouseEvent(chromedp.MouseMoved, bar, from+(to-from)*float64(i)/steps, chromedp.ButtonLeft))
+		eval[bool](t, b, `new Promise((r) => requestAnimationFrame(() => r(true)))`)
+	}
+	b.do(t, "release the scrollbar", chromedp.MouseEvent(chromedp.MouseReleased, bar, to, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	b.waitJSFor(t, 5*time.Second, "following to stop by the scrollbar, the view moved up", paused+` && document.querySelector('[data-test=log-view]').scrollTop < -100`)
+	b.settle(t)
+	dragged := eval[viewState](t, b, viewJS)
+	t.Logf("paused by the scrollbar: %q, %.0f px above the newest line", dragged.Status, -dragged.ScrollTop)
+	if dragged.Follow != "paused" {
+		t.Errorf("the view follows again after the drag was released: %+v", dragged)
+	}
+	b.click(t, "[data-test=log-jump]")
+	b.waitJSFor(t, 5*time.Second, "following again", following)
 }
 
 func progressBar(t *testing.T, c *cluster, b *browser) {

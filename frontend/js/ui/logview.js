@@ -91,16 +91,17 @@ class LogView extends HTMLElement {
     });
     // A press beside the content is on the scrollbar: the user takes hold
     // of the view, and following stops at once, as a wheel turned up stops
-    // it (else each frame's snap to the newest line fights the drag). Its
-    // scroll can reach the page well after the release (a busy tab, a
-    // scrollbar the compositor drags), so the drag lasts until its first
-    // scroll event; a drag back down to the bottom resumes following.
+    // it. While held, the drawn lines stay as they are: the browser drags
+    // the thumb against the box as it was when pressed (on its compositor),
+    // and older lines drawn under the drag would land it elsewhere, even at
+    // the bottom. Its scroll can reach the page after the release (a busy
+    // tab), so the drag lasts until its first scroll event after it.
     v.addEventListener('pointerdown', (e) => {
       if (e.target !== v || (e.offsetX < v.clientWidth && e.offsetY < v.clientHeight)) return;
       intent();
       if (this.following && this.scrollable()) this.pause();
-      this.dragging = true;
-      window.addEventListener('pointerup', () => { this.released = true; intent(); }, { once: true });
+      this.dragging = this.holding = true;
+      window.addEventListener('pointerup', () => { this.holding = false; this.released = true; intent(); this.moreNearTop(); }, { once: true });
     });
     v.addEventListener('scroll', () => this.scrolled());
     new ResizeObserver(([e]) => { this.fit = Math.ceil(e.contentRect.height / 16) + 10; }).observe(v);
@@ -138,22 +139,23 @@ class LogView extends HTMLElement {
 
   /** scrolled judges a scroll: only one the user made changes following. */
   scrolled() {
-    const v = this.view;
-    const top = v.scrollTop; // from the bottom: 0 there, negative above
+    const top = this.view.scrollTop; // from the bottom: 0 there, negative above
     const prev = this.lastTop;
     this.lastTop = top;
-    if (!this.following && top - (v.clientHeight - v.scrollHeight) < v.clientHeight) this.more();
+    this.moreNearTop();
     const dragged = this.dragging;
     if (this.released && (top < -4 || top > prev)) this.dragging = this.released = false;
-    // Following, the view sits at the bottom, where new and trimmed lines
-    // leave it (the box scrolls from its end): a move up by more than two
-    // lines is the user's, even when no input was seen (a scrollbar drag
-    // the compositor handled).
-    const away = this.following && top < prev - 32;
-    if (!dragged && !away && performance.now() - this.intentAt > INTENT_MS) return;
-    // Only a scroll down to the bottom resumes: a smooth PageUp or a drag
-    // starts with a step of a pixel or two, still "at the bottom".
-    if (top >= -4) { if (!this.following && top > prev) this.follow(); } else if (this.following && (top < prev - 1 || dragged)) this.pause();
+    if (!dragged && performance.now() - this.intentAt > INTENT_MS) return;
+    // Only a scroll down to the bottom from above it resumes: a smooth
+    // PageUp or a drag starts with a step of a pixel or two, still "at the
+    // bottom", and a pressed thumb can shift by one.
+    if (top >= -4) { if (!this.following && prev < -4) this.follow(); } else if (this.following && (top < prev - 1 || dragged)) this.pause();
+  }
+
+  /** moreNearTop draws older lines, paused, as the reader nears the top, unless the scrollbar is held. */
+  moreNearTop() {
+    const v = this.view;
+    if (!this.following && !this.holding && v.scrollTop - (v.clientHeight - v.scrollHeight) < v.clientHeight) this.more();
   }
 
   pause() {
@@ -169,7 +171,7 @@ class LogView extends HTMLElement {
   follow() {
     this.following = this.snap = true;
     this.intentAt = 0;
-    this.dragging = this.released = false;
+    this.dragging = this.released = this.holding = false;
     this.schedule();
     this.renderStatus();
   }
