@@ -172,6 +172,8 @@ func scrollDuringFlood(t *testing.T, b *browser) {
 
 	b.do(t, "wheel up over the log", wheel(x, y, -600))
 	b.waitJSFor(t, 5*time.Second, "following to stop", paused)
+	// The wheel pauses at once; its scroll reaches the page after.
+	viewAtRest(t, b, "the view at rest where the wheel took it", paused+` && document.querySelector('[data-test=log-view]').scrollTop < 0`)
 	first := eval[viewState](t, b, viewJS)
 	b.waitJSFor(t, 5*time.Second, "new lines counted while paused", `/^Paused — [\d,]+ new lines/.test(document.querySelector('[data-test=log-status]').textContent) && !document.querySelector('[data-test=log-jump]').hidden`)
 	b.waitJSFor(t, 5*time.Second, "a thousand new lines", `Number((/Paused — ([\d,]+)/.exec(document.querySelector('[data-test=log-status]').textContent) || [0, '0'])[1].replace(/,/g, '')) > 1000`)
@@ -198,23 +200,8 @@ func scrollDuringFlood(t *testing.T, b *browser) {
 	// smooth scroll can run on after End for a few frames), the thumb is at
 	// the bottom of the track, above the arrow.
 	b.waitJSFor(t, 5*time.Second, "the view at its newest line", following+` && document.querySelector('[data-test=log-view]').scrollTop === 0`)
-	sb := eval[[]float64](t, b, `new Promise((resolve) => {
-  const v = document.querySelector('[data-test=log-view]');
-  let quiet = 0, frames = 0;
-  v.addEventListener('scroll', () => { quiet = 0; });
-  const frame = () => {
-    quiet = v.scrollTop === 0 && `+following+` ? quiet + 1 : 0;
-    if (++frames > 300) { resolve([]); return; }
-    if (quiet < 10) { requestAnimationFrame(frame); return; }
-    const r = v.getBoundingClientRect();
-    resolve([r.left + v.clientLeft + v.clientWidth + (r.width - v.clientWidth - v.clientLeft) / 2, r.bottom - 40, r.top + 40]);
-  };
-  requestAnimationFrame(frame);
-})`)
-	if len(sb) == 0 {
-		b.failShot(t)
-		t.Fatalf("the view did not rest at its newest line for 10 frames in 300: %+v", eval[viewState](t, b, viewJS))
-	}
+	viewAtRest(t, b, "the view at rest at its newest line", following+` && document.querySelector('[data-test=log-view]').scrollTop === 0`)
+	sb := eval[[]float64](t, b, `(() => { const v = document.querySelector('[data-test=log-view]'); const r = v.getBoundingClientRect(); return [r.left + v.clientLeft + v.clientWidth + (r.width - v.clientWidth - v.clientLeft) / 2, r.bottom - 40, r.top + 40]; })()`)
 	bar, from, to := sb[0], sb[1], sb[2]
 	b.do(t, "press the scrollbar's thumb", chromedp.MouseEvent(chromedp.MousePressed, bar, from, chromedp.ButtonLeft, chromedp.ClickCount(1)))
 	const steps = 8
@@ -232,6 +219,28 @@ func scrollDuringFlood(t *testing.T, b *browser) {
 	}
 	b.click(t, "[data-test=log-jump]")
 	b.waitJSFor(t, 5*time.Second, "following again", following)
+}
+
+// viewAtRest waits until cond has held, with no scroll of the log view,
+// for 10 frames in a row: a smooth scroll the last input started is over.
+func viewAtRest(t *testing.T, b *browser, what, cond string) {
+	t.Helper()
+	ok := eval[bool](t, b, `new Promise((resolve) => {
+  const v = document.querySelector('[data-test=log-view]');
+  let quiet = 0, frames = 0;
+  const moved = () => { quiet = 0; };
+  v.addEventListener('scroll', moved);
+  const frame = () => {
+    quiet = (`+cond+`) ? quiet + 1 : 0;
+    if (quiet >= 10 || ++frames > 300) { v.removeEventListener('scroll', moved); resolve(quiet >= 10); return; }
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+})`)
+	if !ok {
+		b.failShot(t)
+		t.Fatalf("waited 300 frames for %s (%s) to hold for 10: %+v", what, cond, eval[viewState](t, b, viewJS))
+	}
 }
 
 func progressBar(t *testing.T, c *cluster, b *browser) {
