@@ -45,7 +45,8 @@ func serverAccount() (*account, error) {
 // terminal reaches berth alone and berth decides when the database stops,
 // and as the account when there is one. The server gets SIGINT (fast
 // shutdown) if berth dies without stopping it, so that no orphan keeps the
-// data directory locked.
+// data directory locked. That signal is sent when the forking thread ends,
+// so children are forked from a locked thread (see launch).
 func (a *account) sysProcAttr() *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGINT}
 	if a != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,7 +168,11 @@ func (s *Server) initdb(ctx context.Context, initdb string, acct *account) error
 	)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = acct.sysProcAttr()
+	// Held while initdb runs: its parent-death signal follows the thread
+	// that forked it (see launch).
+	runtime.LockOSThread()
 	out, err := cmd.CombinedOutput()
+	runtime.UnlockOSThread()
 	_, _ = s.logFile.Write(out)
 	if err != nil {
 		return fmt.Errorf("initdb %q: %w: %s", s.dir, err, lastLines(string(out), 5))
@@ -219,17 +224,30 @@ func (s *Server) launch(ctx context.Context, postgres string, acct *account) err
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = s.logFile, s.logFile
 	cmd.SysProcAttr = acct.sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run postgres: %w", err)
-	}
 	p := &process{cmd: cmd, exited: make(chan struct{})}
+	started := make(chan error, 1)
 	go func() {
+		// The server's parent-death signal is sent when the thread that
+		// forked it ends, not the process (prctl(2), golang/go#27505):
+		// a thread ends whenever a goroutine that locked it ends locked,
+		// as code that enters a network namespace does. So the server is
+		// forked from a thread this goroutine holds until the server
+		// exits; then the thread ends with it.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = cmd.Wait()
 		close(p.exited)
 		if p.crashWatch.Load() {
 			s.logger.Error("postgres exited unexpectedly", "error", p.err, "pid", cmd.Process.Pid)
 		}
 	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("run postgres: %w", err)
+	}
 	s.port, s.proc = port, p
 
 	tick := time.NewTicker(50 * time.Millisecond)

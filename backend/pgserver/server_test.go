@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,6 +131,63 @@ func TestRestartAfterKill(t *testing.T) {
 		t.Errorf("after crash and restart: %d rows, want 1", n)
 	}
 	stopServer(t, s)
+}
+
+// TestThreadEndDoesNotStopTheServer: a goroutine that locks its thread
+// and ends without unlocking it ends the thread (as network namespace
+// code does). The server's parent-death signal follows the thread that
+// forked it, so a server forked from such a thread was stopped: an e2e
+// run lost its shared PostgreSQL this way ("postgres exited unexpectedly"
+// with a clean exit status). Here Start runs on a locked thread that then
+// ends; the server must keep answering.
+func TestThreadEndDoesNotStopTheServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real PostgreSQL; skipped in -short mode")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	type started struct {
+		s   *Server
+		err error
+	}
+	done := make(chan started, 1)
+	// The process's main thread never ends (Go parks it instead), so a
+	// goroutine locked to it is held until the test ends and the start
+	// is tried from another thread.
+	hold := make(chan struct{})
+	defer close(hold)
+	var start func()
+	start = func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if syscall.Gettid() == syscall.Getpid() {
+			go start()
+			<-hold
+			return
+		}
+		s, err := Start(t.Context(), dir, testLogger(t))
+		done <- started{s, err}
+	}
+	go start()
+	st := <-done
+	if st.err != nil {
+		t.Fatalf("Start: %v", st.err)
+	}
+	s := st.s
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+	})
+	// The locked thread has ended by now or ends within moments; a
+	// server it forked gets SIGINT and shuts down within a second.
+	time.Sleep(2 * time.Second)
+	select {
+	case <-s.proc.exited:
+		t.Fatalf("the server exited (%v) when the thread that started it ended", s.proc.err)
+	default:
+	}
+	if err := s.ping(t.Context()); err != nil {
+		t.Fatalf("the server no longer answers after the thread that started it ended: %v", err)
+	}
 }
 
 func TestLongDataDirUsesShortSocketDir(t *testing.T) {
