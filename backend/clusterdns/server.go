@@ -99,9 +99,14 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	case <-ctx.Done():
 	case err2 = <-errs:
 	}
+	// Shutdown does nothing to a server that has not started yet (it
+	// answers "server not started"), which then serves on: closing the
+	// sockets ends it either way.
 	for _, srv := range servers {
 		_ = srv.Shutdown()
 	}
+	pc.Close()
+	ln.Close()
 	wg.Wait()
 	return err2
 }

@@ -3,6 +3,7 @@ package clusterdns
 //lint:file-ignore SA1019 Endpoints (core/v1), deprecated in k8s.io/api for EndpointSlices, is what Berth serves, as kube-apiserver still does
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	v1 "k8s.io/api/core/v1"
@@ -184,5 +186,24 @@ func TestHostResolvers(t *testing.T) {
 	}
 	if !strings.HasSuffix(Addr(netip.MustParseAddr("10.244.0.1")), ":53") {
 		t.Error("Addr must be on DNS's port")
+	}
+}
+
+// TestStopsWhenCancelledAtOnce: a server whose context ends before its
+// listeners started serving must stop too. miekg/dns's Shutdown does
+// nothing to a server not started yet, which then served on, and berth up
+// hung on SIGTERM waiting for it (an e2e run's TestLogsAcrossMasterRestarts).
+func TestStopsWhenCancelledAtOnce(t *testing.T) {
+	s := New(testSource(), "cluster.local", nil, slog.New(slog.DiscardHandler))
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		done := make(chan error, 1)
+		go func() { done <- s.ListenAndServe(ctx, "127.0.0.1:0") }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("try %d: ListenAndServe still serving 5s after its context ended", i)
+		}
 	}
 }
