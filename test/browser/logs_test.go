@@ -402,12 +402,16 @@ func checkSequence(t *testing.T, b *browser, tag string, fromZero bool) {
 	if fromZero && seqs[0] != 0 {
 		t.Errorf("the first %s line is n=%d, want n=0", tag, seqs[0])
 	}
+	breaks := 0
 	for i := 1; i < len(seqs); i++ {
 		if seqs[i] != seqs[i-1]+1 {
 			t.Errorf("%s n=%d follows n=%d: lines lost or repeated", tag, seqs[i], seqs[i-1])
+			breaks++
 		}
 	}
-	t.Logf("%d %s lines in the view, n=%d…%d, in order, none lost or repeated", len(seqs), tag, seqs[0], seqs[len(seqs)-1])
+	if breaks == 0 {
+		t.Logf("%d %s lines in the view, n=%d…%d, in order, none lost or repeated", len(seqs), tag, seqs[0], seqs[len(seqs)-1])
+	}
 }
 
 // newestSeqJS is the number of the newest seq line the view has.
