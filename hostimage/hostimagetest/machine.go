@@ -229,3 +229,26 @@ func InstallHost(t testing.TB, sysroot, osname, url, ref string) {
 	ostree("pull", "--repo="+filepath.Join(sysroot, "ostree", "repo"), "berth", ref)
 	ostree("admin", "deploy", "--sysroot="+sysroot, "--os="+osname, "--karg=root=LABEL=berth", "berth:"+ref)
 }
+
+// WriteEtc writes p (a path under /etc) into a deployment's /etc, etc, as
+// provisioning does before the first boot.
+func WriteEtc(t testing.TB, etc, p, content string, mode os.FileMode) {
+	t.Helper()
+	full := filepath.Join(etc, p)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ProvisionNode writes into a deployment's /etc what an operator gives a
+// host to join a master as node name: /etc/berth/node.env, read by
+// berth-node.service, and the bootstrap token. The agent runs the fake
+// runtime: a test's host has no container engine of its own.
+func ProvisionNode(t testing.TB, etc, master, name, token string) {
+	t.Helper()
+	WriteEtc(t, etc, "berth/node.env", "BERTH_MASTER="+master+"\nBERTH_NODE_ARGS=--runtime fake --name "+name+" --listen 127.0.0.1:0 --log-level info\n", 0o644)
+	WriteEtc(t, etc, "berth/node-token", token+"\n", 0o600)
+}

@@ -234,19 +234,8 @@ func boot(t *testing.T, repo *hostimage.Repo, ref, commit string) {
 	// What provisioning writes into the deployment's /etc, and the test's
 	// changes (see above).
 	etc := filepath.Join(sysroot, deployment, "etc")
-	write := func(p, content string, mode os.FileMode) {
-		t.Helper()
-		full := filepath.Join(etc, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("berth/node.env", "BERTH_MASTER="+env.URL+"\nBERTH_NODE_ARGS=--runtime fake --name "+name+" --listen 127.0.0.1:0 --log-level info\n", 0o644)
-	write("berth/node-token", env.BootstrapToken(t, name)+"\n", 0o600)
-	write("systemd/system/docker.service", "[Unit]\nDescription=Docker stand-in (the test's agent runs the fake runtime)\n\n"+
+	hostimagetest.ProvisionNode(t, etc, env.URL, name, env.BootstrapToken(t, name))
+	hostimagetest.WriteEtc(t, etc, "systemd/system/docker.service", "[Unit]\nDescription=Docker stand-in (the test's agent runs the fake runtime)\n\n"+
 		"[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n", 0o644)
 	for _, unit := range []string{"systemd-udevd.service", "systemd-udevd-control.socket", "systemd-udevd-kernel.socket",
 		"systemd-udev-trigger.service", "systemd-timesyncd.service", "docker.socket", "containerd.service"} {

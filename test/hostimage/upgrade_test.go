@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,22 +39,10 @@ func TestUpgradeReboots(t *testing.T) {
 	sysroot := t.TempDir()
 	hostimagetest.InstallHost(t, sysroot, osname, m.URL+"/ostree/repo", ref)
 	// Provisioning, as an operator does it: the master and a bootstrap
-	// token in the deployment's /etc. The agent runs the fake runtime:
-	// the test host has no container engine.
+	// token in the deployment's /etc.
 	name := "upgraded-host"
 	deployment := filepath.Join(sysroot, "ostree", "deploy", osname, "deploy", first.Status.Commit+".0")
-	provision := func(p, content string, mode os.FileMode) {
-		t.Helper()
-		full := filepath.Join(deployment, "etc", p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	provision("berth/node.env", "BERTH_MASTER="+m.URL+"\nBERTH_NODE_ARGS=--runtime fake --name "+name+" --listen 127.0.0.1:0 --log-level info\n", 0o644)
-	provision("berth/node-token", m.BootstrapToken(t, name)+"\n", 0o600)
+	hostimagetest.ProvisionNode(t, filepath.Join(deployment, "etc"), m.URL, name, m.BootstrapToken(t, name))
 
 	machine := hostimagetest.Boot(t, sysroot)
 	node := waitBooted(t, m, machine, name, osname+" "+first.Status.Commit+".0")
