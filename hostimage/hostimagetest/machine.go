@@ -134,18 +134,6 @@ func (m *Machine) Exec(args ...string) (string, error) {
 // one more after each reboot.
 func (m *Machine) Boots() int { return int(m.boots.Load()) }
 
-// WaitRunning waits until systemd is PID 1 of a running machine.
-func (m *Machine) WaitRunning(timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if exe, err := m.Exec("readlink", "/proc/1/exe"); err == nil && exe == "/usr/lib/systemd/systemd" {
-			return true
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return false
-}
-
 // Console is what the machine wrote to its console in every boot: the
 // boot loader's choice, and systemd's messages.
 func (m *Machine) Console() string {
