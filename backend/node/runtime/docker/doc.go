@@ -45,4 +45,11 @@
 // start when its container is gone. Under the systemd cgroup driver, or an
 // engine on another host, containers get no parent and Finished reports
 // nothing (logged at start).
+//
+// Logs (logs.go) are the json-file driver's, rotated at Limits'
+// LogMaxSize. The runtime reads a log from its files (jsonfile.go), not
+// through the engine's API, whose follow repeats and skips lines where
+// the file rotates; beside a remote engine, or with
+// Options.LogsFromEngine, the API serves. A follow adds the container's
+// live output for the line it is writing (package logstream).
 package docker

@@ -49,6 +49,11 @@ type Options struct {
 	AllowHostPath func(pod *v1.Pod) bool
 	// Limits bound every container; the zero value takes the defaults.
 	Limits Limits
+	// LogsFromEngine reads containers' logs through the engine's API
+	// even where their files can be read (as they cannot beside a remote
+	// engine). The files are read by default: the engine's own follow
+	// repeats and skips lines where a log rotates (see jsonfile.go).
+	LogsFromEngine bool
 	// RestartBackOff spaces out the restarts of crashing containers;
 	// the zero value is the kubelet's (10s doubling to 5m).
 	RestartBackOff runtime.BackOff
@@ -76,6 +81,8 @@ type Runtime struct {
 	// sockets are the paths no hostPath volume may expose.
 	sockets []string
 	network PodNetwork
+	// logsFromEngine: see Options.LogsFromEngine.
+	logsFromEngine bool
 	// addrMu serialises the choice of pod addresses.
 	addrMu sync.Mutex
 	// lastAddr is the pod address handed out last; guarded by addrMu.
@@ -151,6 +158,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		pods:           map[string]*podState{},
 		held:           map[string]heldCgroup{},
 		network:        opts.Network,
+		logsFromEngine: opts.LogsFromEngine,
 	}
 	if r.stateDir == "" {
 		r.stateDir = DefaultStateDir

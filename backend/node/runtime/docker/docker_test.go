@@ -42,6 +42,12 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the runtime's options changed by edit.
+func setupWith(t *testing.T, edit func(*docker.Options)) *env {
+	t.Helper()
 	cli := imagetest.Client(t)
 	ctx := t.Context()
 	e := &env{
@@ -52,6 +58,9 @@ func setup(t *testing.T) *env {
 			RestartBackOff: runtime.BackOff{Initial: time.Second},
 			Logger:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		},
+	}
+	if edit != nil {
+		edit(&e.opts)
 	}
 	imagetest.RemoveContainers(t, cli, runtime.LabelPodNamespace+"="+e.namespace)
 	var wg sync.WaitGroup

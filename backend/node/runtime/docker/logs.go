@@ -51,40 +51,23 @@ func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOp
 		wg.Wait()
 	}()
 	var live *logstream.Live
+	kick := make(chan struct{}, 1)
 	if opts.Follow && info.State != nil && info.State.Running {
-		live = r.attachLive(ctx, &wg, in.id, tty)
+		live = r.attachLive(ctx, &wg, in.id, tty, kick)
 	}
 	since := opts.Since(time.Now())
-	lo := container.LogsOptions{
-		ShowStdout: true,
-		ShowStderr: true,
-		Follow:     opts.Follow,
-		Timestamps: true,
-		Tail:       "all",
-	}
-	if opts.TailLines != nil {
-		lo.Tail = strconv.FormatInt(max(*opts.TailLines, 0), 10)
-	}
-	if !since.IsZero() {
-		// The engine takes whole seconds here; Join skips to the
-		// nanosecond.
-		lo.Since = strconv.FormatInt(since.Unix(), 10)
-	}
-	body, err := r.cli.ContainerLogs(ctx, in.id, lo)
-	if err != nil {
-		return fmt.Errorf("logs of container %q of pod %q: %w", name, uid, engineError(err))
-	}
-	stop := context.AfterFunc(ctx, func() { body.Close() })
-	defer stop()
 	messages := make(chan logstream.Message, 64)
 	var (
 		readErr  error       // set before logEnded
 		logEnded atomic.Bool // the reader ended by itself: the log's end or an error
 	)
+	reader, err := r.logReader(ctx, &wg, info, opts, since, kick)
+	if err != nil {
+		return fmt.Errorf("logs of container %q of pod %q: %w", name, uid, engineError(err))
+	}
 	wg.Go(func() {
-		defer body.Close()
 		defer close(messages)
-		if err := readLog(ctx, body, tty, messages); ctx.Err() == nil {
+		if err := reader(messages); ctx.Err() == nil {
 			readErr = err
 			logEnded.Store(true)
 		}
@@ -105,11 +88,70 @@ func (r *Runtime) Logs(ctx context.Context, uid, name string, opts runtime.LogOp
 	return nil
 }
 
+// logReader starts reading a container's log: from its json-file files
+// when they can be read here (see jsonfile.go: the engine's own follow
+// repeats and skips lines where the file rotates), else through the
+// engine's API. The function it returns sends the log's messages, from
+// since on, until the log ends (with a follow: the container stopped) or
+// ctx does.
+func (r *Runtime) logReader(ctx context.Context, wg *sync.WaitGroup, info container.InspectResponse, opts runtime.LogOptions, since time.Time, kick <-chan struct{}) (func(chan<- logstream.Message) error, error) {
+	tail := int64(-1)
+	if opts.TailLines != nil {
+		tail = max(*opts.TailLines, 0)
+	}
+	if !r.logsFromEngine && info.LogPath != "" && info.HostConfig != nil && info.HostConfig.LogConfig.Type == "json-file" {
+		files, err := openChain(info.LogPath)
+		if err == nil {
+			fr := &logFileReader{path: info.LogPath, tail: tail, since: since, follow: opts.Follow, kick: kick}
+			if opts.Follow {
+				stopped := make(chan struct{})
+				fr.stopped = stopped
+				wg.Go(func() {
+					defer close(stopped)
+					waited, failed := r.cli.ContainerWait(ctx, info.ID, container.WaitConditionNotRunning)
+					select {
+					case <-waited:
+					case <-failed:
+					}
+				})
+			}
+			return func(out chan<- logstream.Message) error { return fr.read(ctx, files, out) }, nil
+		}
+		r.logger.Debug("the log's files cannot be read here; the engine's API serves", "container_id", info.ID, "error", err)
+	}
+	tty := info.Config != nil && info.Config.Tty
+	lo := container.LogsOptions{
+		ShowStdout: true,
+		ShowStderr: true,
+		Follow:     opts.Follow,
+		Timestamps: true,
+		Tail:       "all",
+	}
+	if tail >= 0 {
+		lo.Tail = strconv.FormatInt(tail, 10)
+	}
+	if !since.IsZero() {
+		// The engine takes whole seconds here; Join skips to the
+		// nanosecond.
+		lo.Since = strconv.FormatInt(since.Unix(), 10)
+	}
+	body, err := r.cli.ContainerLogs(ctx, info.ID, lo)
+	if err != nil {
+		return nil, err
+	}
+	return func(out chan<- logstream.Message) error {
+		stop := context.AfterFunc(ctx, func() { body.Close() })
+		defer stop()
+		defer body.Close()
+		return readLog(ctx, body, tty, out)
+	}, nil
+}
+
 // attachLive attaches to a running container's output (no stdin, no
 // history) and feeds it to a Live until the output or ctx ends. Without
 // an attach (the engine refused, the container just stopped) it returns
 // nil: the log alone serves.
-func (r *Runtime) attachLive(ctx context.Context, wg *sync.WaitGroup, id string, tty bool) *logstream.Live {
+func (r *Runtime) attachLive(ctx context.Context, wg *sync.WaitGroup, id string, tty bool, kick chan<- struct{}) *logstream.Live {
 	requested := time.Now()
 	hijacked, err := r.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -129,6 +171,7 @@ func (r *Runtime) attachLive(ctx context.Context, wg *sync.WaitGroup, id string,
 				if n > 0 && !live.Write(logstream.Stdout, buf[:n], time.Now()) {
 					return
 				}
+				poke(kick)
 				if err != nil {
 					return
 				}
@@ -142,9 +185,18 @@ func (r *Runtime) attachLive(ctx context.Context, wg *sync.WaitGroup, id string,
 			if stream != nil && !live.Write(*stream, payload, time.Now()) {
 				return
 			}
+			poke(kick)
 		}
 	})
 	return live
+}
+
+// poke leaves a token in c unless one waits there already.
+func poke(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // readLog sends the messages of the engine's log (read with timestamps)
