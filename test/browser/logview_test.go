@@ -254,6 +254,7 @@ func TestLogView(t *testing.T) {
 	}
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
+	var b *browser // started below, after the cases
 	tests := []struct {
 		name      string
 		setup     func(f *fakeLog)
@@ -382,6 +383,28 @@ func TestLogView(t *testing.T) {
 			}
 		},
 		want: []string{"step 2999 of a long progress"},
+	}, {
+		name: "a press on the scrollbar that the browser cancels lets go of the view",
+		script: func(t *testing.T, f *fakeLog, sync func() shownLog) {
+			for i := range 200 {
+				f.write(at(i), fmt.Sprintf("line %d", i), true)
+			}
+			// The view draws what fits: its newest lines.
+			b.waitJSFor(t, 10*time.Second, "the newest line drawn", `[...document.querySelectorAll('[data-test=log-view] .log-line:not([hidden])')].at(-1)?.textContent === 'line 199'`)
+			sb := eval[[]float64](t, b, `(() => { const v = document.querySelector('[data-test=log-view]'); const r = v.getBoundingClientRect(); return [r.left + v.clientLeft + v.clientWidth + (r.width - v.clientWidth - v.clientLeft) / 2, r.bottom - 40]; })()`)
+			b.do(t, "press the scrollbar", chromedp.MouseEvent(chromedp.MousePressed, sb[0], sb[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+			if !eval[bool](t, b, "window.log.view.holding") {
+				t.Fatal("a press on the scrollbar does not hold the view")
+			}
+			// A touch turned into a pan, a window switch: the browser
+			// takes the pointer over, and no pointerup comes.
+			held := eval[bool](t, b, "window.dispatchEvent(new PointerEvent('pointercancel')), window.log.view.holding")
+			b.do(t, "release the mouse", chromedp.MouseEvent(chromedp.MouseReleased, sb[0], sb[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+			if held {
+				t.Error("after a pointercancel the view is still held: older lines would never be drawn")
+			}
+		},
+		wantState: "open",
 	}}
 
 	mux := http.NewServeMux()
@@ -400,7 +423,8 @@ func TestLogView(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	b := startBrowser(t, srv.URL)
+	// Scrollbars as a person has them (chromedp hides them), to press one.
+	b = startBrowser(t, srv.URL, chromedp.Flag("hide-scrollbars", false))
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

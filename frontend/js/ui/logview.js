@@ -101,7 +101,12 @@ class LogView extends HTMLElement {
       intent();
       if (this.following && this.scrollable()) this.pause();
       this.dragging = this.holding = true;
-      window.addEventListener('pointerup', () => { this.holding = false; this.released = true; intent(); this.moreNearTop(); }, { once: true });
+      // The press ends on release, or when the browser takes the pointer
+      // over (pointercancel: a touch turned into a pan, a window switch).
+      const ended = new AbortController();
+      const release = () => { ended.abort(); this.holding = false; this.released = true; intent(); this.moreNearTop(); };
+      window.addEventListener('pointerup', release, { signal: ended.signal });
+      window.addEventListener('pointercancel', release, { signal: ended.signal });
     });
     v.addEventListener('scroll', () => this.scrolled());
     new ResizeObserver(([e]) => { this.fit = Math.ceil(e.contentRect.height / 16) + 10; }).observe(v);
