@@ -44,7 +44,8 @@ type cluster struct {
 	admin   string       // the admin's password
 	docker  *dockerclient.Client
 	dataDir string
-	listen  string // the address berth up listens on (127.0.0.1:0 unless it restarts)
+	listen  string   // the address berth up listens on (127.0.0.1:0 unless it restarts)
+	flags   []string // berth up's own flags, kept across restarts
 	up      *upProcess
 
 	mu      sync.Mutex
@@ -66,11 +67,11 @@ func startCluster(t *testing.T) *cluster {
 	return startClusterAt(t, "127.0.0.1:0")
 }
 
-// startClusterAt is startCluster listening on listen: a fixed address
-// lets the test restart berth up under an open tab.
-func startClusterAt(t *testing.T, listen string) *cluster {
+// startClusterAt is startCluster listening on listen, with berth up's
+// flags: a fixed address lets the test restart berth up under an open tab.
+func startClusterAt(t *testing.T, listen string, flags ...string) *cluster {
 	t.Helper()
-	c := &cluster{docker: imagetest.Client(t), podUIDs: map[string]bool{}, listen: listen}
+	c := &cluster{docker: imagetest.Client(t), podUIDs: map[string]bool{}, listen: listen, flags: flags}
 	ensureExampleImages(t)
 	// Registered first, so that it runs after berth up has stopped.
 	t.Cleanup(c.removeContainers(t))
@@ -99,8 +100,9 @@ func startClusterAt(t *testing.T, listen string) *cluster {
 func (c *cluster) launch(t *testing.T) {
 	t.Helper()
 	pods := testenv.ClusterCIDR(t, c.dataDir)
-	c.up = startUp(t, c.dataDir, c.listen, "--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String(),
-		"--router-listen", "127.0.0.1:0", "--router-tls-listen", "127.0.0.1:0")
+	flags := append([]string{"--cluster-cidr", pods.String(), "--service-cluster-ip-range", testenv.ServiceCIDR(pods).String(),
+		"--router-listen", "127.0.0.1:0", "--router-tls-listen", "127.0.0.1:0"}, c.flags...)
+	c.up = startUp(t, c.dataDir, c.listen, flags...)
 	c.url = c.up.url
 }
 
