@@ -97,7 +97,8 @@ fuzz:
 	@$(call run,$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./hostimage)
 
 ## bench: every benchmark in ./bench/... once, and the node agent's usage sampling; each prints its own figures
-bench: setup
+bench:
+	@$(call run,bash scripts/setup --bench)
 	@$(call run,$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(BENCH_TIMEOUT) ./bench/...)
 	@$(call run,$(GO) test -run '^$$' -bench '^BenchmarkUsageSampling$$' -benchtime 1x -timeout $(BENCH_TIMEOUT) ./backend/node/)
 

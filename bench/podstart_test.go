@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -511,23 +510,7 @@ func startBerthUp(b *testing.B) *berthUp {
 // included), from /proc: to the clock tick (10 ms).
 func (u *berthUp) cpu(b *testing.B) time.Duration {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", u.pid))
-	if err != nil {
-		b.Fatalf("berth up's CPU time: %v", err)
-	}
-	// The fields after the command's name, which ends with ") ": the
-	// 12th and 13th are utime and stime (proc(5) fields 14 and 15).
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	var ticks int64
-	for _, f := range fields[11:13] {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			b.Fatalf("berth up's CPU time: %q: %v", data, err)
-		}
-		ticks += n
-	}
-	// USER_HZ is 100 on Linux.
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return procCPU(b, u.pid)
 }
 
 // lockedBuffer is shared with the other tests.

@@ -1,12 +1,18 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,18 +90,27 @@ func BenchmarkRouter(b *testing.B) {
 	if !waitUntil(30*time.Second, func() bool { return getHost(routed, route.Spec.Host) == nil }) {
 		b.Fatalf("the route never answered: %v", getHost(routed, route.Spec.Host))
 	}
+	// HAProxy, where this machine has it, in the router's place: the
+	// proxy OpenShift's router is built on, as a reference for what a
+	// proxy's hop costs here.
+	reference, haproxyPID := startHAProxy(b, net.JoinHostPort(podIP, "8080"))
 	type mode struct {
 		target, host string
 		sum          *run
-		// berth is the CPU time berth up used (the router, and what
-		// the master and agent do anyway).
-		berth *time.Duration
+		// cpu is the CPU time of the proxy's process so far (for the
+		// direct rounds berth up's, which carries nothing then); used
+		// adds up what it took during the mode's rounds.
+		cpu  func(*testing.B) time.Duration
+		used *time.Duration
 	}
 	var (
-		straight, through       run
-		berthDirect, berthRoute time.Duration
+		straight, through, viaHAProxy        run
+		berthDirect, berthRoute, haproxyUsed time.Duration
 	)
-	modes := []mode{{direct, "", &straight, &berthDirect}, {routed, route.Spec.Host, &through, &berthRoute}}
+	modes := []mode{{direct, "", &straight, up.cpu, &berthDirect}, {routed, route.Spec.Host, &through, up.cpu, &berthRoute}}
+	if reference != "" {
+		modes = append(modes, mode{reference, route.Spec.Host, &viaHAProxy, func(b *testing.B) time.Duration { return procCPU(b, haproxyPID) }, &haproxyUsed})
+	}
 	for _, m := range modes {
 		if _, err := runConcurrent(proxyWorkers, routerRequests/10, func(int) error { return getHost(m.target, m.host) }); err != nil {
 			b.Fatalf("warm-up: %v", err)
@@ -104,12 +119,12 @@ func BenchmarkRouter(b *testing.B) {
 	b.ResetTimer()
 	for range proxyRounds {
 		for _, m := range modes {
-			cpu0 := up.cpu(b)
+			cpu0 := m.cpu(b)
 			r, err := runConcurrent(proxyWorkers, routerRequests/proxyRounds, func(int) error { return getHost(m.target, m.host) })
 			if err != nil {
 				b.Fatalf("GET %s: %v", m.target, err)
 			}
-			*m.berth += up.cpu(b) - cpu0
+			*m.used += m.cpu(b) - cpu0
 			m.sum.elapsed += r.elapsed
 			m.sum.latencies = append(m.sum.latencies, r.latencies...)
 		}
@@ -131,5 +146,87 @@ func BenchmarkRouter(b *testing.B) {
 		straight.perSecond(), ms(percentile(straight.latencies, 0.5)), ms(percentile(straight.latencies, 0.99)),
 		through.perSecond(), ms(percentile(through.latencies, 0.5)), ms(percentile(through.latencies, 0.99)),
 		ratio, targetRouterRatio, verdict(ratio >= targetRouterRatio), hop)
+	if reference == "" {
+		fmt.Println("router: no HAProxy on this machine (apt-get install haproxy) to measure in the router's place")
+	} else {
+		slices.Sort(viaHAProxy.latencies)
+		href := viaHAProxy.perSecond() / straight.perSecond()
+		b.ReportMetric(viaHAProxy.perSecond(), "haproxy-req/s")
+		fmt.Printf("router: HAProxy in its place, same rounds: %.0f/s (p50 %.2f ms, p99 %.2f ms): ratio %.2f; HAProxy's CPU %.0f µs a request\n",
+			viaHAProxy.perSecond(), ms(percentile(viaHAProxy.latencies, 0.5)), ms(percentile(viaHAProxy.latencies, 0.99)),
+			href, float64(haproxyUsed)/float64(len(viaHAProxy.latencies))/float64(time.Microsecond))
+	}
 	deleteBenchPods(b, api, ns)
+}
+
+// startHAProxy starts HAProxy, if this machine has it, in front of
+// backend (host:port) as a router would run it: one thread, keep-alive
+// both ways, connections to the pod shared, X-Forwarded-For added. It
+// returns its URL and process ID, or "" when HAProxy is not installed.
+func startHAProxy(b *testing.B, backend string) (string, int) {
+	b.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		return "", 0
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := filepath.Join(b.TempDir(), "haproxy.cfg")
+	conf := strings.Join([]string{
+		"global", "  nbthread 1",
+		"defaults", "  mode http", "  option forwardfor", "  http-reuse always",
+		"  timeout connect 5s", "  timeout client 60s", "  timeout server 60s",
+		"frontend bench", "  bind " + addr, "  default_backend pod",
+		"backend pod", "  server pod " + backend, "",
+	}, "\n")
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-db", "-f", cfg)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start HAProxy: %v", err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	url := "http://" + addr + "/"
+	if !waitUntil(10*time.Second, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		b.Fatalf("HAProxy does not answer on %s: %s", addr, out.String())
+	}
+	return url, cmd.Process.Pid
+}
+
+// procCPU is the CPU time process pid has used.
+func procCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatalf("CPU time of %d: %v", pid, err)
+	}
+	// After the command's name, which ends with ") ": utime and stime
+	// are the 12th and 13th fields (proc(5) fields 14 and 15).
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatalf("CPU time of %d: %q: %v", pid, data, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
