@@ -118,3 +118,40 @@ func lines(n int) string {
 	}
 	return b.String()
 }
+
+// After a quiet spell a write goes out at once, not a window later (a
+// progress bar's step, a prompt); what follows close behind it is
+// gathered for a window, or until the end of the source.
+func TestCoalesceQuietWriteGoesAtOnce(t *testing.T) {
+	r, w := io.Pipe()
+	defer r.Close()
+	sent := make(chan string, 10)
+	ended := make(chan error, 1)
+	go func() {
+		err, _ := coalesce(r, time.Hour, func(p []byte) error { sent <- string(p); return nil })
+		ended <- err
+	}()
+	io.WriteString(w, "\rprogress 5%")
+	select {
+	case got := <-sent:
+		if got != "\rprogress 5%" {
+			t.Fatalf("sent %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write after a quiet window waited for the window")
+	}
+	io.WriteString(w, "\rprogress 6%")
+	io.WriteString(w, "\rprogress 7%")
+	select {
+	case got := <-sent:
+		t.Fatalf("sent %q within the window of the last message", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+	w.Close()
+	if got := <-sent; got != "\rprogress 6%\rprogress 7%" {
+		t.Errorf("at the end, sent %q", got)
+	}
+	if err := <-ended; err != io.EOF {
+		t.Errorf("ended with %v, want EOF", err)
+	}
+}
