@@ -126,7 +126,7 @@ func stableChain(path string) ([]generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
+	for range 100 {
 		gens, err := chain(path)
 		if err != nil {
 			return nil, err
@@ -136,6 +136,7 @@ func stableChain(path string) ([]generation, error) {
 		}
 		prev = gens
 	}
+	return nil, fmt.Errorf("the log at %s rotates too fast to be followed", path)
 }
 
 func inode(name string) (uint64, error) {
@@ -346,7 +347,11 @@ func (r *logFileReader) read(ctx context.Context, files []*os.File, out chan<- l
 			// The container stopped: the engine wrote its last lines
 			// before saying so. Look once more, a moment later.
 			stopped, done = nil, true
-			time.Sleep(10 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
 		case <-r.kick:
 			wait = pollMin
 		case <-timer.C:
