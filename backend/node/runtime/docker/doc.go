@@ -49,7 +49,8 @@
 // Logs (logs.go) are the json-file driver's, rotated at Limits'
 // LogMaxSize. The runtime reads a log from its files (jsonfile.go), not
 // through the engine's API, whose follow repeats and skips lines where
-// the file rotates; beside a remote engine, or with
-// Options.LogsFromEngine, the API serves. A follow adds the container's
+// the file rotates; beside a remote engine, for a log of one file (which
+// the engine truncates in place), or with Options.LogsFromEngine, the API
+// serves. A follow adds the container's
 // live output for the line it is writing (package logstream).
 package docker

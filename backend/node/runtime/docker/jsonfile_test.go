@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+
 	"github.com/berthpaas/berth/backend/node/runtime/logstream"
 )
 
@@ -171,5 +173,29 @@ func TestLogFileFollowAcrossRotations(t *testing.T) {
 	}
 	if rotated, _ := filepath.Glob(l.path + ".*"); len(rotated) < 100 {
 		t.Fatalf("only %d rotations", len(rotated))
+	}
+}
+
+// The agent reads a log's files only where the engine rotates them by
+// renaming: with max-file 1 it truncates the one file in place, which a
+// reader of the file cannot follow, and the engine's API serves.
+func TestRotatesByRename(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  container.LogConfig
+		want bool
+	}{
+		{container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10485760", "max-file": "5"}}, true},
+		{container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10485760", "max-file": "2"}}, true},
+		{container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10485760", "max-file": "1"}}, false},
+		{container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10485760"}}, false},
+		{container.LogConfig{Type: "json-file"}, true},
+		{container.LogConfig{Type: "local"}, false},
+	} {
+		if got := rotatesByRename(&container.HostConfig{LogConfig: tc.cfg}); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc.cfg, got, tc.want)
+		}
+	}
+	if rotatesByRename(nil) {
+		t.Error("no host config: true")
 	}
 }

@@ -99,7 +99,7 @@ func (r *Runtime) logReader(ctx context.Context, wg *sync.WaitGroup, info contai
 	if opts.TailLines != nil {
 		tail = max(*opts.TailLines, 0)
 	}
-	if !r.logsFromEngine && info.LogPath != "" && info.HostConfig != nil && info.HostConfig.LogConfig.Type == "json-file" {
+	if !r.logsFromEngine && info.LogPath != "" && rotatesByRename(info.HostConfig) {
 		files, err := openChain(info.LogPath)
 		if err == nil {
 			fr := &logFileReader{path: info.LogPath, tail: tail, since: since, follow: opts.Follow, kick: kick}
@@ -145,6 +145,22 @@ func (r *Runtime) logReader(ctx context.Context, wg *sync.WaitGroup, info contai
 		defer body.Close()
 		return readLog(ctx, body, tty, out)
 	}, nil
+}
+
+// rotatesByRename reports whether a container's log is a json-file log
+// that the engine rotates by renaming, which a reader of its files can
+// follow (jsonfile.go). With max-file 1 the engine truncates the one file
+// in place instead, and the engine's API serves.
+func rotatesByRename(hc *container.HostConfig) bool {
+	if hc == nil || hc.LogConfig.Type != "json-file" {
+		return false
+	}
+	v, ok := hc.LogConfig.Config["max-file"]
+	if !ok {
+		return hc.LogConfig.Config["max-size"] == "" // never rotated
+	}
+	n, err := strconv.Atoi(v)
+	return err == nil && n >= 2
 }
 
 // attachLive attaches to a running container's output (no stdin, no
