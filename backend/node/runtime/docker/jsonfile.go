@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -131,7 +132,7 @@ func stableChain(path string) ([]generation, error) {
 		if err != nil {
 			return nil, err
 		}
-		if sameChain(prev, gens) {
+		if slices.Equal(prev, gens) {
 			return gens, nil
 		}
 		prev = gens
@@ -172,7 +173,7 @@ func openChain(path string) ([]*os.File, error) {
 		}
 		if ok {
 			after, err := chain(path)
-			if err == nil && sameChain(before, after) {
+			if err == nil && slices.Equal(before, after) {
 				return files, nil
 			}
 		}
@@ -203,18 +204,6 @@ func openAll(gens []generation) (files []*os.File, ok bool, err error) {
 		}
 	}
 	return files, true, nil
-}
-
-func sameChain(a, b []generation) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func closeAll(files []*os.File) {
