@@ -196,9 +196,9 @@ func startHAProxy(b *testing.B, backend string) (string, int) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	url := "http://" + addr + "/"
+	target := "http://" + addr + "/"
 	if !waitUntil(10*time.Second, func() bool {
-		resp, err := http.Get(url)
+		resp, err := http.Get(target)
 		if err != nil {
 			return false
 		}
@@ -207,7 +207,7 @@ func startHAProxy(b *testing.B, backend string) (string, int) {
 	}) {
 		b.Fatalf("HAProxy does not answer on %s: %s", addr, out.String())
 	}
-	return url, cmd.Process.Pid
+	return target, cmd.Process.Pid
 }
 
 // procCPU is the CPU time process pid has used.
